@@ -1,0 +1,44 @@
+"""fastframe: whole messages out of stream sockets, and back, at C speed.
+
+Framers say how a byte stream is cut (``LengthPrefixed``, ``Delimited``, ``Lines``,
+``FixedSize``, ``Netstring``, ``VarintPrefixed``); each gives a sans-IO decoder and
+encodes payloads.  ``IMPLEMENTATION`` tells whether the compiled core is in use.
+"""
+
+from ._core import IMPLEMENTATION
+from ._framers import (
+    DEFAULT_MAX_SIZE,
+    Delimited,
+    FixedSize,
+    Framer,
+    LengthPrefixed,
+    Lines,
+    Netstring,
+    VarintPrefixed,
+)
+from .errors import (
+    ConnectionClosed,
+    FastframeError,
+    FrameTooLarge,
+    IncompleteFrame,
+    ProtocolError,
+)
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "DEFAULT_MAX_SIZE",
+    "IMPLEMENTATION",
+    "ConnectionClosed",
+    "Delimited",
+    "FastframeError",
+    "FixedSize",
+    "FrameTooLarge",
+    "Framer",
+    "IncompleteFrame",
+    "LengthPrefixed",
+    "Lines",
+    "Netstring",
+    "ProtocolError",
+    "VarintPrefixed",
+]

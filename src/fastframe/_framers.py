@@ -1,0 +1,244 @@
+"""Framers: immutable value objects saying how a byte stream is cut into frames.
+
+They validate and hold the options; the cutting itself is done by a codec from the
+selected core (``_speedups`` or ``_purepython``), bound once at construction.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+import sys
+from collections.abc import Iterable
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from . import _core
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
+
+    from ._purepython import Decoder
+
+__all__ = [
+    "DEFAULT_MAX_SIZE",
+    "Delimited",
+    "FixedSize",
+    "Framer",
+    "LengthPrefixed",
+    "Lines",
+    "Netstring",
+    "VarintPrefixed",
+]
+
+DEFAULT_MAX_SIZE = 16 * 1024 * 1024
+_INT64 = 2**63
+
+
+def _int(name: str, value: object) -> int:
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, not bool")
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}") from None
+
+
+def _size(name: str, value: object) -> int:
+    size = _int(name, value)
+    if not 1 <= size <= sys.maxsize:
+        raise ValueError(f"{name} must be between 1 and {sys.maxsize}, got {size}")
+    return size
+
+
+class Framer:
+    """Base class of the framers: hashable, comparable, with a repr showing every option."""
+
+    __slots__ = ("_codec",)
+    _fields: ClassVar[tuple[str, ...]]
+    _codec_name: ClassVar[str]
+    _codec: Any
+
+    def _freeze(self, **options: object) -> None:
+        for name, value in options.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "_codec", self._codec_in(_core.impl))
+
+    def _codec_in(self, core: ModuleType) -> Any:
+        """This framer's codec from the given core (both cores have the same names)."""
+        return getattr(core, self._codec_name)(self)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def _options(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self._fields}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self._options().items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._options() == other._options()  # type: ignore[attr-defined, no-any-return]
+
+    def __hash__(self) -> int:
+        return hash((type(self), tuple(self._options().values())))
+
+    def __reduce__(self) -> tuple[Any, tuple[()]]:
+        return functools.partial(type(self), **self._options()), ()
+
+    def decoder(self) -> Decoder:
+        """A new sans-IO decoder for this framing."""
+        return self._codec.decoder()  # type: ignore[no-any-return]
+
+    def encode(self, payload: Buffer) -> bytes:
+        """One payload as one frame on the wire."""
+        return self._codec.encode(payload)  # type: ignore[no-any-return]
+
+    def encode_many(self, payloads: Iterable[Buffer]) -> bytes:
+        """Several payloads as consecutive frames, in one bytes object."""
+        return self._codec.encode_many(payloads)  # type: ignore[no-any-return]
+
+
+class LengthPrefixed(Framer):
+    """Frames that start with a binary length field.
+
+    On the wire: ``[offset bytes][length field: width bytes][body]``, where the body
+    is ``field value + adjustment`` bytes long.  The frame returned is the wire
+    frame without its first ``strip`` bytes (default: offset + width, the body).
+    """
+
+    __slots__ = ("width", "byteorder", "offset", "adjustment", "strip", "max_size")
+    _fields = __slots__
+    _codec_name = "LengthPrefixedCodec"
+    width: int
+    byteorder: str
+    offset: int
+    adjustment: int
+    strip: int
+    max_size: int
+
+    def __init__(
+        self,
+        width: int = 4,
+        *,
+        byteorder: str = "big",
+        offset: int = 0,
+        adjustment: int = 0,
+        strip: int | None = None,
+        max_size: int = DEFAULT_MAX_SIZE,
+    ) -> None:
+        width = _int("width", width)
+        if width not in (1, 2, 4, 8):
+            raise ValueError(f"width must be 1, 2, 4 or 8, got {width}")
+        if byteorder not in ("big", "little"):
+            raise ValueError(f"byteorder must be 'big' or 'little', got {byteorder!r}")
+        offset = _int("offset", offset)
+        if not 0 <= offset <= sys.maxsize // 2:
+            raise ValueError(f"offset must be >= 0, got {offset}")
+        adjustment = _int("adjustment", adjustment)
+        if not -_INT64 < adjustment < _INT64:
+            raise ValueError(f"adjustment must be within +-(2**63 - 1), got {adjustment}")
+        header = offset + width
+        strip = header if strip is None else _int("strip", strip)
+        if not 0 <= strip <= header:
+            raise ValueError(f"strip must be between 0 and offset + width = {header}, got {strip}")
+        self._freeze(
+            width=width,
+            byteorder=byteorder,
+            offset=offset,
+            adjustment=adjustment,
+            strip=strip,
+            max_size=_size("max_size", max_size),
+        )
+
+    def encode(self, payload: Buffer, *, head: Buffer = b"") -> bytes:
+        """The body ``payload`` as one frame; ``head`` is the ``offset`` bytes before
+        the length field (a message type, for instance)."""
+        return self._codec.encode(payload, head)  # type: ignore[no-any-return]
+
+    def encode_many(self, payloads: Iterable[Buffer], *, head: Buffer = b"") -> bytes:
+        """Several bodies as consecutive frames, each after the same ``head``."""
+        return self._codec.encode_many(payloads, head)  # type: ignore[no-any-return]
+
+
+class Delimited(Framer):
+    """Frames that end with ``delimiter`` (returned with it when ``keep``)."""
+
+    __slots__ = ("delimiter", "max_size", "keep")
+    _fields = __slots__
+    _codec_name = "DelimitedCodec"
+    _strip_cr: ClassVar[bool] = False
+    delimiter: bytes
+    max_size: int
+    keep: bool
+
+    def __init__(
+        self, delimiter: Buffer = b"\n", *, max_size: int = DEFAULT_MAX_SIZE, keep: bool = False
+    ) -> None:
+        if isinstance(delimiter, str):
+            raise TypeError("delimiter must be bytes, not str")
+        delimiter = bytes(delimiter)
+        if not delimiter:
+            raise ValueError("delimiter must not be empty")
+        self._freeze(delimiter=delimiter, max_size=_size("max_size", max_size), keep=bool(keep))
+
+
+class Lines(Framer):
+    """Frames that end with ``b"\\n"``; one ``b"\\r"`` before it is removed too."""
+
+    __slots__ = ("max_size",)
+    _fields = __slots__
+    _codec_name = "DelimitedCodec"
+    _strip_cr: ClassVar[bool] = True
+    delimiter: ClassVar[bytes] = b"\n"
+    keep: ClassVar[bool] = False
+    max_size: int
+
+    def __init__(self, *, max_size: int = DEFAULT_MAX_SIZE) -> None:
+        self._freeze(max_size=_size("max_size", max_size))
+
+
+class FixedSize(Framer):
+    """Frames of exactly ``size`` bytes."""
+
+    __slots__ = ("size",)
+    _fields = __slots__
+    _codec_name = "FixedSizeCodec"
+    size: int
+
+    def __init__(self, size: int) -> None:
+        self._freeze(size=_size("size", size))
+
+    @property
+    def max_size(self) -> int:
+        return self.size
+
+
+class Netstring(Framer):
+    """Netstrings: ``b"5:hello,"`` carries the frame ``b"hello"``."""
+
+    __slots__ = ("max_size",)
+    _fields = __slots__
+    _codec_name = "NetstringCodec"
+    max_size: int
+
+    def __init__(self, *, max_size: int = DEFAULT_MAX_SIZE) -> None:
+        self._freeze(max_size=_size("max_size", max_size))
+
+
+class VarintPrefixed(Framer):
+    """Frames after a base-128 varint length (protobuf's delimited messages)."""
+
+    __slots__ = ("max_size",)
+    _fields = __slots__
+    _codec_name = "VarintPrefixedCodec"
+    max_size: int
+
+    def __init__(self, *, max_size: int = DEFAULT_MAX_SIZE) -> None:
+        self._freeze(max_size=_size("max_size", max_size))

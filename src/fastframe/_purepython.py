@@ -1,0 +1,883 @@
+"""The pure-Python twin of ``_speedups``: the same classes, names and behaviour.
+
+It is what PyPy and platforms without a compiled wheel run, so it is written for
+speed as plain Python goes: frames are sliced straight out of the bytes handed to
+``feed`` (one copy per frame, no per-frame buffer moves), and only the unfinished
+frame at the end of a chunk is kept, in one bytearray.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from . import _wire
+from ._wire import NETSTRING_DIGITS, RECV_SIZE, VARINT_MAX
+from .errors import FrameTooLarge, IncompleteFrame
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
+
+IMPLEMENTATION = "python"
+
+_FORMATS = {1: "B", 2: "H", 4: "I", 8: "Q"}
+
+
+def _nbytes(payload: Any) -> int:
+    return len(payload) if type(payload) is bytes else memoryview(payload).nbytes
+
+
+def _sequence(payloads: Iterable[Any]) -> list[Any] | tuple[Any, ...]:
+    """All payloads at once: every one is checked before any is encoded."""
+    return payloads if type(payloads) in (list, tuple) else list(payloads)  # type: ignore[return-value]
+
+
+def _piece(data: bytes, start: int, end: int) -> Any:
+    """data[start:end] to keep: a zero-copy view when it is a good part of data,
+    else a copy, so that a few held bytes never keep a big chunk alive."""
+    if (end - start) * 4 >= len(data):
+        return memoryview(data)[start:end]
+    return data[start:end]
+
+
+class Decoder:
+    """Sans-IO decoder: bytes in, whole frames (``bytes``) out.
+
+    The stream machinery is here; subclasses say how one framing cuts frames
+    (``_cut``), what a held unfinished frame still needs (``_want``), where an
+    oversize frame ends (``_skip_in``), and what a frame's header announces
+    (``_layout``, ``_expected``).
+
+    An unfinished frame whose size its header has announced is kept as pieces of
+    the chunks it arrived in and joined once, when complete; anything else
+    unfinished (a header cut short, a line without its delimiter yet) is held in
+    one bytearray.
+    """
+
+    __slots__ = (
+        "_buf", "_scanned", "_error", "_sticky", "_skip", "_pieces", "_lprefix",
+        "_lhave", "_lsize", "_ltrail", "_area", "_window", "_max",
+    )
+
+    def __init__(self, max_size: int) -> None:
+        self._max = max_size
+        self._buf = bytearray()  # the unfinished frame (or, after an error, bytes not yet cut)
+        self._scanned = 0  # delimited framings: leading bytes of _buf known to hold no delimiter
+        self._error: Exception | None = None  # raised by the next call
+        self._sticky = False  # the error is a ProtocolError and stays
+        self._skip: int | bool = 0  # bytes of an oversize frame still to discard
+        # a frame of known size being collected: _lprefix (the bytes strip removes),
+        # then _lhave of its _lsize bytes (body and trailer) in _pieces
+        self._pieces: list[Any] | None = None
+        self._lprefix = b""
+        self._lhave = self._lsize = 0
+        self._ltrail: int | None = None  # the byte that must end it
+        self._area: bytearray | None = None  # get_buffer()'s memory
+        self._window: int | None = None  # length of the last get_buffer() view
+
+    # -- public API ---------------------------------------------------------
+
+    def feed(self, data: Buffer) -> list[bytes]:
+        """Take in ``data``; return every frame it completes, in order."""
+        if type(data) is not bytes:
+            data = memoryview(data).tobytes()
+        self._window = None
+        frames: list[bytes] = []
+        self._consume(data, frames)
+        return frames if self._error is None else self._deliver(frames)
+
+    def get_buffer(self, sizehint: int = -1) -> memoryview:
+        """A writable buffer for the next bytes (``asyncio.BufferedProtocol``)."""
+        size = sizehint if sizehint > RECV_SIZE else RECV_SIZE
+        area = self._area
+        if area is None or len(area) < size:
+            area = self._area = bytearray(size)
+        self._window = len(area)
+        return memoryview(area)
+
+    def buffer_updated(self, nbytes: int) -> list[bytes]:
+        """``nbytes`` were written at the start of the last ``get_buffer()``
+        view; return every frame they complete."""
+        window = self._window
+        if window is None:
+            raise _wire.buffer_updated_first()
+        if not 0 <= nbytes <= window:
+            raise _wire.nbytes_out_of_range(window, nbytes)
+        self._window = None
+        with memoryview(self._area) as view:  # type: ignore[arg-type]
+            data = view[:nbytes].tobytes()
+        frames: list[bytes] = []
+        self._consume(data, frames)
+        return self._deliver(frames)
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held that are not yet a frame."""
+        if self._skip:
+            return 0
+        if self._pieces is not None:
+            return len(self._lprefix) + self._lhave
+        return len(self._buf)
+
+    def eof(self) -> list[bytes]:
+        """The stream has ended: return the frames still held (normally none).
+
+        Raises ``IncompleteFrame`` if an unfinished frame is held, and any error
+        still pending from an earlier call.
+        """
+        self._window = None
+        frames: list[bytes] = []
+        self._consume(b"", frames)
+        if self._error is None and self.buffered:
+            if self._pieces is not None:
+                expected: int | None = len(self._lprefix) + self._lsize
+            else:
+                expected = self._expected()
+            error = IncompleteFrame(self._held_bytes(), expected)
+            if not frames:
+                raise error
+            self._error = error
+        return self._deliver(frames)
+
+    def detach(self) -> bytes:
+        """Hand over every byte held and reset the decoder to its initial state."""
+        held = b"" if self._skip else self._held_bytes()
+        self._pieces = None
+        self._buf.clear()
+        self._scanned = 0
+        self._error = None
+        self._sticky = False
+        self._skip = 0
+        self._window = None
+        return held
+
+    # -- the stream machinery -------------------------------------------------
+
+    def _deliver(self, frames: list[bytes]) -> list[bytes]:
+        error = self._error
+        if error is None or frames:
+            return frames
+        if self._sticky:
+            raise type(error)(*error.args)
+        self._error = None
+        raise error
+
+    def _consume(self, data: bytes, frames: list[bytes]) -> None:
+        """Take in ``data``: cut frames into ``frames`` until an error is met;
+        whatever is not cut is held (or skipped, inside an oversize frame)."""
+        buf = self._buf
+        pos = 0
+        n = len(data)
+        while True:
+            if self._skip:
+                pos = self._skip_in(data, pos)
+                if self._skip:
+                    return
+            if self._error is not None:
+                if pos < n:
+                    if not buf:
+                        self._scanned = 0
+                    buf += memoryview(data)[pos:]
+                return
+            pieces = self._pieces
+            if pieces is not None:
+                take = self._lsize - self._lhave
+                if take > n - pos:
+                    if pos < n:
+                        pieces.append(_piece(data, pos, n))
+                        self._lhave += n - pos
+                    return
+                if take:
+                    pieces.append(data[pos : pos + take] if take * 4 < n else _piece(data, pos, pos + take))
+                    pos += take
+                if self._ltrail is not None:
+                    self._lhave = self._lsize
+                    self._finish_trailed(frames)
+                    continue
+                frames.append(b"".join(pieces))  # the frame is whole: one copy
+                self._pieces = None
+            elif buf:
+                if self._want(data, pos) > n - pos:
+                    buf += memoryview(data)[pos:]
+                    return
+                # the held frame ends (or fails) in data: one loop cuts it and the rest
+                data = b"".join((buf, data[pos:] if pos else data))
+                pos = 0
+                n = len(data)
+                buf.clear()
+                self._scanned = 0
+            if pos >= n:
+                return
+            pos = self._cut(data, pos, frames)
+            if self._error is None:
+                if pos < n and not self._start_large(data, pos):
+                    buf += memoryview(data)[pos:]
+                    self._scanned = n - pos  # _cut looked at all of it
+                return
+
+    def _held_bytes(self) -> bytes:
+        if self._pieces is not None:
+            return self._lprefix + b"".join(self._pieces)
+        return bytes(self._buf)
+
+    def _start_large(self, data: bytes, pos: int) -> bool:
+        """If data[pos:] begins a frame whose header gives its size, go on
+        collecting that frame in pieces and return True."""
+        layout = self._layout(data, pos)
+        if layout is None:
+            return False
+        self._collect(data, pos, *layout)
+        return True
+
+    def _collect(self, data: bytes, pos: int, total: int, strip: int, trail: int | None) -> None:
+        """Go on collecting the frame at data[pos:] (total bytes on the wire) in pieces."""
+        start = pos + strip
+        n = len(data)
+        self._lprefix = data[pos:start]
+        if start == n:
+            self._pieces = []
+        elif (n - start) * 4 >= n:  # as _piece() does
+            self._pieces = [memoryview(data)[start:]]
+        else:
+            self._pieces = [data[start:]]
+        self._lhave = n - start
+        self._lsize = total - strip
+        self._ltrail = trail
+
+    def _finish_trailed(self, frames: list[bytes]) -> None:
+        """The collected frame is whole: check the byte that must end it."""
+        pieces = self._pieces
+        assert pieces is not None
+        last = pieces[-1]
+        if last[-1] != self._ltrail:
+            self._buf += self._held_bytes()
+            self._pieces = None
+            self._fail(_wire.netstring_no_comma(last[-1]))
+            return
+        pieces[-1] = last[:-1]
+        frames.append(b"".join(pieces))
+        self._pieces = None
+
+    def _oversize(self, size: int, wire: int) -> None:
+        self._error = FrameTooLarge(size, self._max)
+        self._skip = wire
+
+    def _fail(self, error: Exception) -> None:
+        self._error = error
+        self._sticky = True
+
+    def _skip_in(self, data: bytes, pos: int) -> int:
+        """Discard the oversize frame's bytes (held ones first); return the new pos."""
+        buf = self._buf
+        k = min(self._skip, len(buf))
+        del buf[:k]
+        self._skip -= k
+        k = min(self._skip, len(data) - pos)
+        self._skip -= k
+        return pos + k
+
+    def _cut(self, data: bytes, pos: int, frames: list[bytes]) -> int:
+        """Cut every whole frame of data[pos:] into frames; return where the
+        first unfinished (or bad: the error is set) frame starts."""
+        raise NotImplementedError
+
+    def _want(self, data: bytes, pos: int) -> int:
+        """How many bytes of ``data[pos:]`` the held frame needs before ``_cut``
+        can decide it (whole frame or error) or know its size; more than there
+        are if that is not yet known."""
+        raise NotImplementedError
+
+    def _layout(self, data: bytes, pos: int) -> tuple[int, int, int | None] | None:
+        """(wire size, stripped head, final byte) of the frame at data[pos:] if
+        its (valid) header is complete there."""
+        return None
+
+    def _expected(self) -> int | None:
+        raise NotImplementedError
+
+
+# -- length-prefixed ------------------------------------------------------------
+
+
+class _LengthFormat:
+    """Shared option arithmetic of LengthPrefixed's decoder and encoder."""
+
+    def __init__(self, framer: Any) -> None:
+        fmt = (">" if framer.byteorder == "big" else "<") + _FORMATS[framer.width]
+        self.struct = struct.Struct(fmt)
+        self.offset = framer.offset
+        self.header = framer.offset + framer.width
+        self.adjustment = framer.adjustment
+        self.strip = framer.strip
+        self.max_size = framer.max_size
+        self.field_max = 2 ** (8 * framer.width) - 1
+        # the frame encode() may produce: within max_size and what the field can say
+        self.encode_max = min(
+            self.max_size, self.field_max + self.adjustment + self.header - self.strip
+        )
+
+
+class LengthPrefixedDecoder(Decoder):
+    __slots__ = ("_unpack", "_off", "_hl", "_adj", "_strip", "_plain")
+
+    def __init__(self, fmt: _LengthFormat) -> None:
+        super().__init__(fmt.max_size)
+        self._unpack = fmt.struct.unpack_from
+        self._off = fmt.offset
+        self._hl = fmt.header
+        self._adj = fmt.adjustment
+        self._strip = fmt.strip
+        # the common layout [length][body] has a shorter loop
+        self._plain = fmt.offset == 0 and fmt.adjustment == 0 and fmt.strip == fmt.header
+
+    def _cut(self, data: bytes, pos: int, frames: list[bytes]) -> int:
+        unpack = self._unpack
+        hl = self._hl
+        n = len(data)
+        append = frames.append
+        if self._plain and self._max >= n:
+            # A frame that ends inside data is shorter than data, so it cannot
+            # exceed a max_size >= len(data): only the last frame needs a check.
+            # The next header is read before a frame is cut: when that read
+            # works, the frame is whole, so the loop needs no bounds test.
+            try:
+                (size,) = unpack(data, pos)
+            except struct.error:
+                return pos
+            start = pos + hl
+            if start + size > n:  # big frames: the first is already cut short
+                pos = start + size
+            else:
+                try:
+                    while True:
+                        start = pos + hl
+                        pos = start + size
+                        (size,) = unpack(data, pos)
+                        append(data[start:pos])
+                except (struct.error, OverflowError):  # OverflowError: pos past 2**63
+                    pass
+            if pos <= n:  # [start:pos] is whole; fewer than hl bytes follow it
+                append(data[start:pos])
+                return pos
+            size = pos - start  # [start:pos] is cut short
+            if size > self._max:
+                self._oversize(size, hl + size)
+                return start - hl
+            self._collect(data, start - hl, hl + size, hl, None)
+            return n
+        off = self._off
+        adj = self._adj
+        strip = self._strip
+        max_size = self._max
+        while n - pos >= hl:
+            (value,) = unpack(data, pos + off)
+            body = value + adj
+            if body < 0 or body + hl - strip > max_size:
+                self._bad_header(value, body)
+                return pos
+            end = pos + hl + body
+            if end > n:
+                return pos
+            append(data[pos + strip : end])
+            pos = end
+        return pos
+
+    def _bad_header(self, value: int, body: int) -> None:
+        if body < 0:
+            self._fail(_wire.negative_length(value, self._adj))
+        else:
+            size = body + self._hl - self._strip
+            self._oversize(size, self._hl + body)
+
+    def _want(self, data: bytes, pos: int) -> int:
+        have = len(self._buf)
+        if have < self._hl:
+            return self._hl - have
+        (value,) = self._unpack(self._buf, self._off)
+        body = value + self._adj
+        if body < 0 or body + self._hl - self._strip > self._max:
+            return 0  # _cut reports it
+        return max(self._hl + body - have, 0)  # 0: bytes taken in after an error hold it
+
+    def _layout(self, data: bytes, pos: int) -> tuple[int, int, int | None] | None:
+        if len(data) - pos < self._hl:
+            return None
+        (value,) = self._unpack(data, pos + self._off)
+        return self._hl + value + self._adj, self._strip, None
+
+    def _expected(self) -> int | None:
+        if len(self._buf) < self._hl:
+            return None
+        (value,) = self._unpack(self._buf, self._off)
+        return self._hl + value + self._adj
+
+
+class LengthPrefixedCodec:
+    __slots__ = ("_fmt",)
+
+    def __init__(self, framer: Any) -> None:
+        self._fmt = _LengthFormat(framer)
+
+    def decoder(self) -> LengthPrefixedDecoder:
+        return LengthPrefixedDecoder(self._fmt)
+
+    def _head(self, head: Any) -> Any:
+        if _nbytes(head) != self._fmt.offset:
+            raise _wire.head_size(self._fmt.offset, _nbytes(head))
+        return head
+
+    def _field(self, n: int) -> bytes:
+        fmt = self._fmt
+        size = n + fmt.header - fmt.strip
+        if size > fmt.encode_max:
+            raise FrameTooLarge(size, fmt.encode_max)
+        value = n - fmt.adjustment
+        if value < 0:
+            raise _wire.body_below_adjustment(n, fmt.adjustment)
+        return fmt.struct.pack(value)
+
+    def encode(self, payload: Buffer, head: Buffer = b"") -> bytes:
+        head = self._head(head)
+        return b"".join((head, self._field(_nbytes(payload)), payload))
+
+    def encode_many(self, payloads: Iterable[Buffer], head: Buffer = b"") -> bytes:
+        head = self._head(head)
+        payloads = _sequence(payloads)
+        fmt = self._fmt
+        if not fmt.offset and not fmt.adjustment:
+            # Every payload's work done by builtins: lengths, headers, interleaving.
+            lengths = list(map(len, payloads))
+            if not lengths or max(lengths) <= fmt.encode_max - fmt.header + fmt.strip:
+                parts: list[Any] = [None] * (2 * len(lengths))
+                parts[::2] = map(fmt.struct.pack, lengths)
+                parts[1::2] = payloads
+                out = b"".join(parts)
+                # len() counts items, not bytes, for a few buffer types: then check each
+                if len(out) == sum(lengths) + fmt.header * len(lengths):
+                    return out
+        field = self._field
+        parts = []
+        append = parts.append
+        for payload in payloads:
+            append(head)
+            append(field(_nbytes(payload)))
+            append(payload)
+        return b"".join(parts)
+
+
+# -- delimited and lines --------------------------------------------------------
+
+
+class DelimitedDecoder(Decoder):
+    """Frames ending with a delimiter; ``Lines`` also strips one ``\\r`` before it.
+
+    The search for a frame's end stops once no frame within ``max_size`` is
+    possible (``_limit`` bytes from its start), so an endless line costs at most
+    ``max_size`` plus a few bytes of memory.
+    """
+
+    __slots__ = ("_delim", "_keep", "_strip_cr", "_limit")
+
+    def __init__(self, delimiter: bytes, keep: bool, strip_cr: bool, max_size: int) -> None:
+        super().__init__(max_size)
+        self._delim = delimiter
+        self._keep = keep
+        self._strip_cr = strip_cr
+        # the furthest a valid frame's delimiter can end, counted from the frame's start
+        self._limit = max_size + (0 if keep else len(delimiter)) + strip_cr
+
+    def _cut(self, data: bytes, pos: int, frames: list[bytes]) -> int:
+        delim = self._delim
+        dl = len(delim)
+        n = len(data)
+        limit = self._limit
+        append = frames.append
+        if n - pos < limit:
+            # no frame that ends inside data can be too large: split does it all
+            parts = data[pos:].split(delim) if pos else data.split(delim)
+            rest = parts.pop()
+            if self._keep:
+                parts = [part + delim for part in parts]
+            elif self._strip_cr and b"\r\n" in data:
+                parts = [part[:-1] if part[-1:] == b"\r" else part for part in parts]
+            frames += parts
+            return n - len(rest)
+        while True:
+            end = data.find(delim, pos, pos + limit)
+            if end < 0:
+                if n - pos >= limit:
+                    self._oversize(self._max + 1, 0)
+                return pos
+            size = end - pos
+            if self._strip_cr and size and data[end - 1] == 13:
+                size -= 1
+            elif self._keep:
+                size += dl
+            if size > self._max:
+                self._oversize(size, 0)
+                return pos
+            append(data[pos : pos + size])
+            pos = end + dl
+
+    def _want(self, data: bytes, pos: int) -> int:
+        buf = self._buf
+        delim = self._delim
+        dl = len(delim)
+        have = len(buf)
+        if buf.find(delim, max(self._scanned - dl + 1, 0)) >= 0 or have >= self._limit:
+            self._scanned = 0
+            return 0  # a frame's end or the limit is held: _cut decides
+        self._scanned = have
+        # a delimiter may straddle the held bytes and data
+        tail = bytes(buf[have - dl + 1 :]) if dl > 1 else b""
+        end = (tail + data[pos : pos + dl - 1]).find(delim)
+        if end >= 0:
+            return end + dl - len(tail)
+        room = self._limit - have
+        end = data.find(delim, pos, pos + room)
+        if end >= 0:
+            return end + dl - pos
+        return min(room, len(data) - pos + 1)
+
+    def _skip_in(self, data: bytes, pos: int) -> int:
+        # The oversize frame runs to the first delimiter; only its last
+        # len(delim) - 1 bytes are held, in case the delimiter straddles chunks.
+        buf = self._buf
+        delim = self._delim
+        dl = len(delim)
+        n = len(data)
+        end = buf.find(delim)
+        if end >= 0:
+            del buf[: end + dl]
+            return self._skipped(pos)
+        tail = bytes(buf[len(buf) - dl + 1 :]) if dl > 1 else b""
+        buf.clear()
+        end = (tail + data[pos : pos + dl - 1]).find(delim)
+        if end >= 0:
+            return self._skipped(pos + end + dl - len(tail))
+        end = data.find(delim, pos)
+        if end >= 0:
+            return self._skipped(end + dl)
+        if dl > 1:
+            buf += (tail + data[max(pos, n - dl + 1) :])[1 - dl :]
+        return n
+
+    def _skipped(self, pos: int) -> int:
+        self._skip = False
+        self._scanned = 0
+        return pos
+
+    def _oversize(self, size: int, wire: int) -> None:
+        self._error = FrameTooLarge(size, self._max)
+        self._skip = True
+
+    def _expected(self) -> int | None:
+        return None
+
+
+class DelimitedCodec:
+    __slots__ = ("_delim", "_keep", "_strip_cr", "_max")
+
+    def __init__(self, framer: Any) -> None:
+        self._delim = framer.delimiter
+        self._keep = framer.keep
+        self._strip_cr = framer._strip_cr
+        self._max = framer.max_size
+
+    def decoder(self) -> DelimitedDecoder:
+        return DelimitedDecoder(self._delim, self._keep, self._strip_cr, self._max)
+
+    def _check(self, payload: Any) -> None:
+        delim = self._delim
+        data = payload if type(payload) is bytes else memoryview(payload).tobytes()
+        # The decoder ends the frame at the first delimiter in payload + delimiter:
+        # that must be the appended one (b"xa" + b"aa" would end after b"x").
+        tail = data[len(data) - len(delim) + 1 :]
+        if delim in data or (tail + delim).find(delim) != len(tail):
+            raise _wire.contains_delimiter(delim)
+        if self._strip_cr and data.endswith(b"\r"):
+            raise _wire.line_ends_with_cr()
+        size = len(data) + len(delim) * self._keep
+        if size > self._max:
+            raise FrameTooLarge(size, self._max)
+
+    def encode(self, payload: Buffer) -> bytes:
+        self._check(payload)
+        return b"".join((payload, self._delim))
+
+    def encode_many(self, payloads: Iterable[Buffer]) -> bytes:
+        payloads = _sequence(payloads)
+        parts: list[Any] = []
+        append = parts.append
+        delim = self._delim
+        check = self._check
+        for payload in payloads:
+            check(payload)
+            append(payload)
+            append(delim)
+        return b"".join(parts)
+
+
+# -- fixed size -------------------------------------------------------------------
+
+
+class FixedSizeDecoder(Decoder):
+    __slots__ = ("_size",)
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self._size = size
+
+    def _cut(self, data: bytes, pos: int, frames: list[bytes]) -> int:
+        size = self._size
+        end = pos + (len(data) - pos) // size * size
+        frames += [data[i : i + size] for i in range(pos, end, size)]
+        return end
+
+    def _want(self, data: bytes, pos: int) -> int:
+        return max(self._size - len(self._buf), 0)
+
+    def _layout(self, data: bytes, pos: int) -> tuple[int, int, int | None] | None:
+        return self._size, 0, None
+
+    def _expected(self) -> int | None:
+        return self._size
+
+
+class FixedSizeCodec:
+    __slots__ = ("_size",)
+
+    def __init__(self, framer: Any) -> None:
+        self._size = framer.size
+
+    def decoder(self) -> FixedSizeDecoder:
+        return FixedSizeDecoder(self._size)
+
+    def _check(self, payload: Any) -> None:
+        if _nbytes(payload) != self._size:
+            raise _wire.wrong_fixed_size(self._size, _nbytes(payload))
+
+    def encode(self, payload: Buffer) -> bytes:
+        self._check(payload)
+        return bytes(payload)
+
+    def encode_many(self, payloads: Iterable[Buffer]) -> bytes:
+        parts = _sequence(payloads)
+        for payload in parts:
+            self._check(payload)
+        return b"".join(parts)
+
+
+# -- netstring ------------------------------------------------------------------
+
+
+class NetstringDecoder(Decoder):
+    """``b"5:hello,"``: decimal length without leading zeros, ``:``, body, ``,``."""
+
+    __slots__ = ()
+
+    def _header(self, data: Any, pos: int) -> tuple[int, int] | None:
+        """(length, header size) of the netstring at pos; None while incomplete.
+        A malformed header sets the error and returns (-1, 0)."""
+        colon = data.find(b":", pos, pos + NETSTRING_DIGITS + 1)
+        digits = data[pos : colon if colon >= 0 else pos + NETSTRING_DIGITS + 1]
+        if colon >= 0 and digits.isdigit() and (digits[0] != 48 or len(digits) == 1):
+            return int(digits), len(digits) + 1
+        # find the first offending byte, whatever the chunking
+        for i, byte in enumerate(digits):
+            if not 48 <= byte <= 57:
+                self._fail(_wire.netstring_non_digit(byte))
+                return -1, 0
+            if i == 1 and digits[0] == 48:
+                self._fail(_wire.netstring_leading_zero())
+                return -1, 0
+        if colon == pos:
+            self._fail(_wire.netstring_empty())
+            return -1, 0
+        if len(digits) > NETSTRING_DIGITS:
+            self._fail(_wire.netstring_too_long())
+            return -1, 0
+        return None
+
+    def _cut(self, data: bytes, pos: int, frames: list[bytes]) -> int:
+        n = len(data)
+        append = frames.append
+        while pos < n:
+            header = self._header(data, pos)
+            if header is None:
+                return pos
+            length, hl = header
+            if hl == 0:
+                return pos
+            if length > self._max:
+                self._oversize(length, hl + length + 1)
+                return pos
+            start = pos + hl
+            end = start + length
+            if end >= n:
+                return pos
+            if data[end] != 44:
+                self._fail(_wire.netstring_no_comma(data[end]))
+                return pos
+            append(data[start:end])
+            pos = end + 1
+        return pos
+
+    def _want(self, data: bytes, pos: int) -> int:
+        header = self._header(self._buf, 0)
+        if header is None:
+            return 1
+        length, hl = header
+        if hl == 0 or length > self._max:
+            return 0
+        return max(hl + length + 1 - len(self._buf), 0)
+
+    def _layout(self, data: bytes, pos: int) -> tuple[int, int, int | None] | None:
+        header = self._header(data, pos)
+        if header is None:
+            return None
+        length, hl = header
+        return hl + length + 1, hl, 44  # b","
+
+    def _expected(self) -> int | None:
+        header = self._header(self._buf, 0)
+        return None if header is None else header[0] + header[1] + 1
+
+
+class NetstringCodec:
+    __slots__ = ("_max",)
+
+    def __init__(self, framer: Any) -> None:
+        self._max = framer.max_size
+
+    def decoder(self) -> NetstringDecoder:
+        return NetstringDecoder(self._max)
+
+    def _head(self, payload: Any) -> bytes:
+        n = _nbytes(payload)
+        if n > self._max:
+            raise FrameTooLarge(n, self._max)
+        return b"%d:" % n
+
+    def encode(self, payload: Buffer) -> bytes:
+        return b"".join((self._head(payload), payload, b","))
+
+    def encode_many(self, payloads: Iterable[Buffer]) -> bytes:
+        payloads = _sequence(payloads)
+        parts: list[Any] = []
+        append = parts.append
+        head = self._head
+        for payload in payloads:
+            append(head(payload))
+            append(payload)
+            append(b",")
+        return b"".join(parts)
+
+
+# -- varint-prefixed ------------------------------------------------------------
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+class VarintPrefixedDecoder(Decoder):
+    """A base-128 varint (least significant group first) then that many bytes."""
+
+    __slots__ = ()
+
+    def _header(self, data: Any, pos: int) -> tuple[int, int] | None:
+        """(length, varint size) at pos; None while incomplete; (-1, 0) if malformed."""
+        value = 0
+        for i in range(min(len(data) - pos, VARINT_MAX)):
+            byte = data[pos + i]
+            value |= (byte & 0x7F) << (7 * i)
+            if byte < 0x80:
+                if i == VARINT_MAX - 1 and byte > 1:
+                    self._fail(_wire.varint_overflow())
+                    return -1, 0
+                return value, i + 1
+            if i == VARINT_MAX - 1:
+                self._fail(_wire.varint_too_long())
+                return -1, 0
+        return None
+
+    def _cut(self, data: bytes, pos: int, frames: list[bytes]) -> int:
+        n = len(data)
+        append = frames.append
+        max_size = self._max
+        while pos < n:
+            length = data[pos]
+            if length < 0x80:
+                hl = 1
+            else:
+                header = self._header(data, pos)
+                if header is None:
+                    return pos
+                length, hl = header
+                if hl == 0:
+                    return pos
+            if length > max_size:
+                self._oversize(length, hl + length)
+                return pos
+            end = pos + hl + length
+            if end > n:
+                return pos
+            append(data[pos + hl : end])
+            pos = end
+        return pos
+
+    def _want(self, data: bytes, pos: int) -> int:
+        header = self._header(self._buf, 0)
+        if header is None:
+            return 1
+        length, hl = header
+        if hl == 0 or length > self._max:
+            return 0
+        return max(hl + length - len(self._buf), 0)
+
+    def _layout(self, data: bytes, pos: int) -> tuple[int, int, int | None] | None:
+        header = self._header(data, pos)
+        if header is None:
+            return None
+        length, hl = header
+        return hl + length, hl, None
+
+    def _expected(self) -> int | None:
+        header = self._header(self._buf, 0)
+        return None if header is None else header[0] + header[1]
+
+
+class VarintPrefixedCodec:
+    __slots__ = ("_max",)
+
+    def __init__(self, framer: Any) -> None:
+        self._max = framer.max_size
+
+    def decoder(self) -> VarintPrefixedDecoder:
+        return VarintPrefixedDecoder(self._max)
+
+    def _head(self, payload: Any) -> bytes:
+        n = _nbytes(payload)
+        if n > self._max:
+            raise FrameTooLarge(n, self._max)
+        return _varint(n)
+
+    def encode(self, payload: Buffer) -> bytes:
+        return b"".join((self._head(payload), payload))
+
+    def encode_many(self, payloads: Iterable[Buffer]) -> bytes:
+        payloads = _sequence(payloads)
+        parts: list[Any] = []
+        append = parts.append
+        head = self._head
+        for payload in payloads:
+            append(head(payload))
+            append(payload)
+        return b"".join(parts)

@@ -1,0 +1,1263 @@
+# cython: language_level=3, embedsignature=True
+"""The compiled core: the same classes and behaviour as ``_purepython``, in C.
+
+Frames are cut straight out of the caller's buffer (one PyBytes per frame, nothing
+else allocated per frame); only the unfinished frame at the end of a chunk is
+copied into the decoder's own buffer.  A frame of LARGE_FRAME bytes or more is
+built in its final bytes object as its bytes arrive, so it is copied only once.
+"""
+
+cimport cython
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_FillInfo, PyBuffer_Release, PyObject_GetBuffer
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_FromStringAndSize, PyByteArray_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from cpython.memoryview cimport PyMemoryView_FromObject
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_DECREF, Py_INCREF, Py_XDECREF
+from cpython.sequence cimport PySequence_Fast, PySequence_Fast_GET_SIZE, PySequence_Fast_ITEMS
+from libc.stdint cimport int64_t, uint64_t
+from libc.string cimport memchr, memcmp, memcpy, memmove
+
+from . import _wire
+from .errors import FrameTooLarge, IncompleteFrame
+
+cdef extern from "Python.h":
+    # resizes a bytes object nobody else references; on failure frees it
+    int _PyBytes_Resize(PyObject** bytes, Py_ssize_t newsize) except -1
+    Py_ssize_t _refcnt "Py_REFCNT"(PyObject* o)
+    char* _bytes_data "PyBytes_AS_STRING"(PyObject* o)
+    const Py_ssize_t PY_SSIZE_T_MAX
+
+IMPLEMENTATION = "cython"
+
+cdef enum:
+    RECV_SIZE = 64 * 1024
+    LARGE_FRAME = 64 * 1024
+    RESERVE_AHEAD = 1024 * 1024
+    VARINT_MAX = 10
+    NETSTRING_DIGITS = 20
+    # a held buffer this big is freed once it empties, rather than kept
+    KEEP_HELD = 256 * 1024
+
+# what the last get_buffer() view points into
+cdef enum Window:
+    NO_WINDOW
+    AREA_WINDOW
+    LARGE_WINDOW
+
+assert (RECV_SIZE, LARGE_FRAME, RESERVE_AHEAD, VARINT_MAX, NETSTRING_DIGITS) == (
+    _wire.RECV_SIZE, _wire.LARGE_FRAME, _wire.RESERVE_AHEAD, _wire.VARINT_MAX,
+    _wire.NETSTRING_DIGITS,
+)
+
+
+# -- byte order: loads and stores by shifts (no unaligned casts) ----------------
+
+cdef enum Field:
+    U8, BE16, LE16, BE32, LE32, BE64, LE64
+
+
+cdef inline uint64_t _load(const unsigned char* p, Field field) noexcept nogil:
+    if field == BE32:
+        return (<uint64_t>p[0] << 24) | (<uint64_t>p[1] << 16) | (<uint64_t>p[2] << 8) | p[3]
+    if field == U8:
+        return p[0]
+    if field == BE16:
+        return (<uint64_t>p[0] << 8) | p[1]
+    if field == LE16:
+        return (<uint64_t>p[1] << 8) | p[0]
+    if field == LE32:
+        return (<uint64_t>p[3] << 24) | (<uint64_t>p[2] << 16) | (<uint64_t>p[1] << 8) | p[0]
+    cdef uint64_t v = 0
+    cdef int i
+    if field == BE64:
+        for i in range(8):
+            v = (v << 8) | p[i]
+    else:
+        for i in range(7, -1, -1):
+            v = (v << 8) | p[i]
+    return v
+
+
+cdef inline void _store(unsigned char* p, uint64_t v, int width, bint big) noexcept nogil:
+    cdef int i
+    for i in range(width):
+        p[width - 1 - i if big else i] = <unsigned char>(v >> (8 * i))
+
+
+cdef inline Py_ssize_t _find(
+    const unsigned char* h, Py_ssize_t n, const unsigned char* d, Py_ssize_t dl
+) noexcept nogil:
+    """Index of the first d[0:dl] in h[0:n], or -1."""
+    cdef const unsigned char* s = h
+    cdef const unsigned char* last
+    if n < dl:
+        return -1
+    if dl == 1:
+        s = <const unsigned char*>memchr(h, d[0], n)
+        return -1 if s == NULL else s - h
+    last = h + n - dl
+    while s <= last:
+        s = <const unsigned char*>memchr(s, d[0], last - s + 1)
+        if s == NULL:
+            return -1
+        if memcmp(s + 1, d + 1, dl - 1) == 0:
+            return s - h
+        s += 1
+    return -1
+
+
+cdef inline Py_ssize_t _straddle(
+    const unsigned char* held, Py_ssize_t have, const unsigned char* p, Py_ssize_t n,
+    const unsigned char* d, Py_ssize_t dl
+) noexcept nogil:
+    """Bytes of p that finish a delimiter begun in the last bytes of held, or 0."""
+    cdef Py_ssize_t k = dl - 1 if dl - 1 < have else have
+    while k > 0:  # the longest held part starts earliest
+        if n >= dl - k and memcmp(held + have - k, d, k) == 0 and memcmp(p, d + k, dl - k) == 0:
+            return dl - k
+        k -= 1
+    return 0
+
+
+@cython.final
+cdef class _Window:
+    """A writable view of the large frame's unwritten tail (for get_buffer).
+
+    Holding ``owner`` keeps the frame's memory alive while a view exists; the
+    decoder only resizes a frame nobody else references."""
+
+    cdef object owner
+    cdef char* ptr
+    cdef Py_ssize_t size
+
+    def __getbuffer__(self, Py_buffer* view, int flags):
+        PyBuffer_FillInfo(view, self, self.ptr, self.size, 0, flags)
+
+    def __releasebuffer__(self, Py_buffer* view):
+        pass
+
+
+# -- decoders -------------------------------------------------------------------
+
+cdef class Decoder:
+    """Sans-IO decoder: bytes in, whole frames (``bytes``) out.
+
+    The stream machinery is here; subclasses say how one framing cuts frames
+    (``_cut``), what a held unfinished frame still needs (``_want``), where an
+    oversize frame ends (``_skip_in``), and what a frame's header announces
+    (``_layout``, ``_expected``).
+    """
+
+    # the held bytes: the unfinished frame (or, after an error, bytes not yet cut)
+    cdef unsigned char* _buf
+    cdef Py_ssize_t _bstart, _bend, _bcap
+    cdef Py_ssize_t _scanned  # delimited framings: leading held bytes without a delimiter
+    cdef Py_ssize_t _max
+    cdef object _error  # raised by the next call
+    cdef bint _sticky  # the error is a ProtocolError and stays
+    cdef uint64_t _skip  # bytes of an oversize frame still to discard
+    cdef bint _busy
+    # a large frame being filled: _large[0:_lhave] of _lsize bytes (its body and
+    # trailer), after the _lprefix header bytes that strip removed
+    cdef PyObject* _large
+    cdef Py_ssize_t _lhave, _lsize, _lcap
+    cdef bytes _lprefix
+    cdef object _lwire  # its size on the wire
+    cdef int _ltrail  # the byte that must end it, or -1
+    cdef bytearray _area  # get_buffer()'s memory
+    cdef Window _window
+    cdef Py_ssize_t _window_size
+
+    def __dealloc__(self):
+        PyMem_Free(self._buf)
+        Py_XDECREF(self._large)
+
+    # -- public API ---------------------------------------------------------
+
+    def feed(self, data):
+        """Take in ``data``; return every frame it completes, in order."""
+        cdef Py_buffer view
+        cdef list frames = []
+        self._enter()
+        try:
+            if PyBytes_CheckExact(data):
+                self._window = NO_WINDOW
+                self._consume(<const unsigned char*>PyBytes_AS_STRING(data),
+                              PyBytes_GET_SIZE(data), frames)
+            else:
+                PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+                try:
+                    self._window = NO_WINDOW
+                    self._consume(<const unsigned char*>view.buf, view.len, frames)
+                finally:
+                    PyBuffer_Release(&view)
+            return self._deliver(frames)
+        finally:
+            self._busy = False
+
+    def get_buffer(self, Py_ssize_t sizehint=-1):
+        """A writable buffer for the next bytes (``asyncio.BufferedProtocol``)."""
+        cdef _Window window
+        cdef Py_ssize_t size
+        self._enter()
+        try:
+            if (self._large != NULL and self._error is None and not self._skip
+                    and self._lcap > self._lhave and sizehint <= self._lcap - self._lhave):
+                window = _Window.__new__(_Window)
+                window.owner = <object>self._large
+                window.ptr = _bytes_data(self._large) + self._lhave
+                window.size = self._lcap - self._lhave
+                self._window = LARGE_WINDOW
+                self._window_size = window.size
+                return PyMemoryView_FromObject(window)
+            size = sizehint if sizehint > RECV_SIZE else RECV_SIZE
+            if self._area is None or PyByteArray_GET_SIZE(self._area) < size:
+                self._area = PyByteArray_FromStringAndSize(NULL, size)
+            self._window = AREA_WINDOW
+            self._window_size = PyByteArray_GET_SIZE(self._area)
+            return PyMemoryView_FromObject(self._area)
+        finally:
+            self._busy = False
+
+    def buffer_updated(self, Py_ssize_t nbytes):
+        """``nbytes`` were written at the start of the last ``get_buffer()``
+        view; return every frame they complete."""
+        cdef list frames = []
+        cdef Window window = self._window
+        cdef bytearray area
+        self._enter()
+        try:
+            if window == NO_WINDOW:
+                raise _wire.buffer_updated_first()
+            if not 0 <= nbytes <= self._window_size:
+                raise _wire.nbytes_out_of_range(self._window_size, nbytes)
+            self._window = NO_WINDOW
+            if window == LARGE_WINDOW:
+                self._lhave += nbytes
+                self._consume(NULL, 0, frames)
+            else:
+                area = self._area
+                self._consume(<const unsigned char*>PyByteArray_AS_STRING(area), nbytes, frames)
+            return self._deliver(frames)
+        finally:
+            self._busy = False
+
+    @property
+    def buffered(self):
+        """Bytes held that are not yet a frame."""
+        if self._skip:
+            return 0
+        if self._large != NULL:
+            return len(self._lprefix) + self._lhave
+        return self._bend - self._bstart
+
+    def eof(self):
+        """The stream has ended: return the frames still held (normally none).
+
+        Raises ``IncompleteFrame`` if an unfinished frame is held, and any error
+        still pending from an earlier call.
+        """
+        cdef list frames = []
+        self._enter()
+        try:
+            self._window = NO_WINDOW
+            self._consume(NULL, 0, frames)
+            if self._error is None and self.buffered:
+                error = IncompleteFrame(self._held_bytes(), self._expected_wire())
+                if not frames:
+                    raise error
+                self._error = error
+            return self._deliver(frames)
+        finally:
+            self._busy = False
+
+    def detach(self):
+        """Hand over every byte held and reset the decoder to its initial state."""
+        self._enter()
+        try:
+            held = b"" if self._skip else self._held_bytes()
+            self._drop_large()
+            self._bstart = self._bend = 0
+            self._scanned = 0
+            self._error = None
+            self._sticky = False
+            self._skip = 0
+            self._window = NO_WINDOW
+            return held
+        finally:
+            self._busy = False
+
+    # -- the stream machinery -------------------------------------------------
+
+    cdef int _enter(self) except -1:
+        # A finalizer run by the garbage collector while frames are being cut
+        # could call back into this decoder and move the memory being cut.
+        if self._busy:
+            raise RuntimeError("decoder used while it is busy (re-entered)")
+        self._busy = True
+        return 0
+
+    cdef list _deliver(self, list frames):
+        error = self._error
+        if error is None or frames:
+            return frames
+        if self._sticky:
+            raise type(error)(*error.args)
+        self._error = None
+        raise error
+
+    cdef int _consume(self, const unsigned char* p, Py_ssize_t n, list frames) except -1:
+        """Take in p[0:n]: cut frames into ``frames`` until an error is met;
+        whatever is not cut is held (or skipped, inside an oversize frame)."""
+        cdef Py_ssize_t pos = 0, want, take
+        while True:
+            if self._skip:
+                pos = self._skip_in(p, pos, n)
+                if self._skip:
+                    return 0
+            if self._error is not None:
+                if pos < n:
+                    if self._bend == self._bstart:
+                        self._scanned = 0
+                    self._hold(p + pos, n - pos)
+                return 0
+            if self._large != NULL:
+                pos = self._fill_large(p, pos, n, frames)
+                if self._large != NULL:
+                    return 0
+                continue
+            if self._bend > self._bstart:
+                want = self._want(p, pos, n)
+                if want:
+                    if self._start_large(self._buf + self._bstart, self._bend - self._bstart):
+                        self._drop(self._bend - self._bstart)
+                        continue
+                    if pos >= n:
+                        return 0
+                    take = want if want < n - pos else n - pos
+                    self._hold(p + pos, take)
+                    pos += take
+                    continue
+                self._drop(self._cut(self._buf + self._bstart, 0, self._bend - self._bstart, frames))
+                self._scanned = 0
+                continue
+            if pos >= n:
+                return 0
+            pos = self._cut(p, pos, n, frames)
+            if self._error is None:
+                if pos < n and not self._start_large(p + pos, n - pos):
+                    self._hold(p + pos, n - pos)
+                    self._scanned = n - pos  # _cut looked at all of it
+                return 0
+
+    cdef int _hold(self, const unsigned char* p, Py_ssize_t n) except -1:
+        """Append p[0:n] to the held bytes."""
+        cdef Py_ssize_t live = self._bend - self._bstart, cap
+        cdef unsigned char* grown
+        if n > self._bcap - self._bend:
+            if self._bstart:
+                memmove(self._buf, self._buf + self._bstart, live)
+                self._bstart = 0
+                self._bend = live
+            if n > self._bcap - live:
+                if n > PY_SSIZE_T_MAX // 2 - live:
+                    raise MemoryError()
+                cap = live + n
+                if cap < 2 * self._bcap:
+                    cap = 2 * self._bcap
+                if cap < 256:
+                    cap = 256
+                grown = <unsigned char*>PyMem_Realloc(self._buf, cap)
+                if grown == NULL:
+                    raise MemoryError()
+                self._buf = grown
+                self._bcap = cap
+        memcpy(self._buf + self._bend, p, n)
+        self._bend += n
+        return 0
+
+    cdef void _drop(self, Py_ssize_t n) noexcept:
+        """Forget the first n held bytes."""
+        self._bstart += n
+        if self._bstart == self._bend:
+            self._bstart = self._bend = 0
+            if self._bcap > KEEP_HELD:
+                PyMem_Free(self._buf)
+                self._buf = NULL
+                self._bcap = 0
+
+    cdef bytes _held_bytes(self):
+        if self._large != NULL:
+            return self._lprefix + PyBytes_FromStringAndSize(_bytes_data(self._large), self._lhave)
+        return PyBytes_FromStringAndSize(<char*>self._buf + self._bstart, self._bend - self._bstart)
+
+    cdef object _expected_wire(self):
+        if self._large != NULL:
+            return self._lwire
+        return self._expected()
+
+    cdef int _oversize(self, object size, uint64_t wire) except -1:
+        self._error = FrameTooLarge(size, self._max)
+        self._skip = wire
+        return 0
+
+    cdef int _fail(self, object error) except -1:
+        self._error = error
+        self._sticky = True
+        return 0
+
+    cdef Py_ssize_t _skip_in(self, const unsigned char* p, Py_ssize_t pos, Py_ssize_t n) except -1:
+        """Discard the oversize frame's bytes (held ones first); return the new pos."""
+        cdef uint64_t k = <uint64_t>(self._bend - self._bstart)
+        if k > self._skip:
+            k = self._skip
+        self._drop(<Py_ssize_t>k)
+        self._skip -= k
+        k = <uint64_t>(n - pos)
+        if k > self._skip:
+            k = self._skip
+        self._skip -= k
+        return pos + <Py_ssize_t>k
+
+    # -- large frames ---------------------------------------------------------
+
+    cdef bint _start_large(self, const unsigned char* p, Py_ssize_t n) except -1:
+        """If p[0:n] begins a frame of LARGE_FRAME bytes or more, go on filling
+        that frame in its own bytes object and return True."""
+        cdef Py_ssize_t strip = 0, cap
+        cdef int trail = -1
+        cdef uint64_t total = 0
+        if not self._layout(p, n, &total, &strip, &trail):
+            return False
+        if (total - <uint64_t>strip - (trail >= 0) < LARGE_FRAME
+                or total - <uint64_t>strip > <uint64_t>PY_SSIZE_T_MAX):
+            return False
+        n -= strip
+        cap = n + (n if n > RESERVE_AHEAD else RESERVE_AHEAD)
+        if <uint64_t>cap > total - <uint64_t>strip:
+            cap = <Py_ssize_t>(total - <uint64_t>strip)
+        frame = PyBytes_FromStringAndSize(NULL, cap)
+        memcpy(PyBytes_AS_STRING(frame), p + strip, n)
+        self._lprefix = PyBytes_FromStringAndSize(<const char*>p, strip)
+        self._lwire = total
+        self._ltrail = trail
+        self._lsize = <Py_ssize_t>(total - <uint64_t>strip)
+        self._lhave = n
+        self._lcap = cap
+        Py_INCREF(frame)
+        self._large = <PyObject*>frame
+        return True
+
+    cdef void _drop_large(self) noexcept:
+        Py_XDECREF(self._large)
+        self._large = NULL
+        self._lprefix = None
+        self._lwire = None
+
+    cdef Py_ssize_t _fill_large(
+        self, const unsigned char* p, Py_ssize_t pos, Py_ssize_t n, list frames
+    ) except -1:
+        cdef Py_ssize_t take = self._lsize - self._lhave
+        if take > n - pos:
+            take = n - pos
+        if take:
+            if self._lhave + take > self._lcap and not self._grow_large(self._lhave + take):
+                return pos
+            memcpy(_bytes_data(self._large) + self._lhave, p + pos, take)
+            self._lhave += take
+            pos += take
+        if self._lhave == self._lsize:
+            self._finish_large(frames)
+        return pos
+
+    cdef bint _grow_large(self, Py_ssize_t need) except -1:
+        """Room for need bytes, reserving at most max(RESERVE_AHEAD, need) more.
+        Out of memory, the frame is lost: MemoryError, and its rest is skipped."""
+        cdef Py_ssize_t cap = need + (need if need > RESERVE_AHEAD else RESERVE_AHEAD)
+        cdef PyObject* grown
+        if cap > self._lsize or cap < need:
+            cap = self._lsize
+        try:
+            if _refcnt(self._large) == 1:
+                _PyBytes_Resize(&self._large, cap)  # sets _large to NULL on failure
+            else:  # a get_buffer() view still holds it: move to a new object
+                frame = PyBytes_FromStringAndSize(NULL, cap)
+                memcpy(PyBytes_AS_STRING(frame), _bytes_data(self._large), self._lhave)
+                Py_INCREF(frame)
+                grown = <PyObject*>frame
+                Py_DECREF(<object>self._large)
+                self._large = grown
+        except MemoryError as error:
+            self._skip = <uint64_t>(self._lsize - self._lhave)
+            self._error = error
+            self._drop_large()
+            return False
+        self._lcap = cap
+        return True
+
+    cdef int _finish_large(self, list frames) except -1:
+        cdef unsigned char last
+        if self._ltrail >= 0:
+            last = <unsigned char>_bytes_data(self._large)[self._lsize - 1]
+            if last != self._ltrail:
+                prefix = self._lprefix
+                self._hold(<const unsigned char*>PyBytes_AS_STRING(prefix), len(prefix))
+                self._hold(<const unsigned char*>_bytes_data(self._large), self._lsize)
+                self._drop_large()
+                self._fail(_wire.netstring_no_comma(last))
+                return 0
+            if _refcnt(self._large) == 1:
+                _PyBytes_Resize(&self._large, self._lsize - 1)  # shrinking: in place
+                frame = <object>self._large
+            else:  # a get_buffer() view still holds it
+                frame = PyBytes_FromStringAndSize(_bytes_data(self._large), self._lsize - 1)
+        else:
+            frame = <object>self._large
+        self._drop_large()
+        frames.append(frame)
+        return 0
+
+    # -- what each framing provides -----------------------------------------
+
+    cdef Py_ssize_t _cut(
+        self, const unsigned char* p, Py_ssize_t pos, Py_ssize_t n, list frames
+    ) except -1:
+        """Cut every whole frame of p[pos:n] into frames; return where the
+        first unfinished (or bad: the error is set) frame starts."""
+        raise NotImplementedError
+
+    cdef Py_ssize_t _want(self, const unsigned char* p, Py_ssize_t pos, Py_ssize_t n) except -1:
+        """How many more bytes the held frame needs before _cut can decide it
+        (whole frame or error); 0 when it can now."""
+        raise NotImplementedError
+
+    cdef bint _layout(
+        self, const unsigned char* p, Py_ssize_t n, uint64_t* total, Py_ssize_t* strip,
+        int* trail
+    ) except -1:
+        """For the frame starting at p (n bytes there, a valid header or part
+        of one): True and its wire size, stripped head and final byte, if the
+        header is complete."""
+        return False
+
+    cdef object _expected(self):
+        raise NotImplementedError
+
+
+cdef class _LengthFormat:
+    """Shared option arithmetic of LengthPrefixed's decoder and encoder."""
+
+    cdef Field field
+    cdef int width
+    cdef bint big
+    cdef Py_ssize_t offset, header, strip, max_size
+    cdef int64_t adjustment
+    # valid field values: vmin <= value <= vmax (vmin 1, vmax 0: none is)
+    cdef uint64_t vmin, vmax
+    cdef object encode_max
+
+    def __cinit__(self, framer):
+        self.width = framer.width
+        self.big = framer.byteorder == "big"
+        self.field = {1: U8, 2: BE16 if self.big else LE16, 4: BE32 if self.big else LE32,
+                      8: BE64 if self.big else LE64}[self.width]
+        self.offset = framer.offset
+        self.header = framer.offset + framer.width
+        self.strip = framer.strip
+        self.max_size = framer.max_size
+        self.adjustment = framer.adjustment
+        field_max = 2 ** (8 * self.width) - 1
+        vmin = max(0, -framer.adjustment)
+        vmax = min(field_max, framer.max_size - framer.adjustment - self.header + self.strip)
+        self.vmin, self.vmax = (vmin, vmax) if vmin <= vmax else (1, 0)
+        self.encode_max = min(
+            framer.max_size, field_max + framer.adjustment + self.header - self.strip
+        )
+        if not (self.offset >= 0 and 0 <= self.strip <= self.header and self.max_size >= 1):
+            raise ValueError(f"invalid LengthPrefixed options: {framer!r}")
+
+
+@cython.final
+cdef class LengthPrefixedDecoder(Decoder):
+    cdef _LengthFormat _fmt
+    cdef Field _field
+    cdef Py_ssize_t _off, _hl, _strip
+    cdef int64_t _adj
+    cdef uint64_t _vmin, _vmax
+
+    def __cinit__(self, _LengthFormat fmt not None):
+        self._fmt = fmt
+        self._field = fmt.field
+        self._off = fmt.offset
+        self._hl = fmt.header
+        self._strip = fmt.strip
+        self._adj = fmt.adjustment
+        self._vmin = fmt.vmin
+        self._vmax = fmt.vmax
+        self._max = fmt.max_size
+
+    cdef Py_ssize_t _cut(
+        self, const unsigned char* p, Py_ssize_t pos, Py_ssize_t n, list frames
+    ) except -1:
+        cdef Py_ssize_t hl = self._hl, off = self._off, strip = self._strip
+        cdef uint64_t value, total, vmin = self._vmin, vmax = self._vmax
+        cdef uint64_t adj = <uint64_t>self._adj  # modular: value + adj is the body
+        cdef Field field = self._field
+        while n - pos >= hl:
+            value = _load(p + pos + off, field)
+            if value < vmin or value > vmax:
+                self._bad_header(value)
+                return pos
+            total = <uint64_t>hl + value + adj
+            if total > <uint64_t>(n - pos):
+                return pos
+            frames.append(PyBytes_FromStringAndSize(
+                <const char*>p + pos + strip, <Py_ssize_t>total - strip))
+            pos += <Py_ssize_t>total
+        return pos
+
+    cdef int _bad_header(self, uint64_t value) except -1:
+        body = <object>value + self._adj
+        if body < 0:
+            self._fail(_wire.negative_length(value, self._adj))
+        else:
+            wire = self._hl + body
+            self._oversize(wire - self._strip, wire if wire < 2**64 else 2**64 - 1)
+        return 0
+
+    cdef Py_ssize_t _want(self, const unsigned char* p, Py_ssize_t pos, Py_ssize_t n) except -1:
+        cdef Py_ssize_t have = self._bend - self._bstart
+        cdef uint64_t value, total
+        if have < self._hl:
+            return self._hl - have
+        value = _load(self._buf + self._bstart + self._off, self._field)
+        if value < self._vmin or value > self._vmax:
+            return 0
+        total = <uint64_t>self._hl + value + <uint64_t>self._adj
+        if total <= <uint64_t>have:
+            return 0  # bytes taken in after an error hold it whole
+        total -= <uint64_t>have
+        return <Py_ssize_t>total if total < <uint64_t>PY_SSIZE_T_MAX else PY_SSIZE_T_MAX
+
+    cdef bint _layout(
+        self, const unsigned char* p, Py_ssize_t n, uint64_t* total, Py_ssize_t* strip,
+        int* trail
+    ) except -1:
+        cdef uint64_t value
+        if n < self._hl:
+            return False
+        value = _load(p + self._off, self._field)
+        total[0] = <uint64_t>self._hl + value + <uint64_t>self._adj
+        strip[0] = self._strip
+        return True
+
+    cdef object _expected(self):
+        if self._bend - self._bstart < self._hl:
+            return None
+        return self._hl + <object>_load(self._buf + self._bstart + self._off, self._field) + self._adj
+
+
+@cython.final
+cdef class DelimitedDecoder(Decoder):
+    """Frames ending with a delimiter; ``Lines`` also strips one ``\\r`` before it.
+
+    The search for a frame's end stops once no frame within ``max_size`` is
+    possible (``_limit`` bytes from its start), so an endless line costs at most
+    ``max_size`` plus a few bytes of memory.
+    """
+
+    cdef bytes _delim
+    cdef const unsigned char* _d
+    cdef Py_ssize_t _dl, _limit
+    cdef bint _keep, _strip_cr
+
+    def __cinit__(self, bytes delimiter not None, bint keep, bint strip_cr, Py_ssize_t max_size):
+        if not delimiter or max_size < 1:
+            raise ValueError("invalid Delimited options")
+        self._delim = delimiter
+        self._d = <const unsigned char*>PyBytes_AS_STRING(delimiter)
+        self._dl = len(delimiter)
+        self._keep = keep
+        self._strip_cr = strip_cr
+        self._max = max_size
+        # the furthest a valid frame's delimiter can end, counted from the frame's start
+        limit = <object>max_size + (0 if keep else self._dl) + strip_cr
+        self._limit = limit if limit < PY_SSIZE_T_MAX else PY_SSIZE_T_MAX
+
+    cdef Py_ssize_t _cut(
+        self, const unsigned char* p, Py_ssize_t pos, Py_ssize_t n, list frames
+    ) except -1:
+        cdef Py_ssize_t avail, end, size, dl = self._dl, limit = self._limit
+        while True:
+            avail = n - pos
+            end = _find(p + pos, avail if avail < limit else limit, self._d, dl)
+            if end < 0:
+                if avail >= limit:
+                    self._oversize_delimited()
+                return pos
+            size = end
+            if self._strip_cr and size and p[pos + end - 1] == 13:
+                size -= 1
+            elif self._keep:
+                size += dl
+            if size > self._max:
+                self._oversize_delimited()
+                return pos
+            frames.append(PyBytes_FromStringAndSize(<const char*>p + pos, size))
+            pos += end + dl
+
+    cdef int _oversize_delimited(self) except -1:
+        self._oversize(self._max + 1, 1)  # _skip is a flag here: skipping to a delimiter
+        return 0
+
+    cdef Py_ssize_t _want(self, const unsigned char* p, Py_ssize_t pos, Py_ssize_t n) except -1:
+        cdef const unsigned char* held = self._buf + self._bstart
+        cdef Py_ssize_t have = self._bend - self._bstart, dl = self._dl
+        cdef Py_ssize_t start = self._scanned - dl + 1, end, room
+        if start < 0:
+            start = 0
+        if _find(held + start, have - start, self._d, dl) >= 0 or have >= self._limit:
+            self._scanned = 0
+            return 0  # a frame's end or the limit is held: _cut decides
+        self._scanned = have
+        end = _straddle(held, have, p + pos, n - pos, self._d, dl)
+        if end:
+            return end
+        room = self._limit - have
+        end = _find(p + pos, room if room < n - pos else n - pos, self._d, dl)
+        if end >= 0:
+            return end + dl
+        return room if room < n - pos + 1 else n - pos + 1
+
+    cdef Py_ssize_t _skip_in(self, const unsigned char* p, Py_ssize_t pos, Py_ssize_t n) except -1:
+        # The oversize frame runs to the first delimiter; only its last
+        # len(delim) - 1 bytes are held, in case the delimiter straddles chunks.
+        cdef Py_ssize_t have = self._bend - self._bstart, dl = self._dl, end, keep
+        end = _find(self._buf + self._bstart, have, self._d, dl)
+        if end >= 0:
+            self._drop(end + dl)
+            return self._skipped(pos)
+        if have > dl - 1:
+            self._drop(have - (dl - 1))
+            have = dl - 1
+        end = _straddle(self._buf + self._bstart, have, p + pos, n - pos, self._d, dl)
+        if end:
+            self._drop(have)
+            return self._skipped(pos + end)
+        end = _find(p + pos, n - pos, self._d, dl)
+        if end >= 0:
+            self._drop(have)
+            return self._skipped(pos + end + dl)
+        # keep the last dl - 1 bytes of held + p[pos:n]
+        keep = n - pos if n - pos < dl - 1 else dl - 1
+        if have > dl - 1 - keep:
+            self._drop(have - (dl - 1 - keep))
+        self._hold(p + n - keep, keep)
+        return n
+
+    cdef Py_ssize_t _skipped(self, Py_ssize_t pos) noexcept:
+        self._skip = 0
+        self._scanned = 0
+        return pos
+
+    cdef object _expected(self):
+        return None
+
+
+@cython.final
+cdef class FixedSizeDecoder(Decoder):
+    cdef Py_ssize_t _size
+
+    def __cinit__(self, Py_ssize_t size):
+        if size < 1:
+            raise ValueError("invalid FixedSize size")
+        self._size = size
+        self._max = size
+
+    cdef Py_ssize_t _cut(
+        self, const unsigned char* p, Py_ssize_t pos, Py_ssize_t n, list frames
+    ) except -1:
+        cdef Py_ssize_t size = self._size
+        while n - pos >= size:
+            frames.append(PyBytes_FromStringAndSize(<const char*>p + pos, size))
+            pos += size
+        return pos
+
+    cdef Py_ssize_t _want(self, const unsigned char* p, Py_ssize_t pos, Py_ssize_t n) except -1:
+        cdef Py_ssize_t want = self._size - (self._bend - self._bstart)
+        return want if want > 0 else 0
+
+    cdef bint _layout(
+        self, const unsigned char* p, Py_ssize_t n, uint64_t* total, Py_ssize_t* strip,
+        int* trail
+    ) except -1:
+        total[0] = self._size
+        return True
+
+    cdef object _expected(self):
+        return self._size
+
+
+# the result of parsing a varint or netstring header
+cdef enum Header:
+    BAD = -1  # the error is set
+    INCOMPLETE = 0
+    COMPLETE = 1
+
+
+@cython.final
+cdef class NetstringDecoder(Decoder):
+    """``b"5:hello,"``: decimal length without leading zeros, ``:``, body, ``,``."""
+
+    def __cinit__(self, Py_ssize_t max_size):
+        if max_size < 1:
+            raise ValueError("invalid max_size")
+        self._max = max_size
+
+    cdef Header _header(
+        self, const unsigned char* p, Py_ssize_t n, uint64_t* length, Py_ssize_t* hl
+    ) except? BAD:
+        """Parse the header at p[0:n]; a length over 2**64 - 1 is reported as it."""
+        cdef uint64_t value = 0
+        cdef Py_ssize_t i
+        cdef unsigned char c
+        for i in range(n if n < NETSTRING_DIGITS + 1 else NETSTRING_DIGITS + 1):
+            c = p[i]
+            if c == c':':
+                if i == 0:
+                    self._fail(_wire.netstring_empty())
+                    return BAD
+                length[0] = value
+                hl[0] = i + 1
+                return COMPLETE
+            if not c'0' <= c <= c'9':
+                self._fail(_wire.netstring_non_digit(c))
+                return BAD
+            if i == 1 and p[0] == c'0':
+                self._fail(_wire.netstring_leading_zero())
+                return BAD
+            if i == NETSTRING_DIGITS:
+                self._fail(_wire.netstring_too_long())
+                return BAD
+            if value > (<uint64_t>-1 - (c - c'0')) // 10:
+                value = <uint64_t>-1  # saturate: far over any max_size
+            else:
+                value = value * 10 + (c - c'0')
+        return INCOMPLETE
+
+    cdef Py_ssize_t _cut(
+        self, const unsigned char* p, Py_ssize_t pos, Py_ssize_t n, list frames
+    ) except -1:
+        cdef uint64_t length = 0
+        cdef Py_ssize_t hl = 0, start
+        while pos < n:
+            if self._header(p + pos, n - pos, &length, &hl) != COMPLETE:
+                return pos
+            if length > <uint64_t>self._max:
+                size = int(PyBytes_FromStringAndSize(<const char*>p + pos, hl - 1))
+                wire = hl + size + 1
+                self._oversize(size, wire if wire < 2**64 else 2**64 - 1)
+                return pos
+            start = pos + hl
+            if <Py_ssize_t>length >= n - start:
+                return pos
+            if p[start + length] != c',':
+                self._fail(_wire.netstring_no_comma(p[start + length]))
+                return pos
+            frames.append(PyBytes_FromStringAndSize(<const char*>p + start, <Py_ssize_t>length))
+            pos = start + <Py_ssize_t>length + 1
+        return pos
+
+    cdef Py_ssize_t _want(self, const unsigned char* p, Py_ssize_t pos, Py_ssize_t n) except -1:
+        cdef uint64_t length = 0
+        cdef Py_ssize_t hl = 0, have = self._bend - self._bstart
+        cdef Header header = self._header(self._buf + self._bstart, have, &length, &hl)
+        if header == INCOMPLETE:
+            return 1
+        if header == BAD or length > <uint64_t>self._max:
+            return 0
+        return hl + <Py_ssize_t>length + 1 - have if hl + <Py_ssize_t>length + 1 > have else 0
+
+    cdef bint _layout(
+        self, const unsigned char* p, Py_ssize_t n, uint64_t* total, Py_ssize_t* strip,
+        int* trail
+    ) except -1:
+        cdef uint64_t length = 0
+        cdef Py_ssize_t hl = 0
+        if self._header(p, n, &length, &hl) != COMPLETE:
+            return False
+        total[0] = hl + length + 1
+        strip[0] = hl
+        trail[0] = c','
+        return True
+
+    cdef object _expected(self):
+        cdef uint64_t length = 0
+        cdef Py_ssize_t hl = 0
+        if self._header(self._buf + self._bstart, self._bend - self._bstart, &length, &hl) != COMPLETE:
+            return None
+        return hl + <object>length + 1
+
+
+@cython.final
+cdef class VarintPrefixedDecoder(Decoder):
+    """A base-128 varint (least significant group first) then that many bytes."""
+
+    def __cinit__(self, Py_ssize_t max_size):
+        if max_size < 1:
+            raise ValueError("invalid max_size")
+        self._max = max_size
+
+    cdef Header _header(
+        self, const unsigned char* p, Py_ssize_t n, uint64_t* length, Py_ssize_t* hl
+    ) except? BAD:
+        cdef uint64_t value = 0
+        cdef Py_ssize_t i
+        cdef unsigned char byte
+        for i in range(n if n < VARINT_MAX else VARINT_MAX):
+            byte = p[i]
+            value |= <uint64_t>(byte & 0x7F) << (7 * i)
+            if byte < 0x80:
+                if i == VARINT_MAX - 1 and byte > 1:
+                    self._fail(_wire.varint_overflow())
+                    return BAD
+                length[0] = value
+                hl[0] = i + 1
+                return COMPLETE
+            if i == VARINT_MAX - 1:
+                self._fail(_wire.varint_too_long())
+                return BAD
+        return INCOMPLETE
+
+    cdef Py_ssize_t _cut(
+        self, const unsigned char* p, Py_ssize_t pos, Py_ssize_t n, list frames
+    ) except -1:
+        cdef uint64_t length = 0
+        cdef Py_ssize_t hl = 0
+        while pos < n:
+            length = p[pos]
+            hl = 1
+            if length >= 0x80 and self._header(p + pos, n - pos, &length, &hl) != COMPLETE:
+                return pos
+            if length > <uint64_t>self._max:
+                wire = hl + <object>length
+                self._oversize(length, wire if wire < 2**64 else 2**64 - 1)
+                return pos
+            if <Py_ssize_t>length > n - pos - hl:
+                return pos
+            frames.append(PyBytes_FromStringAndSize(<const char*>p + pos + hl, <Py_ssize_t>length))
+            pos += hl + <Py_ssize_t>length
+        return pos
+
+    cdef Py_ssize_t _want(self, const unsigned char* p, Py_ssize_t pos, Py_ssize_t n) except -1:
+        cdef uint64_t length = 0
+        cdef Py_ssize_t hl = 0, have = self._bend - self._bstart
+        cdef Header header = self._header(self._buf + self._bstart, have, &length, &hl)
+        if header == INCOMPLETE:
+            return 1
+        if header == BAD or length > <uint64_t>self._max or hl + <Py_ssize_t>length <= have:
+            return 0
+        return hl + <Py_ssize_t>length - have
+
+    cdef bint _layout(
+        self, const unsigned char* p, Py_ssize_t n, uint64_t* total, Py_ssize_t* strip,
+        int* trail
+    ) except -1:
+        cdef uint64_t length = 0
+        cdef Py_ssize_t hl = 0
+        if self._header(p, n, &length, &hl) != COMPLETE:
+            return False
+        total[0] = hl + length
+        strip[0] = hl
+        return True
+
+    cdef object _expected(self):
+        cdef uint64_t length = 0
+        cdef Py_ssize_t hl = 0
+        if self._header(self._buf + self._bstart, self._bend - self._bstart, &length, &hl) != COMPLETE:
+            return None
+        return hl + <object>length
+
+
+# -- encoders -------------------------------------------------------------------
+
+cdef class _Codec:
+    """Encoding machinery: one exact-size bytes object per call, written in two
+    passes (sizes and checks, then bytes).  Subclasses say how big one payload's
+    frame is (``_frame_size``, which also refuses bad payloads) and write it."""
+
+    cdef Py_ssize_t _frame_size(self, const unsigned char* p, Py_ssize_t n) except -1:
+        raise NotImplementedError
+
+    cdef unsigned char* _write(
+        self, unsigned char* out, const unsigned char* head, const unsigned char* p, Py_ssize_t n
+    ) noexcept:
+        return out
+
+    cdef object _encode(self, object payload, const unsigned char* head):
+        cdef Py_buffer view
+        PyObject_GetBuffer(payload, &view, PyBUF_SIMPLE)
+        try:
+            size = self._frame_size(<const unsigned char*>view.buf, view.len)
+            out = PyBytes_FromStringAndSize(NULL, size)
+            self._write(<unsigned char*>PyBytes_AS_STRING(out), head,
+                        <const unsigned char*>view.buf, view.len)
+            return out
+        finally:
+            PyBuffer_Release(&view)
+
+    cdef object _encode_many(self, object payloads, const unsigned char* head):
+        cdef Py_buffer view
+        cdef Py_ssize_t i, size, total = 0
+        cdef unsigned char* out
+        cdef unsigned char* end
+        seq = PySequence_Fast(payloads, b"payloads must be an iterable of bytes-like objects")
+        # Exact bytes are read in place; anything else through the buffer protocol,
+        # whose exporter may run code (even mutate seq): hence items re-read and
+        # sizes checked again in the second pass.
+        for i in range(PySequence_Fast_GET_SIZE(seq)):
+            item = <object>PySequence_Fast_ITEMS(seq)[i]
+            if PyBytes_CheckExact(item):
+                size = self._frame_size(<const unsigned char*>PyBytes_AS_STRING(item),
+                                        PyBytes_GET_SIZE(item))
+            else:
+                PyObject_GetBuffer(item, &view, PyBUF_SIMPLE)
+                try:
+                    size = self._frame_size(<const unsigned char*>view.buf, view.len)
+                finally:
+                    PyBuffer_Release(&view)
+            if size > PY_SSIZE_T_MAX - total:
+                raise OverflowError("encoded frames would exceed the largest bytes object")
+            total += size
+        result = PyBytes_FromStringAndSize(NULL, total)
+        out = <unsigned char*>PyBytes_AS_STRING(result)
+        end = out + total
+        i = 0
+        while i < PySequence_Fast_GET_SIZE(seq):
+            item = <object>PySequence_Fast_ITEMS(seq)[i]
+            if PyBytes_CheckExact(item):
+                out = self._write_checked(out, end, head,
+                                          <const unsigned char*>PyBytes_AS_STRING(item),
+                                          PyBytes_GET_SIZE(item))
+            else:
+                PyObject_GetBuffer(item, &view, PyBUF_SIMPLE)
+                try:
+                    out = self._write_checked(out, end, head,
+                                              <const unsigned char*>view.buf, view.len)
+                finally:
+                    PyBuffer_Release(&view)
+            i += 1
+        if out != end:
+            raise RuntimeError("payloads changed while being encoded")
+        return result
+
+    cdef unsigned char* _write_checked(
+        self, unsigned char* out, unsigned char* end, const unsigned char* head,
+        const unsigned char* p, Py_ssize_t n
+    ) except NULL:
+        if self._frame_size(p, n) > end - out:
+            raise RuntimeError("payloads changed while being encoded")
+        return self._write(out, head, p, n)
+
+    def encode(self, payload):
+        return self._encode(payload, NULL)
+
+    def encode_many(self, payloads):
+        return self._encode_many(payloads, NULL)
+
+
+@cython.final
+cdef class LengthPrefixedCodec(_Codec):
+    cdef _LengthFormat _fmt
+
+    def __cinit__(self, framer):
+        self._fmt = _LengthFormat(framer)
+
+    def decoder(self):
+        return LengthPrefixedDecoder(self._fmt)
+
+    cdef Py_ssize_t _frame_size(self, const unsigned char* p, Py_ssize_t n) except -1:
+        cdef _LengthFormat fmt = self._fmt
+        size = n + fmt.header - fmt.strip
+        if size > fmt.encode_max:
+            raise FrameTooLarge(size, fmt.encode_max)
+        if n < fmt.adjustment:
+            raise _wire.body_below_adjustment(n, fmt.adjustment)
+        return fmt.header + n
+
+    cdef unsigned char* _write(
+        self, unsigned char* out, const unsigned char* head, const unsigned char* p, Py_ssize_t n
+    ) noexcept:
+        cdef _LengthFormat fmt = self._fmt
+        memcpy(out, head, fmt.offset)
+        out += fmt.offset
+        _store(out, <uint64_t>n - <uint64_t>fmt.adjustment, fmt.width, fmt.big)
+        out += fmt.width
+        memcpy(out, p, n)
+        return out + n
+
+    cdef int _check_head(self, head, Py_buffer* view) except -1:
+        PyObject_GetBuffer(head, view, PyBUF_SIMPLE)
+        if view.len != self._fmt.offset:
+            PyBuffer_Release(view)
+            raise _wire.head_size(self._fmt.offset, view.len)
+        return 0
+
+    def encode(self, payload, head=b""):
+        cdef Py_buffer view
+        self._check_head(head, &view)
+        try:
+            return self._encode(payload, <const unsigned char*>view.buf)
+        finally:
+            PyBuffer_Release(&view)
+
+    def encode_many(self, payloads, head=b""):
+        cdef Py_buffer view
+        self._check_head(head, &view)
+        try:
+            return self._encode_many(payloads, <const unsigned char*>view.buf)
+        finally:
+            PyBuffer_Release(&view)
+
+
+@cython.final
+cdef class DelimitedCodec(_Codec):
+    cdef bytes _delim
+    cdef const unsigned char* _d
+    cdef Py_ssize_t _dl, _max
+    cdef bint _keep, _strip_cr
+
+    def __cinit__(self, framer):
+        self._delim = framer.delimiter
+        self._d = <const unsigned char*>PyBytes_AS_STRING(self._delim)
+        self._dl = len(self._delim)
+        self._keep = framer.keep
+        self._strip_cr = framer._strip_cr
+        self._max = framer.max_size
+
+    def decoder(self):
+        return DelimitedDecoder(self._delim, self._keep, self._strip_cr, self._max)
+
+    cdef Py_ssize_t _frame_size(self, const unsigned char* p, Py_ssize_t n) except -1:
+        cdef Py_ssize_t k, dl = self._dl
+        # The decoder ends the frame at the first delimiter in payload + delimiter:
+        # that must be the appended one (b"xa" + b"aa" would end after b"x").
+        if _find(p, n, self._d, dl) >= 0:
+            raise _wire.contains_delimiter(self._delim)
+        for k in range(1, dl if dl <= n else n + 1):
+            if memcmp(p + n - k, self._d, k) == 0 and memcmp(self._d, self._d + k, dl - k) == 0:
+                raise _wire.contains_delimiter(self._delim)
+        if self._strip_cr and n and p[n - 1] == 13:
+            raise _wire.line_ends_with_cr()
+        size = n + dl * self._keep
+        if size > self._max:
+            raise FrameTooLarge(size, self._max)
+        return n + dl
+
+    cdef unsigned char* _write(
+        self, unsigned char* out, const unsigned char* head, const unsigned char* p, Py_ssize_t n
+    ) noexcept:
+        memcpy(out, p, n)
+        memcpy(out + n, self._d, self._dl)
+        return out + n + self._dl
+
+
+@cython.final
+cdef class FixedSizeCodec(_Codec):
+    cdef Py_ssize_t _size
+
+    def __cinit__(self, framer):
+        self._size = framer.size
+
+    def decoder(self):
+        return FixedSizeDecoder(self._size)
+
+    cdef Py_ssize_t _frame_size(self, const unsigned char* p, Py_ssize_t n) except -1:
+        if n != self._size:
+            raise _wire.wrong_fixed_size(self._size, n)
+        return n
+
+    cdef unsigned char* _write(
+        self, unsigned char* out, const unsigned char* head, const unsigned char* p, Py_ssize_t n
+    ) noexcept:
+        memcpy(out, p, n)
+        return out + n
+
+    def encode(self, payload):
+        if PyBytes_CheckExact(payload):
+            self._frame_size(NULL, PyBytes_GET_SIZE(payload))
+            return payload
+        return self._encode(payload, NULL)
+
+
+cdef inline int _digits(Py_ssize_t n) noexcept nogil:
+    cdef int count = 1
+    while n >= 10:
+        n //= 10
+        count += 1
+    return count
+
+
+@cython.final
+cdef class NetstringCodec(_Codec):
+    cdef Py_ssize_t _max
+
+    def __cinit__(self, framer):
+        self._max = framer.max_size
+
+    def decoder(self):
+        return NetstringDecoder(self._max)
+
+    cdef Py_ssize_t _frame_size(self, const unsigned char* p, Py_ssize_t n) except -1:
+        if n > self._max:
+            raise FrameTooLarge(n, self._max)
+        return _digits(n) + 1 + n + 1
+
+    cdef unsigned char* _write(
+        self, unsigned char* out, const unsigned char* head, const unsigned char* p, Py_ssize_t n
+    ) noexcept:
+        cdef int i, count = _digits(n)
+        cdef Py_ssize_t rest = n
+        for i in range(count - 1, -1, -1):
+            out[i] = c'0' + rest % 10
+            rest //= 10
+        out += count
+        out[0] = c':'
+        memcpy(out + 1, p, n)
+        out[n + 1] = c','
+        return out + n + 2
+
+
+@cython.final
+cdef class VarintPrefixedCodec(_Codec):
+    cdef Py_ssize_t _max
+
+    def __cinit__(self, framer):
+        self._max = framer.max_size
+
+    def decoder(self):
+        return VarintPrefixedDecoder(self._max)
+
+    cdef Py_ssize_t _frame_size(self, const unsigned char* p, Py_ssize_t n) except -1:
+        cdef int count = 1
+        cdef uint64_t rest = n
+        if n > self._max:
+            raise FrameTooLarge(n, self._max)
+        while rest > 0x7F:
+            rest >>= 7
+            count += 1
+        return count + n
+
+    cdef unsigned char* _write(
+        self, unsigned char* out, const unsigned char* head, const unsigned char* p, Py_ssize_t n
+    ) noexcept:
+        cdef uint64_t rest = n
+        while rest > 0x7F:
+            out[0] = <unsigned char>(rest & 0x7F | 0x80)
+            out += 1
+            rest >>= 7
+        out[0] = <unsigned char>rest
+        memcpy(out + 1, p, n)
+        return out + 1 + n
