@@ -181,9 +181,12 @@ class Delimited(Framer):
     def __init__(
         self, delimiter: Buffer = b"\n", *, max_size: int = DEFAULT_MAX_SIZE, keep: bool = False
     ) -> None:
-        if isinstance(delimiter, str):
-            raise TypeError("delimiter must be bytes, not str")
-        delimiter = bytes(delimiter)
+        try:
+            delimiter = memoryview(delimiter).tobytes()  # type: ignore[arg-type]
+        except TypeError:
+            raise TypeError(
+                f"delimiter must be bytes-like, not {type(delimiter).__name__}"
+            ) from None
         if not delimiter:
             raise ValueError("delimiter must not be empty")
         self._freeze(delimiter=delimiter, max_size=_size("max_size", max_size), keep=bool(keep))

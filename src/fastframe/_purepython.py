@@ -176,6 +176,8 @@ class Decoder:
                     return
             if self._error is not None:
                 if pos < n:
+                    if self._pieces is not None:
+                        self._unlarge()
                     if not buf:
                         self._scanned = 0
                     buf += memoryview(data)[pos:]
@@ -251,13 +253,19 @@ class Decoder:
         assert pieces is not None
         last = pieces[-1]
         if last[-1] != self._ltrail:
-            self._buf += self._held_bytes()
-            self._pieces = None
+            self._unlarge()
             self._fail(_wire.netstring_no_comma(last[-1]))
             return
         pieces[-1] = last[:-1]
         frames.append(b"".join(pieces))
         self._pieces = None
+
+    def _unlarge(self) -> None:
+        """Hold the frame being collected as plain held bytes again (after an
+        error, bytes are taken in without being cut)."""
+        self._buf += self._held_bytes()
+        self._pieces = None
+        self._scanned = 0
 
     def _oversize(self, size: int, wire: int) -> None:
         self._error = FrameTooLarge(size, self._max)
@@ -530,7 +538,7 @@ class DelimitedDecoder(Decoder):
             return 0  # a frame's end or the limit is held: _cut decides
         self._scanned = have
         # a delimiter may straddle the held bytes and data
-        tail = bytes(buf[have - dl + 1 :]) if dl > 1 else b""
+        tail = bytes(buf[max(have - dl + 1, 0) :])
         end = (tail + data[pos : pos + dl - 1]).find(delim)
         if end >= 0:
             return end + dl - len(tail)
@@ -551,7 +559,7 @@ class DelimitedDecoder(Decoder):
         if end >= 0:
             del buf[: end + dl]
             return self._skipped(pos)
-        tail = bytes(buf[len(buf) - dl + 1 :]) if dl > 1 else b""
+        tail = bytes(buf[max(len(buf) - dl + 1, 0) :])
         buf.clear()
         end = (tail + data[pos : pos + dl - 1]).find(delim)
         if end >= 0:
@@ -593,7 +601,7 @@ class DelimitedCodec:
         data = payload if type(payload) is bytes else memoryview(payload).tobytes()
         # The decoder ends the frame at the first delimiter in payload + delimiter:
         # that must be the appended one (b"xa" + b"aa" would end after b"x").
-        tail = data[len(data) - len(delim) + 1 :]
+        tail = data[max(len(data) - len(delim) + 1, 0) :]
         if delim in data or (tail + delim).find(delim) != len(tail):
             raise _wire.contains_delimiter(delim)
         if self._strip_cr and data.endswith(b"\r"):

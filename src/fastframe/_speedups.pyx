@@ -125,8 +125,10 @@ cdef inline Py_ssize_t _straddle(
 cdef class _Window:
     """A writable view of the large frame's unwritten tail (for get_buffer).
 
-    Holding ``owner`` keeps the frame's memory alive while a view exists; the
-    decoder only resizes a frame nobody else references."""
+    Holding ``owner`` keeps the frame's memory alive while a view exists.  While
+    any window references the frame, the decoder neither resizes it nor hands it
+    out: a caller writing through a view it should have dropped can then only
+    scribble on memory no frame uses."""
 
     cdef object owner
     cdef char* ptr
@@ -200,17 +202,22 @@ cdef class Decoder:
     def get_buffer(self, Py_ssize_t sizehint=-1):
         """A writable buffer for the next bytes (``asyncio.BufferedProtocol``)."""
         cdef _Window window
-        cdef Py_ssize_t size
+        cdef Py_ssize_t size = self._lcap - self._lhave
         self._enter()
         try:
+            # The frame's last byte never goes through a window: the frame is
+            # completed by buffer_updated() on the area (or by feed), when the
+            # caller holds no view of it any more (see _finish_large).
+            if size > self._lsize - self._lhave - 1:
+                size = self._lsize - self._lhave - 1
             if (self._large != NULL and self._error is None and not self._skip
-                    and self._lcap > self._lhave and sizehint <= self._lcap - self._lhave):
+                    and size > 0 and sizehint <= size):
                 window = _Window.__new__(_Window)
                 window.owner = <object>self._large
                 window.ptr = _bytes_data(self._large) + self._lhave
-                window.size = self._lcap - self._lhave
+                window.size = size
                 self._window = LARGE_WINDOW
-                self._window_size = window.size
+                self._window_size = size
                 return PyMemoryView_FromObject(window)
             size = sizehint if sizehint > RECV_SIZE else RECV_SIZE
             if self._area is None or PyByteArray_GET_SIZE(self._area) < size:
@@ -319,6 +326,8 @@ cdef class Decoder:
                     return 0
             if self._error is not None:
                 if pos < n:
+                    if self._large != NULL:
+                        self._unlarge()
                     if self._bend == self._bstart:
                         self._scanned = 0
                     self._hold(p + pos, n - pos)
@@ -450,6 +459,16 @@ cdef class Decoder:
         self._large = <PyObject*>frame
         return True
 
+    cdef int _unlarge(self) except -1:
+        """Hold the frame being collected as plain held bytes again (after an
+        error, bytes are taken in without being cut)."""
+        prefix = self._lprefix
+        self._hold(<const unsigned char*>PyBytes_AS_STRING(prefix), len(prefix))
+        self._hold(<const unsigned char*>_bytes_data(self._large), self._lhave)
+        self._drop_large()
+        self._scanned = 0
+        return 0
+
     cdef void _drop_large(self) noexcept:
         Py_XDECREF(self._large)
         self._large = NULL
@@ -499,20 +518,20 @@ cdef class Decoder:
 
     cdef int _finish_large(self, list frames) except -1:
         cdef unsigned char last
+        cdef bint viewed = _refcnt(self._large) > 1  # a get_buffer() window is alive
         if self._ltrail >= 0:
             last = <unsigned char>_bytes_data(self._large)[self._lsize - 1]
             if last != self._ltrail:
-                prefix = self._lprefix
-                self._hold(<const unsigned char*>PyBytes_AS_STRING(prefix), len(prefix))
-                self._hold(<const unsigned char*>_bytes_data(self._large), self._lsize)
-                self._drop_large()
+                self._unlarge()
                 self._fail(_wire.netstring_no_comma(last))
                 return 0
-            if _refcnt(self._large) == 1:
+            if viewed:
+                frame = PyBytes_FromStringAndSize(_bytes_data(self._large), self._lsize - 1)
+            else:
                 _PyBytes_Resize(&self._large, self._lsize - 1)  # shrinking: in place
                 frame = <object>self._large
-            else:  # a get_buffer() view still holds it
-                frame = PyBytes_FromStringAndSize(_bytes_data(self._large), self._lsize - 1)
+        elif viewed:
+            frame = PyBytes_FromStringAndSize(_bytes_data(self._large), self._lsize)
         else:
             frame = <object>self._large
         self._drop_large()
