@@ -5,7 +5,7 @@ Framers say how a byte stream is cut (``LengthPrefixed``, ``Delimited``, ``Lines
 encodes payloads.  ``IMPLEMENTATION`` tells whether the compiled core is in use.
 """
 
-from ._core import IMPLEMENTATION
+from ._core import IMPLEMENTATION, Decoder
 from ._framers import (
     DEFAULT_MAX_SIZE,
     Delimited,
@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_MAX_SIZE",
     "IMPLEMENTATION",
     "ConnectionClosed",
+    "Decoder",
     "Delimited",
     "FastframeError",
     "FixedSize",

@@ -16,3 +16,4 @@ else:
     from . import _speedups as impl
 
 IMPLEMENTATION: str = impl.IMPLEMENTATION
+Decoder = impl.Decoder
