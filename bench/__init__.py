@@ -1,0 +1,1 @@
+"""fastframe's micro benchmarks (a package so its modules never clash with tests/)."""

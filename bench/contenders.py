@@ -1,0 +1,175 @@
+"""The contenders of the micro benchmarks, each as a ``Round``: one timed unit of work.
+
+Both fastframe cores are measured directly (``framer._codec_in(module)``), whatever
+``fastframe.IMPLEMENTATION`` picked.  The compiled core is measured when
+``fastframe._speedups`` imports and skipped, with the import error as the reason,
+when it does not -- unless ``FASTFRAME_BENCH_REQUIRE_CYTHON=1``, which makes a
+missing core an error (use it wherever the extension is supposed to be built).  The
+floors (``peers/floors.pyx``) are compiled with pyximport on first use; without
+Cython they are skipped in the same way, or an error under that variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from .workloads import CHUNK, decode_workload, encode_workload
+
+REQUIRE_CYTHON_VARIABLE = "FASTFRAME_BENCH_REQUIRE_CYTHON"
+
+try:
+    import fastframe
+except ImportError as exc:  # the facade refuses to run without the core it expects
+    raise pytest.UsageError(
+        f"fastframe does not import ({exc}).  Build and install the compiled core "
+        '(pip install ".[test]"), or set FASTFRAME_PURE_PYTHON=1 to benchmark the '
+        "pure-Python twin alone."
+    ) from exc
+
+from fastframe import _purepython
+
+# Probe the compiled core before pyximport is ever installed (load_floors), so a
+# stray _speedups.pyx can never be compiled on the fly and passed off as the core.
+speedups: ModuleType | None
+try:
+    from fastframe import _speedups as speedups
+except ImportError as exc:
+    speedups = None
+    SPEEDUPS_MISSING = f"fastframe._speedups does not import: {exc}"
+else:
+    SPEEDUPS_MISSING = ""
+
+
+def cython_required() -> bool:
+    value = os.environ.get(REQUIRE_CYTHON_VARIABLE, "").strip()
+    if value not in ("", "0", "1"):
+        raise pytest.UsageError(f"{REQUIRE_CYTHON_VARIABLE}={value!r}: expected 1 or 0")
+    return value == "1"
+
+
+def core_module(name: str) -> ModuleType:
+    """The core called ``name`` ("cython" or "python"); skips, or fails when
+    FASTFRAME_BENCH_REQUIRE_CYTHON=1, if the compiled core is missing."""
+    if name == "python":
+        return _purepython
+    if speedups is None:
+        if cython_required():
+            pytest.fail(f"{SPEEDUPS_MISSING} (and {REQUIRE_CYTHON_VARIABLE}=1)", pytrace=False)
+        pytest.skip(f"{SPEEDUPS_MISSING}; set {REQUIRE_CYTHON_VARIABLE}=1 to make this an error")
+    return speedups
+
+
+_floors: ModuleType | None = None
+
+
+def floors_module() -> ModuleType:
+    """``bench/peers/floors.pyx``, compiled by pyximport on first use."""
+    global _floors
+    if _floors is None:
+        try:
+            import Cython  # noqa: F401
+        except ImportError as exc:
+            reason = f"the floors are compiled at bench time and need Cython ({exc})"
+            if cython_required():
+                pytest.fail(f"{reason} (and {REQUIRE_CYTHON_VARIABLE}=1)", pytrace=False)
+            pytest.skip(f"{reason}: pip install cython")
+        from .peers import load_floors
+
+        _floors = load_floors()
+    return _floors
+
+
+# -- rounds --------------------------------------------------------------------
+#
+# A round's ``run`` takes no argument, does the timed work once and returns what it
+# produced: a frame count for decoding, the wire bytes for encoding.
+
+
+@dataclass(frozen=True)
+class Round:
+    run: Callable[[], Any]
+    check: Callable[[], None]  # verifies the contender's output in full, untimed
+
+
+def _feed_all(make_decoder: Callable[[], Any], chunks: tuple[bytes, ...]) -> int:
+    """One decode round: the whole stream through a fresh decoder; returns the
+    number of frames it delivered (the lists are dropped chunk by chunk, as a
+    consumer handling each ``feed()`` result would)."""
+    feed = make_decoder().feed
+    frames = 0
+    for chunk in chunks:
+        frames += len(feed(chunk))
+    return frames
+
+
+def _decoder_round(make_decoder: Callable[[], Any], size: int) -> Round:
+    workload = decode_workload(size)
+    chunks = workload.chunks
+
+    def check() -> None:
+        decoder = make_decoder()
+        frames: list[bytes] = []
+        for chunk in chunks:
+            frames += decoder.feed(chunk)
+        assert frames == workload.expected(), "wrong frames"
+        assert getattr(decoder, "buffered", 0) == 0, "bytes left over"
+
+    return Round(lambda: _feed_all(make_decoder, chunks), check)
+
+
+def _floor_round(run: Callable[[], int], size: int) -> Round:
+    def check() -> None:
+        assert run() == decode_workload(size).frames
+
+    return Round(run, check)
+
+
+def decode_round(contender: str, size: int) -> Round:
+    workload = decode_workload(size)
+    if contender.startswith("fastframe-"):
+        module = core_module(contender.removeprefix("fastframe-"))
+        return _decoder_round(fastframe.LengthPrefixed(4)._codec_in(module).decoder, size)
+    if contender == "best-python":
+        from .peers import best_python
+
+        return _decoder_round(best_python.Splitter, size)
+    if contender == "howto":
+        from .peers import howto
+
+        return _decoder_round(howto.Splitter, size)
+    if contender == "floor-bytes":
+        bytes_floor = floors_module().bytes_floor
+        stream = workload.stream
+        return _floor_round(lambda: bytes_floor(stream, CHUNK), size)
+    if contender == "floor-memcpy":
+        memcpy_floor = floors_module().memcpy_floor
+        stream = workload.stream
+        return _floor_round(lambda: memcpy_floor(stream, 4, size, CHUNK), size)
+    raise LookupError(contender)
+
+
+def encode_round(contender: str) -> Round:
+    workload = encode_workload()
+    payloads = workload.payloads
+    if contender.startswith("fastframe-"):
+        module = core_module(contender.removeprefix("fastframe-"))
+        encode_many = fastframe.LengthPrefixed(4)._codec_in(module).encode_many
+    elif contender == "best-python":
+        from .peers import best_python
+
+        encode_many = best_python.encode_many
+    elif contender == "floor-encode":
+        encode_many = floors_module().encode_floor
+    else:
+        raise LookupError(contender)
+
+    def check() -> None:
+        assert encode_many(payloads) == workload.wire, "wrong wire bytes"
+
+    return Round(lambda: encode_many(payloads), check)

@@ -1,0 +1,26 @@
+"""Reference peers fastframe is measured against, one module per peer.
+
+* ``howto``: the naive splitter of the Socket Programming HOWTO's pattern.
+* ``best_python``: the fastest splitter and ``encode_many`` we can write in Python.
+* ``floors`` (Cython, compiled at bench time by :func:`load_floors`): the least
+  work any implementation must do: creating the frames' bytes objects (decode) or
+  writing headers and payloads into one preallocated bytes object (encode).
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+
+def load_floors() -> ModuleType:
+    """Compile (once; pyximport caches the build under ~/.pyxbld) and import
+    ``floors.pyx``.  The pyximport hook is removed again at once, so it can never
+    build some other ``.pyx`` (fastframe's own core, say) behind our back."""
+    import pyximport
+
+    hooks = pyximport.install(pyimport=False, language_level=3)
+    try:
+        return importlib.import_module(f"{__name__}.floors")
+    finally:
+        pyximport.uninstall(*hooks)
