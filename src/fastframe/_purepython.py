@@ -456,13 +456,15 @@ class LengthPrefixedCodec:
         if not fmt.offset and not fmt.adjustment:
             # Every payload's work done by builtins: lengths, headers, interleaving.
             lengths = list(map(len, payloads))
-            if not lengths or max(lengths) <= fmt.encode_max - fmt.header + fmt.strip:
+            total = sum(lengths)
+            limit = fmt.encode_max - fmt.header + fmt.strip
+            if total <= limit or max(lengths) <= limit:
                 parts: list[Any] = [None] * (2 * len(lengths))
                 parts[::2] = map(fmt.struct.pack, lengths)
                 parts[1::2] = payloads
                 out = b"".join(parts)
                 # len() counts items, not bytes, for a few buffer types: then check each
-                if len(out) == sum(lengths) + fmt.header * len(lengths):
+                if len(out) == total + fmt.header * len(lengths):
                     return out
         field = self._field
         parts = []
