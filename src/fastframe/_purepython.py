@@ -3,7 +3,8 @@
 It is what PyPy and platforms without a compiled wheel run, so it is written for
 speed as plain Python goes: frames are sliced straight out of the bytes handed to
 ``feed`` (one copy per frame, no per-frame buffer moves), and only the unfinished
-frame at the end of a chunk is kept, in one bytearray.
+frame at the end of a chunk is kept: as zero-copy pieces joined once when its
+header gave its size, else in one bytearray.
 """
 
 from __future__ import annotations
@@ -177,7 +178,7 @@ class Decoder:
             if self._error is not None:
                 if pos < n:
                     if self._pieces is not None:
-                        self._unlarge()
+                        self._stop_collecting()
                     if not buf:
                         self._scanned = 0
                     buf += memoryview(data)[pos:]
@@ -191,10 +192,9 @@ class Decoder:
                         self._lhave += n - pos
                     return
                 if take:
-                    pieces.append(data[pos : pos + take] if take * 4 < n else _piece(data, pos, pos + take))
+                    pieces.append(_piece(data, pos, pos + take))
                     pos += take
                 if self._ltrail is not None:
-                    self._lhave = self._lsize
                     self._finish_trailed(frames)
                     continue
                 frames.append(b"".join(pieces))  # the frame is whole: one copy
@@ -213,7 +213,7 @@ class Decoder:
                 return
             pos = self._cut(data, pos, frames)
             if self._error is None:
-                if pos < n and not self._start_large(data, pos):
+                if pos < n and not self._start_collecting(data, pos):
                     buf += memoryview(data)[pos:]
                     self._scanned = n - pos  # _cut looked at all of it
                 return
@@ -223,7 +223,7 @@ class Decoder:
             return self._lprefix + b"".join(self._pieces)
         return bytes(self._buf)
 
-    def _start_large(self, data: bytes, pos: int) -> bool:
+    def _start_collecting(self, data: bytes, pos: int) -> bool:
         """If data[pos:] begins a frame whose header gives its size, go on
         collecting that frame in pieces and return True."""
         layout = self._layout(data, pos)
@@ -237,12 +237,7 @@ class Decoder:
         start = pos + strip
         n = len(data)
         self._lprefix = data[pos:start]
-        if start == n:
-            self._pieces = []
-        elif (n - start) * 4 >= n:  # as _piece() does
-            self._pieces = [memoryview(data)[start:]]
-        else:
-            self._pieces = [data[start:]]
+        self._pieces = [_piece(data, start, n)] if start < n else []
         self._lhave = n - start
         self._lsize = total - strip
         self._ltrail = trail
@@ -253,14 +248,14 @@ class Decoder:
         assert pieces is not None
         last = pieces[-1]
         if last[-1] != self._ltrail:
-            self._unlarge()
+            self._stop_collecting()
             self._fail(_wire.netstring_no_comma(last[-1]))
             return
         pieces[-1] = last[:-1]
         frames.append(b"".join(pieces))
         self._pieces = None
 
-    def _unlarge(self) -> None:
+    def _stop_collecting(self) -> None:
         """Hold the frame being collected as plain held bytes again (after an
         error, bytes are taken in without being cut)."""
         self._buf += self._held_bytes()

@@ -166,7 +166,6 @@ cdef class Decoder:
     cdef PyObject* _large
     cdef Py_ssize_t _lhave, _lsize, _lcap
     cdef bytes _lprefix
-    cdef object _lwire  # its size on the wire
     cdef int _ltrail  # the byte that must end it, or -1
     cdef bytearray _area  # get_buffer()'s memory
     cdef Window _window
@@ -404,7 +403,7 @@ cdef class Decoder:
 
     cdef object _expected_wire(self):
         if self._large != NULL:
-            return self._lwire
+            return len(self._lprefix) + self._lsize
         return self._expected()
 
     cdef int _oversize(self, object size, uint64_t wire) except -1:
@@ -450,7 +449,6 @@ cdef class Decoder:
         frame = PyBytes_FromStringAndSize(NULL, cap)
         memcpy(PyBytes_AS_STRING(frame), p + strip, n)
         self._lprefix = PyBytes_FromStringAndSize(<const char*>p, strip)
-        self._lwire = total
         self._ltrail = trail
         self._lsize = <Py_ssize_t>(total - <uint64_t>strip)
         self._lhave = n
@@ -473,7 +471,6 @@ cdef class Decoder:
         Py_XDECREF(self._large)
         self._large = NULL
         self._lprefix = None
-        self._lwire = None
 
     cdef Py_ssize_t _fill_large(
         self, const unsigned char* p, Py_ssize_t pos, Py_ssize_t n, list frames
