@@ -8,12 +8,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._switch import pure_python_requested
+from ._switch import VARIABLE, pure_python_requested
 
 if TYPE_CHECKING or pure_python_requested():
     from . import _purepython as impl
 else:
-    from . import _speedups as impl
+    try:
+        from . import _speedups as impl
+    except ImportError as error:
+        raise ImportError(
+            f"fastframe's compiled core (fastframe._speedups) does not import: {error}. "
+            f"Reinstall fastframe with a C compiler available, or set {VARIABLE}=1 "
+            "to use the pure-Python implementation.",
+            name="fastframe._speedups",
+        ) from error
 
 IMPLEMENTATION: str = impl.IMPLEMENTATION
 Decoder = impl.Decoder
