@@ -515,21 +515,19 @@ cdef class Decoder:
 
     cdef int _finish_large(self, list frames) except -1:
         cdef unsigned char last
-        cdef bint viewed = _refcnt(self._large) > 1  # a get_buffer() window is alive
+        cdef Py_ssize_t size = self._lsize
         if self._ltrail >= 0:
-            last = <unsigned char>_bytes_data(self._large)[self._lsize - 1]
+            last = <unsigned char>_bytes_data(self._large)[size - 1]
             if last != self._ltrail:
                 self._unlarge()
                 self._fail(_wire.netstring_no_comma(last))
                 return 0
-            if viewed:
-                frame = PyBytes_FromStringAndSize(_bytes_data(self._large), self._lsize - 1)
-            else:
-                _PyBytes_Resize(&self._large, self._lsize - 1)  # shrinking: in place
-                frame = <object>self._large
-        elif viewed:
-            frame = PyBytes_FromStringAndSize(_bytes_data(self._large), self._lsize)
+            size -= 1
+        if _refcnt(self._large) > 1:  # a get_buffer() window is alive: hand out a copy
+            frame = PyBytes_FromStringAndSize(_bytes_data(self._large), size)
         else:
+            if size != self._lsize:
+                _PyBytes_Resize(&self._large, size)  # shrinking: in place
             frame = <object>self._large
         self._drop_large()
         frames.append(frame)
