@@ -255,6 +255,15 @@ def test_encode_many_takes_any_iterable(impl: Any, vector: Vector) -> None:
     assert encode_many_with(codec, vector.framer, [], vector.head) == b""
 
 
+def test_encode_many_of_nothing_where_no_frame_fits(impl: Any) -> None:
+    """A framer whose header alone exceeds max_size can still encode no frames."""
+    framer = ff.LengthPrefixed(2, strip=0, max_size=1)
+    codec = impl.codec(framer)
+    assert codec.encode_many([]) == b""
+    with pytest.raises(ff.FrameTooLarge):
+        codec.encode_many([b""])
+
+
 @pytest.mark.parametrize("vector", VECTORS, ids=[v.id for v in VECTORS])
 def test_public_api(vector: Vector) -> None:
     """The framer's own methods (the implementation picked at import)."""

@@ -453,7 +453,7 @@ class LengthPrefixedCodec:
             lengths = list(map(len, payloads))
             total = sum(lengths)
             limit = fmt.encode_max - fmt.header + fmt.strip
-            if total <= limit or max(lengths) <= limit:
+            if not lengths or total <= limit or max(lengths) <= limit:
                 parts: list[Any] = [None] * (2 * len(lengths))
                 parts[::2] = map(fmt.struct.pack, lengths)
                 parts[1::2] = payloads
