@@ -161,6 +161,9 @@ cdef class Decoder:
     cdef bint _sticky  # the error is a ProtocolError and stays
     cdef uint64_t _skip  # bytes of an oversize frame still to discard
     cdef bint _busy
+    # at most this many frames are cut per call (FramedSocket.recv cuts one, so
+    # the bytes after it can still be decoded otherwise: framer switch, raw reads)
+    cdef Py_ssize_t _quota
     # a large frame being filled: _large[0:_lhave] of _lsize bytes (its body and
     # trailer), after the _lprefix header bytes that strip removed
     cdef PyObject* _large
@@ -170,6 +173,9 @@ cdef class Decoder:
     cdef bytearray _area  # get_buffer()'s memory
     cdef Window _window
     cdef Py_ssize_t _window_size
+
+    def __cinit__(self, *args, **kwargs):
+        self._quota = PY_SSIZE_T_MAX
 
     def __dealloc__(self):
         PyMem_Free(self._buf)
@@ -331,6 +337,12 @@ cdef class Decoder:
                         self._scanned = 0
                     self._hold(p + pos, n - pos)
                 return 0
+            if len(frames) >= self._quota:
+                if pos < n:
+                    if self._bend == self._bstart:
+                        self._scanned = 0
+                    self._hold(p + pos, n - pos)
+                return 0
             if self._large != NULL:
                 pos = self._fill_large(p, pos, n, frames)
                 if self._large != NULL:
@@ -354,14 +366,23 @@ cdef class Decoder:
             if pos >= n:
                 return 0
             pos = self._cut(p, pos, n, frames)
-            if self._error is None:
+            if self._error is None and len(frames) < self._quota:
                 if pos < n and not self._start_large(p + pos, n - pos):
                     self._hold(p + pos, n - pos)
                     self._scanned = n - pos  # _cut looked at all of it
                 return 0
+            # an error, or the quota: the loop's top deals with the rest
 
     cdef int _hold(self, const unsigned char* p, Py_ssize_t n) except -1:
         """Append p[0:n] to the held bytes."""
+        self._room(n)
+        memcpy(self._buf + self._bend, p, n)
+        self._bend += n
+        return 0
+
+    cdef int _room(self, Py_ssize_t n) except -1:
+        """Make room for n more held bytes after the live ones (moving them to
+        the front, or growing the buffer)."""
         cdef Py_ssize_t live = self._bend - self._bstart, cap
         cdef unsigned char* grown
         if n > self._bcap - self._bend:
@@ -382,8 +403,19 @@ cdef class Decoder:
                     raise MemoryError()
                 self._buf = grown
                 self._bcap = cap
-        memcpy(self._buf + self._bend, p, n)
-        self._bend += n
+        return 0
+
+    cdef int _adopt(self, Decoder other) except -1:
+        """Take over other's held bytes (its receive buffer, without copying),
+        leaving other empty.  This decoder must hold nothing."""
+        if other._large != NULL:
+            other._unlarge()
+        PyMem_Free(self._buf)
+        self._buf, self._bstart, self._bend, self._bcap = (
+            other._buf, other._bstart, other._bend, other._bcap)
+        other._buf = NULL
+        other._bstart = other._bend = other._bcap = 0
+        self._scanned = 0
         return 0
 
     cdef void _drop(self, Py_ssize_t n) noexcept:
@@ -619,7 +651,7 @@ cdef class LengthPrefixedDecoder(Decoder):
         cdef uint64_t value, total, vmin = self._vmin, vmax = self._vmax
         cdef uint64_t adj = <uint64_t>self._adj  # modular: value + adj is the body
         cdef Field field = self._field
-        while n - pos >= hl:
+        while n - pos >= hl and len(frames) < self._quota:
             value = _load(p + pos + off, field)
             if value < vmin or value > vmax:
                 self._bad_header(value)
@@ -704,7 +736,7 @@ cdef class DelimitedDecoder(Decoder):
         self, const unsigned char* p, Py_ssize_t pos, Py_ssize_t n, list frames
     ) except -1:
         cdef Py_ssize_t avail, end, size, dl = self._dl, limit = self._limit
-        while True:
+        while len(frames) < self._quota:
             avail = n - pos
             end = _find(p + pos, avail if avail < limit else limit, self._d, dl)
             if end < 0:
@@ -721,6 +753,7 @@ cdef class DelimitedDecoder(Decoder):
                 return pos
             frames.append(PyBytes_FromStringAndSize(<const char*>p + pos, size))
             pos += end + dl
+        return pos
 
     cdef int _oversize_delimited(self) except -1:
         self._oversize(self._max + 1, 1)  # _skip is a flag here: skipping to a delimiter
@@ -794,7 +827,7 @@ cdef class FixedSizeDecoder(Decoder):
         self, const unsigned char* p, Py_ssize_t pos, Py_ssize_t n, list frames
     ) except -1:
         cdef Py_ssize_t size = self._size
-        while n - pos >= size:
+        while n - pos >= size and len(frames) < self._quota:
             frames.append(PyBytes_FromStringAndSize(<const char*>p + pos, size))
             pos += size
         return pos
@@ -812,6 +845,31 @@ cdef class FixedSizeDecoder(Decoder):
 
     cdef object _expected(self):
         return self._size
+
+
+@cython.final
+cdef class UntilEofDecoder(Decoder):
+    """The rest of the stream is one frame, ended by EOF (``recv_until_eof``);
+    more than max_size bytes is oversize, and the rest of the stream is skipped."""
+
+    def __cinit__(self, Py_ssize_t max_size):
+        if max_size < 1:
+            raise ValueError("invalid max_size")
+        self._max = max_size
+
+    cdef Py_ssize_t _cut(
+        self, const unsigned char* p, Py_ssize_t pos, Py_ssize_t n, list frames
+    ) except -1:
+        if n - pos > self._max:
+            self._oversize(<object>self._max + 1, <uint64_t>-1)
+        return pos
+
+    cdef Py_ssize_t _want(self, const unsigned char* p, Py_ssize_t pos, Py_ssize_t n) except -1:
+        cdef Py_ssize_t have = self._bend - self._bstart
+        return 0 if have > self._max else self._max + 1 - have
+
+    cdef object _expected(self):
+        return None
 
 
 # the result of parsing a varint or netstring header
@@ -866,7 +924,7 @@ cdef class NetstringDecoder(Decoder):
     ) except -1:
         cdef uint64_t length = 0
         cdef Py_ssize_t hl = 0, start
-        while pos < n:
+        while pos < n and len(frames) < self._quota:
             if self._header(p + pos, n - pos, &length, &hl) != COMPLETE:
                 return pos
             if length > <uint64_t>self._max:
@@ -950,7 +1008,7 @@ cdef class VarintPrefixedDecoder(Decoder):
     ) except -1:
         cdef uint64_t length = 0
         cdef Py_ssize_t hl = 0
-        while pos < n:
+        while pos < n and len(frames) < self._quota:
             length = p[pos]
             hl = 1
             if length >= 0x80 and self._header(p + pos, n - pos, &length, &hl) != COMPLETE:
@@ -1005,10 +1063,40 @@ cdef class _Codec:
     cdef Py_ssize_t _frame_size(self, const unsigned char* p, Py_ssize_t n) except -1:
         raise NotImplementedError
 
+    cdef unsigned char* _head(
+        self, unsigned char* out, const unsigned char* head, Py_ssize_t n
+    ) noexcept:
+        """Write what goes before an n-byte payload; return the end."""
+        return out
+
+    cdef unsigned char* _tail(self, unsigned char* out, Py_ssize_t n) noexcept:
+        """Write what goes after an n-byte payload; return the end."""
+        return out
+
+    @cython.final
     cdef unsigned char* _write(
         self, unsigned char* out, const unsigned char* head, const unsigned char* p, Py_ssize_t n
     ) noexcept:
-        return out
+        out = self._head(out, head, n)
+        memcpy(out, p, n)
+        return self._tail(out + n, n)
+
+    cdef tuple _affixes(self, object payload, const unsigned char* head):
+        """(what goes before, what goes after) the payload in its frame: a big
+        payload is sent between them, never copied into one frame."""
+        cdef Py_buffer view
+        cdef unsigned char* out
+        cdef unsigned char* mid
+        PyObject_GetBuffer(payload, &view, PyBUF_SIMPLE)
+        try:
+            size = self._frame_size(<const unsigned char*>view.buf, view.len) - view.len
+            both = PyBytes_FromStringAndSize(NULL, size)
+            out = <unsigned char*>PyBytes_AS_STRING(both)
+            mid = self._head(out, head, view.len)
+            self._tail(mid, view.len)
+            return both[:mid - out], both[mid - out:]
+        finally:
+            PyBuffer_Release(&view)
 
     cdef object _encode(self, object payload, const unsigned char* head):
         cdef Py_buffer view
@@ -1101,16 +1189,14 @@ cdef class LengthPrefixedCodec(_Codec):
             raise _wire.body_below_adjustment(n, fmt.adjustment)
         return fmt.header + n
 
-    cdef unsigned char* _write(
-        self, unsigned char* out, const unsigned char* head, const unsigned char* p, Py_ssize_t n
+    cdef unsigned char* _head(
+        self, unsigned char* out, const unsigned char* head, Py_ssize_t n
     ) noexcept:
         cdef _LengthFormat fmt = self._fmt
         memcpy(out, head, fmt.offset)
         out += fmt.offset
         _store(out, <uint64_t>n - <uint64_t>fmt.adjustment, fmt.width, fmt.big)
-        out += fmt.width
-        memcpy(out, p, n)
-        return out + n
+        return out + fmt.width
 
     cdef int _check_head(self, head, Py_buffer* view) except -1:
         PyObject_GetBuffer(head, view, PyBUF_SIMPLE)
@@ -1170,12 +1256,9 @@ cdef class DelimitedCodec(_Codec):
             raise FrameTooLarge(size, self._max)
         return n + dl
 
-    cdef unsigned char* _write(
-        self, unsigned char* out, const unsigned char* head, const unsigned char* p, Py_ssize_t n
-    ) noexcept:
-        memcpy(out, p, n)
-        memcpy(out + n, self._d, self._dl)
-        return out + n + self._dl
+    cdef unsigned char* _tail(self, unsigned char* out, Py_ssize_t n) noexcept:
+        memcpy(out, self._d, self._dl)
+        return out + self._dl
 
 
 @cython.final
@@ -1192,12 +1275,6 @@ cdef class FixedSizeCodec(_Codec):
         if n != self._size:
             raise _wire.wrong_fixed_size(self._size, n)
         return n
-
-    cdef unsigned char* _write(
-        self, unsigned char* out, const unsigned char* head, const unsigned char* p, Py_ssize_t n
-    ) noexcept:
-        memcpy(out, p, n)
-        return out + n
 
     def encode(self, payload):
         if PyBytes_CheckExact(payload):
@@ -1229,19 +1306,20 @@ cdef class NetstringCodec(_Codec):
             raise FrameTooLarge(n, self._max)
         return _digits(n) + 1 + n + 1
 
-    cdef unsigned char* _write(
-        self, unsigned char* out, const unsigned char* head, const unsigned char* p, Py_ssize_t n
+    cdef unsigned char* _head(
+        self, unsigned char* out, const unsigned char* head, Py_ssize_t n
     ) noexcept:
         cdef int i, count = _digits(n)
         cdef Py_ssize_t rest = n
         for i in range(count - 1, -1, -1):
             out[i] = c'0' + rest % 10
             rest //= 10
-        out += count
-        out[0] = c':'
-        memcpy(out + 1, p, n)
-        out[n + 1] = c','
-        return out + n + 2
+        out[count] = c':'
+        return out + count + 1
+
+    cdef unsigned char* _tail(self, unsigned char* out, Py_ssize_t n) noexcept:
+        out[0] = c','
+        return out + 1
 
 
 @cython.final
@@ -1264,8 +1342,8 @@ cdef class VarintPrefixedCodec(_Codec):
             count += 1
         return count + n
 
-    cdef unsigned char* _write(
-        self, unsigned char* out, const unsigned char* head, const unsigned char* p, Py_ssize_t n
+    cdef unsigned char* _head(
+        self, unsigned char* out, const unsigned char* head, Py_ssize_t n
     ) noexcept:
         cdef uint64_t rest = n
         while rest > 0x7F:
@@ -1273,5 +1351,4 @@ cdef class VarintPrefixedCodec(_Codec):
             out += 1
             rest >>= 7
         out[0] = <unsigned char>rest
-        memcpy(out + 1, p, n)
-        return out + 1 + n
+        return out + 1
