@@ -21,7 +21,8 @@ else:
     from Cython.Build import cythonize
 
     ext_modules = cythonize(
-        [Extension("fastframe._speedups", ["src/fastframe/_speedups.pyx"])],
+        [Extension("fastframe._speedups", ["src/fastframe/_speedups.pyx"],
+                   include_dirs=["src/fastframe"], depends=["src/fastframe/_io.h"])],
         compiler_directives={"language_level": 3, "embedsignature": True},
     )
 

@@ -48,6 +48,9 @@ class Impl:
     def decoder(self, framer: Any) -> Any:
         return self.codec(framer).decoder()
 
+    def framed_socket(self, sock: Any, framer: Any) -> Any:
+        return self.module.FramedSocket(sock, framer)
+
     def __repr__(self) -> str:
         return self.name
 

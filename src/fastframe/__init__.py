@@ -2,7 +2,8 @@
 
 Framers say how a byte stream is cut (``LengthPrefixed``, ``Delimited``, ``Lines``,
 ``FixedSize``, ``Netstring``, ``VarintPrefixed``); each gives a sans-IO decoder and
-encodes payloads.  ``IMPLEMENTATION`` tells whether the compiled core is in use.
+encodes payloads.  ``FramedSocket`` (or ``connect()``) sends and receives whole
+frames over a stream socket.  ``IMPLEMENTATION`` tells whether the compiled core is in use.
 """
 
 from ._core import IMPLEMENTATION, Decoder
@@ -23,6 +24,7 @@ from .errors import (
     IncompleteFrame,
     ProtocolError,
 )
+from .socket import FramedSocket, connect
 
 __version__ = "0.1.0.dev0"
 
@@ -35,6 +37,7 @@ __all__ = [
     "FastframeError",
     "FixedSize",
     "FrameTooLarge",
+    "FramedSocket",
     "Framer",
     "IncompleteFrame",
     "LengthPrefixed",
@@ -42,4 +45,5 @@ __all__ = [
     "Netstring",
     "ProtocolError",
     "VarintPrefixed",
+    "connect",
 ]

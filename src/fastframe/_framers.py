@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from . import _core
+from . import _core, _wire
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
@@ -31,7 +31,7 @@ __all__ = [
     "VarintPrefixed",
 ]
 
-DEFAULT_MAX_SIZE = 16 * 1024 * 1024
+DEFAULT_MAX_SIZE = _wire.DEFAULT_MAX_SIZE
 _INT64 = 2**63
 
 

@@ -9,18 +9,24 @@ header gave its size, else in one bytearray.
 
 from __future__ import annotations
 
+import select
+import socket
 import struct
+import sys
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from . import _wire
-from ._wire import NETSTRING_DIGITS, RECV_SIZE, VARINT_MAX
-from .errors import FrameTooLarge, IncompleteFrame
+from . import _sockets, _wire
+from ._wire import LARGE_FRAME, NETSTRING_DIGITS, RECV_SIZE, VARINT_MAX
+from .errors import ConnectionClosed, FrameTooLarge, IncompleteFrame
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
 
 IMPLEMENTATION = "python"
+
+_NO_QUOTA = sys.maxsize
 
 _FORMATS = {1: "B", 2: "H", 4: "I", 8: "Q"}
 
@@ -58,7 +64,7 @@ class Decoder:
 
     __slots__ = (
         "_buf", "_scanned", "_error", "_sticky", "_skip", "_pieces", "_lprefix",
-        "_lhave", "_lsize", "_ltrail", "_area", "_window", "_max",
+        "_lhave", "_lsize", "_ltrail", "_area", "_window", "_max", "_quota",
     )
 
     def __init__(self, max_size: int) -> None:
@@ -76,6 +82,9 @@ class Decoder:
         self._ltrail: int | None = None  # the byte that must end it
         self._area: bytearray | None = None  # get_buffer()'s memory
         self._window: int | None = None  # length of the last get_buffer() view
+        # at most this many frames are cut per call (FramedSocket.recv cuts one, so
+        # the bytes after it can still be decoded otherwise: framer switch, raw reads)
+        self._quota = _NO_QUOTA
 
     # -- public API ---------------------------------------------------------
 
@@ -164,17 +173,20 @@ class Decoder:
         self._error = None
         raise error
 
-    def _consume(self, data: bytes, frames: list[bytes]) -> None:
-        """Take in ``data``: cut frames into ``frames`` until an error is met;
-        whatever is not cut is held (or skipped, inside an oversize frame)."""
+    def _consume(
+        self, data: bytes, frames: list[bytes], pos: int = 0
+    ) -> tuple[bytes, int] | None:
+        """Take in ``data[pos:]``: cut frames into ``frames`` until an error is
+        met; whatever is not cut is held (or skipped, inside an oversize frame).
+        Stopped by the quota, it holds nothing more and returns (data, where)
+        the uncut bytes start."""
         buf = self._buf
-        pos = 0
         n = len(data)
         while True:
             if self._skip:
                 pos = self._skip_in(data, pos)
                 if self._skip:
-                    return
+                    return None
             if self._error is not None:
                 if pos < n:
                     if self._pieces is not None:
@@ -182,7 +194,9 @@ class Decoder:
                     if not buf:
                         self._scanned = 0
                     buf += memoryview(data)[pos:]
-                return
+                return None
+            if len(frames) >= self._quota:
+                return (data, pos) if pos < n else None
             pieces = self._pieces
             if pieces is not None:
                 take = self._lsize - self._lhave
@@ -190,7 +204,7 @@ class Decoder:
                     if pos < n:
                         pieces.append(_piece(data, pos, n))
                         self._lhave += n - pos
-                    return
+                    return None
                 if take:
                     pieces.append(_piece(data, pos, pos + take))
                     pos += take
@@ -202,7 +216,7 @@ class Decoder:
             elif buf:
                 if self._want(data, pos) > n - pos:
                     buf += memoryview(data)[pos:]
-                    return
+                    return None
                 # the held frame ends (or fails) in data: one loop cuts it and the rest
                 data = b"".join((buf, data[pos:] if pos else data))
                 pos = 0
@@ -210,13 +224,14 @@ class Decoder:
                 buf.clear()
                 self._scanned = 0
             if pos >= n:
-                return
+                return None
             pos = self._cut(data, pos, frames)
-            if self._error is None:
+            if self._error is None and len(frames) < self._quota:
                 if pos < n and not self._start_collecting(data, pos):
                     buf += memoryview(data)[pos:]
                     self._scanned = n - pos  # _cut looked at all of it
-                return
+                return None
+            # an error, or the quota: the loop's top deals with the rest
 
     def _held_bytes(self) -> bytes:
         if self._pieces is not None:
@@ -339,7 +354,7 @@ class LengthPrefixedDecoder(Decoder):
         hl = self._hl
         n = len(data)
         append = frames.append
-        if self._plain and self._max >= n:
+        if self._plain and self._max >= n and self._quota == _NO_QUOTA:
             # A frame that ends inside data is shorter than data, so it cannot
             # exceed a max_size >= len(data): only the last frame needs a check.
             # The next header is read before a frame is cut: when that read
@@ -373,7 +388,8 @@ class LengthPrefixedDecoder(Decoder):
         adj = self._adj
         strip = self._strip
         max_size = self._max
-        while n - pos >= hl:
+        quota = self._quota
+        while n - pos >= hl and len(frames) < quota:
             (value,) = unpack(data, pos + off)
             body = value + adj
             if body < 0 or body + hl - strip > max_size:
@@ -444,6 +460,11 @@ class LengthPrefixedCodec:
         head = self._head(head)
         return b"".join((head, self._field(_nbytes(payload)), payload))
 
+    def _affixes(self, payload: Buffer, head: Buffer = b"") -> tuple[bytes, bytes]:
+        """(what goes before, what goes after) the payload in its frame."""
+        head = self._head(head)
+        return bytes(head) + self._field(_nbytes(payload)), b""
+
     def encode_many(self, payloads: Iterable[Buffer], head: Buffer = b"") -> bytes:
         head = self._head(head)
         payloads = _sequence(payloads)
@@ -498,7 +519,7 @@ class DelimitedDecoder(Decoder):
         n = len(data)
         limit = self._limit
         append = frames.append
-        if n - pos < limit:
+        if n - pos < limit and self._quota == _NO_QUOTA:
             # no frame that ends inside data can be too large: split does it all
             parts = data[pos:].split(delim) if pos else data.split(delim)
             rest = parts.pop()
@@ -508,7 +529,8 @@ class DelimitedDecoder(Decoder):
                 parts = [part[:-1] if part[-1:] == b"\r" else part for part in parts]
             frames += parts
             return n - len(rest)
-        while True:
+        quota = self._quota
+        while len(frames) < quota:
             end = data.find(delim, pos, pos + limit)
             if end < 0:
                 if n - pos >= limit:
@@ -524,6 +546,7 @@ class DelimitedDecoder(Decoder):
                 return pos
             append(data[pos : pos + size])
             pos = end + dl
+        return pos
 
     def _want(self, data: bytes, pos: int) -> int:
         buf = self._buf
@@ -611,6 +634,10 @@ class DelimitedCodec:
         self._check(payload)
         return b"".join((payload, self._delim))
 
+    def _affixes(self, payload: Buffer) -> tuple[bytes, bytes]:
+        self._check(payload)
+        return b"", self._delim
+
     def encode_many(self, payloads: Iterable[Buffer]) -> bytes:
         payloads = _sequence(payloads)
         parts: list[Any] = []
@@ -636,7 +663,7 @@ class FixedSizeDecoder(Decoder):
 
     def _cut(self, data: bytes, pos: int, frames: list[bytes]) -> int:
         size = self._size
-        end = pos + (len(data) - pos) // size * size
+        end = pos + min((len(data) - pos) // size, self._quota - len(frames)) * size
         frames += [data[i : i + size] for i in range(pos, end, size)]
         return end
 
@@ -667,11 +694,34 @@ class FixedSizeCodec:
         self._check(payload)
         return bytes(payload)
 
+    def _affixes(self, payload: Buffer) -> tuple[bytes, bytes]:
+        self._check(payload)
+        return b"", b""
+
     def encode_many(self, payloads: Iterable[Buffer]) -> bytes:
         parts = _sequence(payloads)
         for payload in parts:
             self._check(payload)
         return b"".join(parts)
+
+
+class UntilEofDecoder(Decoder):
+    """The rest of the stream is one frame, ended by EOF (``recv_until_eof``);
+    more than max_size bytes is oversize, and the rest of the stream is skipped."""
+
+    __slots__ = ()
+
+    def _cut(self, data: bytes, pos: int, frames: list[bytes]) -> int:
+        if len(data) - pos > self._max:
+            self._oversize(self._max + 1, 2**64 - 1)
+        return pos
+
+    def _want(self, data: bytes, pos: int) -> int:
+        have = len(self._buf)
+        return 0 if have > self._max else self._max + 1 - have
+
+    def _expected(self) -> int | None:
+        return None
 
 
 # -- netstring ------------------------------------------------------------------
@@ -708,7 +758,7 @@ class NetstringDecoder(Decoder):
     def _cut(self, data: bytes, pos: int, frames: list[bytes]) -> int:
         n = len(data)
         append = frames.append
-        while pos < n:
+        while pos < n and len(frames) < self._quota:
             header = self._header(data, pos)
             if header is None:
                 return pos
@@ -768,6 +818,9 @@ class NetstringCodec:
     def encode(self, payload: Buffer) -> bytes:
         return b"".join((self._head(payload), payload, b","))
 
+    def _affixes(self, payload: Buffer) -> tuple[bytes, bytes]:
+        return self._head(payload), b","
+
     def encode_many(self, payloads: Iterable[Buffer]) -> bytes:
         payloads = _sequence(payloads)
         parts: list[Any] = []
@@ -817,7 +870,7 @@ class VarintPrefixedDecoder(Decoder):
         n = len(data)
         append = frames.append
         max_size = self._max
-        while pos < n:
+        while pos < n and len(frames) < self._quota:
             length = data[pos]
             if length < 0x80:
                 hl = 1
@@ -877,6 +930,9 @@ class VarintPrefixedCodec:
     def encode(self, payload: Buffer) -> bytes:
         return b"".join((self._head(payload), payload))
 
+    def _affixes(self, payload: Buffer) -> tuple[bytes, bytes]:
+        return self._head(payload), b""
+
     def encode_many(self, payloads: Iterable[Buffer]) -> bytes:
         payloads = _sequence(payloads)
         parts: list[Any] = []
@@ -886,3 +942,453 @@ class VarintPrefixedCodec:
             append(head(payload))
             append(payload)
         return b"".join(parts)
+
+
+# -- sockets --------------------------------------------------------------------
+
+# what a FramedSocket's decoder cuts
+_FRAMES, _EXACTLY, _UNTIL, _UNTIL_EOF = range(4)
+# what one receive system call gave
+_GOT_EOF, _GOT_BYTES, _GOT_NOTHING = range(3)
+_SEND_FLAGS = getattr(socket, "MSG_NOSIGNAL", 0)
+_HAS_POLL = hasattr(select, "poll")
+
+
+class _Call:
+    """What one call reads from the socket before its first system call, so
+    that each call (in each thread) has its own deadline."""
+
+    __slots__ = ("sock", "fd", "timeout", "deadline")
+
+    def __init__(self, sock: socket.socket) -> None:
+        fd = sock.fileno()
+        if fd < 0:
+            raise _sockets.closed()
+        self.sock = sock
+        self.fd = fd
+        self.timeout = sock.gettimeout()
+        self.deadline = 0.0 if not self.timeout else time.monotonic() + self.timeout
+
+    def wait(self, writing: bool) -> bool:
+        """Wait until the socket is ready, per its timeout mode: False if it is
+        non-blocking; TimeoutError past the deadline."""
+        if self.timeout == 0.0:
+            return False
+        if self.timeout is None:
+            left = None
+        else:
+            left = self.deadline - time.monotonic()
+            if left <= 0.0:
+                raise _sockets.timed_out()
+        if _HAS_POLL:
+            poller = select.poll()
+            poller.register(self.fd, select.POLLOUT if writing else select.POLLIN)
+            ready = poller.poll(None if left is None else left * 1000.0 + 1.0)
+        else:
+            fds = [self.fd]
+            ready = select.select([] if writing else fds, fds if writing else [], [], left)[:2]
+            ready = ready[0] or ready[1]
+        if not ready and left is not None and self.deadline <= time.monotonic():
+            raise _sockets.timed_out()
+        return True
+
+
+class FramedSocket:
+    """A stream socket that sends and receives whole frames.
+
+    ``FramedSocket(sock, framer)`` takes over ``sock`` (any connected stream
+    socket: TCP, AF_UNIX, ``socketpair()``) and frames what goes both ways with
+    ``framer``.  The socket's timeout, read at each call, decides how calls wait:
+    blocking, a deadline for the whole call, or not at all (non-blocking).
+    Nothing is lost on a timeout: received bytes stay buffered for the next call,
+    unsent bytes stay queued (``pending_output``) and go out first.
+    """
+
+    def __init__(self, sock: socket.socket, framer: Any) -> None:
+        _sockets.check_socket(sock)
+        _sockets.check_framer(framer)
+        self._sock: socket.socket | None = sock
+        self._out: list[Any] = []  # queued output, oldest first
+        self._out_pos = 0  # bytes of _out[0] already sent
+        self._out_size = 0  # bytes queued and not sent
+        self._receiving = self._sending = False
+        self._eof = False
+        # received bytes the decoder has not taken in: data[pos:], after a cut
+        # stopped by the quota
+        self._rest = b""
+        self._rest_pos = 0
+        self.framer = framer
+        self._dec: Decoder = self._codec.decoder()
+        self._kind = _FRAMES
+        self._key: Any = framer  # the framer, or the raw read, that _dec decodes for
+
+    # -- receiving ------------------------------------------------------------
+
+    def recv(self) -> bytes:
+        """The next frame (``bytes``)."""
+        frames = self._receive(_FRAMES, None, 1)
+        if not frames:
+            raise _sockets.no_frame_yet()
+        return frames[0]
+
+    def recv_many(self, max_frames: int | None = None) -> list[bytes]:
+        """Every complete frame, at most ``max_frames``; waits for one unless
+        the socket is non-blocking (then ``[]`` when none is complete)."""
+        limit = _sockets.check_max_frames(max_frames)
+        return self._receive(_FRAMES, None, _NO_QUOTA if limit is None else limit)
+
+    def __iter__(self) -> FramedSocket:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            frames = self._receive(_FRAMES, None, 1)
+        except IncompleteFrame:
+            raise
+        except ConnectionClosed:
+            raise StopIteration from None
+        if not frames:
+            raise _sockets.no_frame_yet()
+        return frames[0]
+
+    def recv_exactly(self, n: int) -> bytes:
+        """Exactly ``n`` bytes of the stream, unframed."""
+        n = _sockets.check_count(n)
+        if n == 0:
+            self._check_open()
+            return b""
+        return self._raw(self._receive(_EXACTLY, n, 1))
+
+    def recv_until(
+        self, delimiter: Buffer, *, keep: bool = False, max_size: int = _wire.DEFAULT_MAX_SIZE
+    ) -> bytes:
+        """The bytes up to ``delimiter`` (consumed; returned if ``keep``)."""
+        key = _sockets.check_until(delimiter, max_size) + (bool(keep),)
+        return self._raw(self._receive(_UNTIL, key, 1))
+
+    def recv_until_eof(self, *, max_size: int = _wire.DEFAULT_MAX_SIZE) -> bytes:
+        """Every byte until the peer closes its side (``b""`` if none)."""
+        return self._raw(self._receive(_UNTIL_EOF, _sockets.check_max_size(max_size), 1))
+
+    def _raw(self, frames: list[bytes]) -> bytes:
+        if not frames:
+            raise _sockets.no_frame_yet()
+        return frames[0]
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received and not yet returned."""
+        return self._dec.buffered + len(self._rest) - self._rest_pos
+
+    @property
+    def framer(self) -> Any:
+        """The framer; assign another to decode what follows differently."""
+        return self._framer
+
+    @framer.setter
+    def framer(self, framer: Any) -> None:
+        _sockets.check_framer(framer)
+        self._codec = globals()[framer._codec_name](framer)
+        self._framer = framer
+
+    def _receive(self, kind: int, key: Any, quota: int) -> list[bytes]:
+        """Cut up to quota frames of this kind, receiving as the socket's mode
+        allows until there is one ([] only on a non-blocking socket)."""
+        self._check_open()
+        if self._receiving:
+            raise _sockets.busy("receiving")
+        self._receiving = True
+        frames: list[bytes] = []
+        call = None
+        try:
+            while True:
+                dec = self._dec
+                if not (self._kind == kind and (self._key is self._framer if kind == _FRAMES
+                                                else self._key == key)):
+                    if dec._error is not None:
+                        dec._deliver(frames)  # raises it: errors come before a switch
+                    if not dec._skip or self._eof:
+                        self._switch(kind, key)
+                        continue
+                    # the old framing's oversize frame is skipped first
+                    self._cut(dec, 0, frames)
+                    if not dec._skip:
+                        continue
+                else:
+                    self._cut(dec, quota, frames)
+                    frames = dec._deliver(frames)
+                    if frames:
+                        return frames
+                    if self._eof:
+                        return self._at_eof(dec)
+                if self._eof:
+                    continue
+                if call is None:
+                    call = _Call(self._sock)  # type: ignore[arg-type]
+                got = self._recv_into(call)
+                if got == _GOT_NOTHING:
+                    return frames
+                if got == _GOT_EOF:
+                    self._eof = True
+        finally:
+            self._receiving = False
+
+    def _cut(self, dec: Decoder, quota: int, frames: list[bytes]) -> None:
+        data = self._rest
+        pos = self._rest_pos
+        self._rest = b""
+        self._rest_pos = 0
+        dec._quota = quota
+        dec._window = None
+        rest = dec._consume(data, frames, pos)
+        if rest is not None:
+            self._rest, self._rest_pos = rest
+
+    def _at_eof(self, dec: Decoder) -> list[bytes]:
+        if self._kind == _UNTIL_EOF:
+            return [dec.detach()]
+        frames = dec.eof()
+        if not frames:
+            raise _sockets.connection_closed()
+        return frames
+
+    def _switch(self, kind: int, key: Any) -> None:
+        """Decode what is buffered for a different kind of read."""
+        dec: Decoder
+        if kind == _FRAMES:
+            dec = self._codec.decoder()
+            key = self._framer
+        elif kind == _EXACTLY:
+            dec = FixedSizeDecoder(key)
+        elif kind == _UNTIL:
+            dec = DelimitedDecoder(key[0], key[2], False, key[1])
+        else:
+            dec = UntilEofDecoder(key)
+        held = self._dec.detach()
+        if held:
+            self._rest = held + self._rest[self._rest_pos :]
+            self._rest_pos = 0
+        self._dec = dec
+        self._kind = kind
+        self._key = key
+
+    def _recv_into(self, call: _Call) -> int:
+        """One receive, waiting as the socket's mode says."""
+        if self._sock is None:  # closed by another thread
+            raise _sockets.closed()
+        while True:
+            if call.timeout and not call.wait(False):
+                return _GOT_NOTHING
+            try:
+                data = call.sock.recv(RECV_SIZE)
+            except (BlockingIOError, InterruptedError):
+                if not call.wait(False):
+                    return _GOT_NOTHING
+                continue
+            if not data:
+                return _GOT_EOF
+            self._rest = data
+            self._rest_pos = 0
+            return _GOT_BYTES
+
+    # -- sending --------------------------------------------------------------
+
+    def send(self, payload: Buffer, *, head: Buffer | None = None) -> None:
+        """Send ``payload`` as one frame (``head``: see ``LengthPrefixed.encode``)."""
+        self._check_open()
+        self._check_head(head)
+        if _nbytes(payload) < LARGE_FRAME:
+            self._write([self._encode_many((payload,), head)])
+        else:
+            self._write(self._affixed(payload, head))
+
+    def send_many(self, payloads: Iterable[Buffer], *, head: Buffer | None = None) -> None:
+        """Send every payload as a frame, in order; all are checked first."""
+        self._check_open()
+        self._check_head(head)
+        seq = _sequence(payloads)
+        if not any(_nbytes(p) >= LARGE_FRAME for p in seq):
+            self._write([self._encode_many(seq, head)])
+            return
+        # big payloads go out between their head and tail, uncopied; the runs
+        # of small ones between them are encoded together
+        parts: list[Any] = []
+        small: list[Any] = []
+        for payload in seq:
+            if _nbytes(payload) < LARGE_FRAME:
+                small.append(payload)
+                continue
+            if small:
+                parts.append(self._encode_many(small, head))
+                small = []
+            parts += self._affixed(payload, head)
+        if small:
+            parts.append(self._encode_many(small, head))
+        self._write(parts)
+
+    def _check_head(self, head: Any) -> None:
+        if head is not None and not isinstance(self._codec, LengthPrefixedCodec):
+            raise TypeError(f"head= is for LengthPrefixed framers, not {self._framer!r}")
+
+    def _affixed(self, payload: Any, head: Any) -> list[Any]:
+        if head is None:
+            before, after = self._codec._affixes(payload)
+        else:
+            before, after = self._codec._affixes(payload, head)
+        return [before, payload, after]
+
+    def _encode_many(self, payloads: Any, head: Any) -> bytes:
+        if head is None:
+            return self._codec.encode_many(payloads)  # type: ignore[no-any-return]
+        return self._codec.encode_many(payloads, head)  # type: ignore[no-any-return]
+
+    def sendall(self, data: Buffer) -> None:
+        """Send raw bytes, unframed, in order with the frames."""
+        self._check_open()
+        self._write([data])
+
+    def flush(self) -> bool:
+        """Send what is queued (waiting as the socket's mode says); True when
+        nothing is left."""
+        self._check_open()
+        return self._write([])
+
+    @property
+    def pending_output(self) -> int:
+        """Bytes queued and not yet sent."""
+        return self._out_size
+
+    @property
+    def wants_write(self) -> bool:
+        """Whether output is queued (for a select() writers list)."""
+        return self._out_size > 0
+
+    def _write(self, parts: list[Any]) -> bool:
+        """Queue parts behind what is queued and send, in order, what the socket
+        takes; True when nothing is left queued."""
+        if self._sending:
+            raise _sockets.busy("sending")
+        self._sending = True
+        try:
+            for part in parts:
+                if type(part) is not bytes:
+                    part = memoryview(part).cast("B")
+                if len(part):
+                    self._out.append(part)
+                    self._out_size += len(part)
+            return self._drain()
+        finally:
+            self._own_queue()
+            self._sending = False
+
+    def _drain(self) -> bool:
+        out = self._out
+        call = None
+        while out:
+            if self._sock is None:  # closed by another thread
+                raise _sockets.closed()
+            if call is None:
+                call = _Call(self._sock)
+            if call.timeout and not call.wait(True):
+                return False
+            chunk = out[:64]
+            if self._out_pos:
+                chunk[0] = memoryview(chunk[0])[self._out_pos :]
+            try:
+                if hasattr(call.sock, "sendmsg"):
+                    sent = call.sock.sendmsg(chunk, (), _SEND_FLAGS)
+                else:
+                    sent = call.sock.send(chunk[0])
+            except (BlockingIOError, InterruptedError):
+                if not call.wait(True):
+                    return False
+                continue
+            self._advance(sent)
+        return True
+
+    def _advance(self, sent: int) -> None:
+        self._out_size -= sent
+        sent += self._out_pos
+        out = self._out
+        while sent:
+            left = len(out[0])
+            if sent < left:
+                break
+            sent -= left
+            del out[0]
+        self._out_pos = sent
+
+    def _own_queue(self) -> None:
+        """Queued views of the caller's buffers become bytes of our own: the
+        caller may reuse its buffers once a call returns."""
+        out = self._out
+        for i, part in enumerate(out):
+            if type(part) is not bytes:
+                if i == 0:
+                    out[0] = part[self._out_pos :].tobytes()
+                    self._out_pos = 0
+                else:
+                    out[i] = part.tobytes()
+                part.release()
+
+    # -- the connection -------------------------------------------------------
+
+    @property
+    def socket(self) -> socket.socket | None:
+        """The socket (None once closed or detached)."""
+        return self._sock
+
+    def fileno(self) -> int:
+        self._check_open()
+        return self._sock.fileno()  # type: ignore[union-attr]
+
+    def shutdown_write(self) -> None:
+        """Send what is queued, then tell the peer that nothing more is coming;
+        this side goes on receiving."""
+        if not self.flush():
+            raise _sockets.output_queued(self._out_size)
+        self._sock.shutdown(socket.SHUT_WR)  # type: ignore[union-attr]
+
+    def close(self) -> None:
+        """Close the socket (idempotent); queued output is dropped."""
+        sock = self._sock
+        if sock is None:
+            return
+        if self._receiving or self._sending:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # wakes the other thread's call
+            except OSError:
+                pass
+        self._sock = None
+        del self._out[:]
+        self._out_pos = self._out_size = 0
+        sock.close()
+
+    def detach(self) -> tuple[socket.socket, bytes]:
+        """Give the socket back with every byte received and not returned;
+        this FramedSocket is closed afterwards."""
+        if not self.flush():
+            raise _sockets.output_queued(self._out_size)
+        if self._receiving:
+            raise _sockets.busy("receiving")
+        sock = self._sock
+        held = self._dec.detach() + self._rest[self._rest_pos :]
+        self._rest = b""
+        self._rest_pos = 0
+        self._sock = None
+        return sock, held  # type: ignore[return-value]
+
+    def __enter__(self) -> FramedSocket:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        if self._sock is None:
+            return f"<FramedSocket closed {self._framer!r}>"
+        return f"<FramedSocket fd={self._sock.fileno()} {self._framer!r}>"
+
+    def _check_open(self) -> None:
+        if self._sock is None:
+            raise _sockets.closed()

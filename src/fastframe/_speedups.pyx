@@ -16,11 +16,16 @@ from cpython.memoryview cimport PyMemoryView_FromObject
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_DECREF, Py_INCREF, Py_XDECREF
 from cpython.sequence cimport PySequence_Fast, PySequence_Fast_GET_SIZE, PySequence_Fast_ITEMS
+from cpython.exc cimport PyErr_CheckSignals
+from libc.errno cimport EINTR, errno
 from libc.stdint cimport int64_t, uint64_t
-from libc.string cimport memchr, memcmp, memcpy, memmove
+from libc.string cimport memchr, memcmp, memcpy, memmove, strerror
 
-from . import _wire
-from .errors import FrameTooLarge, IncompleteFrame
+from socket import SHUT_RDWR, SHUT_WR
+
+from . import _sockets, _wire
+from ._wire import DEFAULT_MAX_SIZE
+from .errors import ConnectionClosed, FrameTooLarge, IncompleteFrame
 
 cdef extern from "Python.h":
     # resizes a bytes object nobody else references; on failure frees it
@@ -1352,3 +1357,527 @@ cdef class VarintPrefixedCodec(_Codec):
             rest >>= 7
         out[0] = <unsigned char>rest
         return out + 1
+
+
+# -- sockets --------------------------------------------------------------------
+
+cdef extern from "_io.h" nogil:
+    cdef struct iovec:
+        void* iov_base
+        size_t iov_len
+    enum: FF_IOV_BATCH
+    Py_ssize_t ff_recv(int fd, char* buf, Py_ssize_t n)
+    Py_ssize_t ff_sendv(int fd, iovec* iov, int count)
+    int ff_poll(int fd, int writing, int timeout_ms)
+    bint ff_would_block(int err)
+    double ff_monotonic()
+
+# what a FramedSocket's decoder cuts
+cdef enum Kind:
+    FRAMES  # frames of the socket's framer
+    EXACTLY  # raw reads
+    UNTIL
+    UNTIL_EOF
+
+# what one receive system call gave
+cdef enum:
+    GOT_EOF
+    GOT_BYTES
+    GOT_NOTHING  # non-blocking socket, nothing to read
+
+
+cdef struct Call:
+    # read from the socket once per call, before its first system call, so that
+    # each call (in each thread) has its own deadline
+    bint ready
+    int fd
+    double timeout  # < 0: blocking; 0: non-blocking
+    double deadline
+
+
+cdef class FramedSocket:
+    """A stream socket that sends and receives whole frames.
+
+    ``FramedSocket(sock, framer)`` takes over ``sock`` (any connected stream
+    socket: TCP, AF_UNIX, ``socketpair()``) and frames what goes both ways with
+    ``framer``.  The socket's timeout, read at each call, decides how calls wait:
+    blocking, a deadline for the whole call, or not at all (non-blocking).
+    Nothing is lost on a timeout: received bytes stay buffered for the next call,
+    unsent bytes stay queued (``pending_output``) and go out first.
+    """
+
+    cdef object _sock
+    cdef object _framer
+    cdef _Codec _codec
+    cdef Decoder _dec
+    cdef Kind _kind
+    cdef object _key  # the framer, or the raw read, that _dec decodes for
+    cdef bint _eof
+    cdef bint _receiving, _sending
+    cdef list _out  # queued output, oldest first
+    cdef Py_ssize_t _out_pos  # bytes of _out[0] already sent
+    cdef Py_ssize_t _out_size  # bytes queued and not sent
+
+    def __cinit__(self, *args, **kwargs):
+        self._out = []
+
+    def __init__(self, sock, framer):
+        _sockets.check_socket(sock)
+        _sockets.check_framer(framer)
+        self._sock = sock
+        self.framer = framer
+        self._dec = self._codec.decoder()
+        self._key = framer
+
+    # -- receiving ------------------------------------------------------------
+
+    def recv(self):
+        """The next frame (``bytes``)."""
+        frames = self._receive(FRAMES, None, 1)
+        if not frames:
+            raise _sockets.no_frame_yet()
+        return frames[0]
+
+    def recv_many(self, max_frames=None):
+        """Every complete frame, at most ``max_frames``; waits for one unless
+        the socket is non-blocking (then ``[]`` when none is complete)."""
+        limit = _sockets.check_max_frames(max_frames)
+        return self._receive(FRAMES, None, PY_SSIZE_T_MAX if limit is None else limit)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        try:
+            frames = self._receive(FRAMES, None, 1)
+        except IncompleteFrame:
+            raise
+        except ConnectionClosed:
+            raise StopIteration from None
+        if not frames:
+            raise _sockets.no_frame_yet()
+        return frames[0]
+
+    def recv_exactly(self, n):
+        """Exactly ``n`` bytes of the stream, unframed."""
+        n = _sockets.check_count(n)
+        if n == 0:
+            self._check_open()
+            return b""
+        return self._raw(self._receive(EXACTLY, n, 1))
+
+    def recv_until(self, delimiter, *, keep=False, max_size=DEFAULT_MAX_SIZE):
+        """The bytes up to ``delimiter`` (consumed; returned if ``keep``)."""
+        key = _sockets.check_until(delimiter, max_size) + (bool(keep),)
+        return self._raw(self._receive(UNTIL, key, 1))
+
+    def recv_until_eof(self, *, max_size=DEFAULT_MAX_SIZE):
+        """Every byte until the peer closes its side (``b""`` if none)."""
+        return self._raw(self._receive(UNTIL_EOF, _sockets.check_max_size(max_size), 1))
+
+    cdef bytes _raw(self, list frames):
+        if not frames:
+            raise _sockets.no_frame_yet()
+        return frames[0]
+
+    @property
+    def buffered(self):
+        """Bytes received and not yet returned."""
+        return self._dec.buffered
+
+    @property
+    def framer(self):
+        """The framer; assign another to decode what follows differently."""
+        return self._framer
+
+    @framer.setter
+    def framer(self, framer):
+        _sockets.check_framer(framer)
+        self._codec = globals()[framer._codec_name](framer)
+        self._framer = framer
+
+    cdef list _receive(self, Kind kind, object key, Py_ssize_t quota):
+        """Cut up to quota frames of this kind, receiving as the socket's mode
+        allows until there is one ([] only on a non-blocking socket)."""
+        cdef list frames = []
+        cdef Decoder dec
+        cdef Call call
+        cdef int got
+        self._check_open()
+        if self._receiving:
+            raise _sockets.busy("receiving")
+        self._receiving = True
+        call.ready = False
+        try:
+            while True:
+                dec = self._dec
+                if not (self._kind == kind and (self._key is self._framer if kind == FRAMES
+                                                  else self._key == key)):
+                    if dec._error is not None:
+                        dec._deliver(frames)  # raises it: errors come before a switch
+                    if not dec._skip or self._eof:
+                        self._switch(kind, key)
+                        continue
+                    # the old framing's oversize frame is skipped first
+                    self._cut(dec, 0, frames)
+                    if not dec._skip:
+                        continue
+                else:
+                    self._cut(dec, quota, frames)
+                    frames = dec._deliver(frames)
+                    if frames:
+                        return frames
+                    if self._eof:
+                        return self._at_eof(dec)
+                if self._eof:
+                    continue
+                got = self._recv_into(dec, &call)
+                if got == GOT_NOTHING:
+                    return frames
+                if got == GOT_EOF:
+                    self._eof = True
+        finally:
+            self._receiving = False
+
+    cdef int _cut(self, Decoder dec, Py_ssize_t quota, list frames) except -1:
+        dec._enter()
+        try:
+            dec._quota = quota
+            dec._window = NO_WINDOW
+            dec._consume(NULL, 0, frames)
+        finally:
+            dec._busy = False
+        return 0
+
+    cdef list _at_eof(self, Decoder dec):
+        if self._kind == UNTIL_EOF:
+            return [dec.detach()]
+        frames = dec.eof()
+        if not frames:
+            raise _sockets.connection_closed()
+        return frames
+
+    cdef int _switch(self, Kind kind, object key) except -1:
+        """Decode what is buffered for a different kind of read, without copying."""
+        cdef Decoder dec
+        if kind == FRAMES:
+            dec = self._codec.decoder()
+            key = self._framer
+        elif kind == EXACTLY:
+            dec = FixedSizeDecoder(key)
+        elif kind == UNTIL:
+            dec = DelimitedDecoder(key[0], key[2], False, key[1])
+        else:
+            dec = UntilEofDecoder(key)
+        self._dec._enter()
+        try:
+            dec._adopt(self._dec)
+        finally:
+            self._dec._busy = False
+        self._dec = dec
+        self._kind = kind
+        self._key = key
+        return 0
+
+    cdef int _recv_into(self, Decoder dec, Call* call) except -1:
+        """One recv() into the decoder's buffer, or straight into the big frame
+        being filled, waiting as the socket's mode says."""
+        cdef char* p
+        cdef Py_ssize_t size, got
+        cdef int err
+        cdef bint large = dec._large != NULL and dec._error is None and not dec._skip
+        self._prepare(call)
+        if self._sock is None:  # closed by another thread
+            raise _sockets.closed()
+        if large:
+            if dec._lhave == dec._lcap and not dec._grow_large(dec._lhave + 1):
+                return GOT_BYTES  # out of memory: the decoder reports it
+            p = _bytes_data(dec._large) + dec._lhave
+            size = dec._lcap - dec._lhave
+        else:
+            dec._room(RECV_SIZE)
+            p = <char*>dec._buf + dec._bend
+            size = RECV_SIZE
+        while True:
+            with nogil:
+                got = ff_recv(call.fd, p, size)
+                err = errno
+            if got > 0:
+                if large:
+                    dec._lhave += got
+                else:
+                    dec._bend += got
+                return GOT_BYTES
+            if got == 0:
+                return GOT_EOF
+            if not self._waited(err, False, call):
+                return GOT_NOTHING
+
+    cdef int _prepare(self, Call* call) except -1:
+        if call.ready:
+            return 0
+        fd = self._sock.fileno()
+        if fd < 0:
+            raise _sockets.closed()
+        timeout = self._sock.gettimeout()
+        call.fd = fd
+        call.timeout = -1.0 if timeout is None else timeout
+        call.deadline = ff_monotonic() + call.timeout
+        call.ready = True
+        return 0
+
+    cdef bint _waited(self, int err, bint writing, Call* call) except -1:
+        """After a system call failed with err: True to try it again (a signal
+        interrupted it, or the socket is ready now), False if the socket is
+        non-blocking and not ready; raises anything else."""
+        cdef int ms, ready
+        cdef double left
+        if err == EINTR:
+            PyErr_CheckSignals()
+            return True
+        if not ff_would_block(err):
+            raise OSError(err, strerror(err).decode())
+        if call.timeout == 0.0:
+            return False
+        while True:
+            ms = -1
+            if call.timeout > 0.0:
+                left = call.deadline - ff_monotonic()
+                if left <= 0.0:
+                    raise _sockets.timed_out()
+                ms = <int>(left * 1000.0) + 1 if left < 2e6 else 2000000000
+            with nogil:
+                ready = ff_poll(call.fd, writing, ms)
+                err = errno
+            if ready > 0:
+                return True
+            if ready < 0:
+                if err != EINTR:
+                    raise OSError(err, strerror(err).decode())
+                PyErr_CheckSignals()
+
+    # -- sending --------------------------------------------------------------
+
+    def send(self, payload, *, head=None):
+        """Send ``payload`` as one frame (``head``: see ``LengthPrefixed.encode``)."""
+        self._check_open()
+        self._check_head(head)
+        if _nbytes(payload) < LARGE_FRAME:
+            self._write([self._encode_many((payload,), head)])
+        else:
+            self._write(self._affixed(payload, head))
+
+    def send_many(self, payloads, *, head=None):
+        """Send every payload as a frame, in order; all are checked first."""
+        self._check_open()
+        self._check_head(head)
+        seq = PySequence_Fast(payloads, b"payloads must be an iterable of bytes-like objects")
+        if not any(_nbytes(p) >= LARGE_FRAME for p in seq):
+            self._write([self._encode_many(seq, head)])
+            return
+        # big payloads go out between their head and tail, uncopied; the runs
+        # of small ones between them are encoded together
+        parts = []
+        small = []
+        for payload in seq:
+            if _nbytes(payload) < LARGE_FRAME:
+                small.append(payload)
+                continue
+            if small:
+                parts.append(self._encode_many(small, head))
+                small = []
+            parts += self._affixed(payload, head)
+        if small:
+            parts.append(self._encode_many(small, head))
+        self._write(parts)
+
+    cdef int _check_head(self, head) except -1:
+        if head is not None and not isinstance(self._codec, LengthPrefixedCodec):
+            raise TypeError(f"head= is for LengthPrefixed framers, not {self._framer!r}")
+        return 0
+
+    cdef list _affixed(self, payload, head):
+        cdef Py_buffer view
+        if head is None:
+            before, after = self._codec._affixes(payload, NULL)
+        else:
+            (<LengthPrefixedCodec>self._codec)._check_head(head, &view)
+            try:
+                before, after = self._codec._affixes(
+                    payload, <const unsigned char*>view.buf)
+            finally:
+                PyBuffer_Release(&view)
+        return [before, payload, after]
+
+    cdef object _encode_many(self, payloads, head):
+        if head is None:
+            return self._codec.encode_many(payloads)
+        return self._codec.encode_many(payloads, head)
+
+    def sendall(self, data):
+        """Send raw bytes, unframed, in order with the frames."""
+        self._check_open()
+        self._write([data])
+
+    def flush(self):
+        """Send what is queued (waiting as the socket's mode says); True when
+        nothing is left."""
+        self._check_open()
+        return self._write([])
+
+    @property
+    def pending_output(self):
+        """Bytes queued and not yet sent."""
+        return self._out_size
+
+    @property
+    def wants_write(self):
+        """Whether output is queued (for a select() writers list)."""
+        return self._out_size > 0
+
+    cdef bint _write(self, list parts) except -1:
+        """Queue parts behind what is queued and send, in order, what the socket
+        takes; True when nothing is left queued."""
+        cdef Call call
+        if self._sending:
+            raise _sockets.busy("sending")
+        self._sending = True
+        call.ready = False
+        try:
+            for part in parts:
+                if not PyBytes_CheckExact(part):
+                    part = PyMemoryView_FromObject(part).cast("B")
+                if len(part):
+                    self._out.append(part)
+                    self._out_size += len(part)
+            return self._drain(&call)
+        finally:
+            self._own_queue()
+            self._sending = False
+
+    cdef bint _drain(self, Call* call) except -1:
+        cdef iovec iov[FF_IOV_BATCH]
+        cdef Py_buffer views[FF_IOV_BATCH]
+        cdef int count, i, err
+        cdef Py_ssize_t sent
+        cdef list out = self._out
+        while out:
+            self._prepare(call)
+            if self._sock is None:  # closed by another thread
+                raise _sockets.closed()
+            count = 0
+            try:
+                for i in range(len(out) if len(out) < FF_IOV_BATCH else FF_IOV_BATCH):
+                    PyObject_GetBuffer(out[i], &views[i], PyBUF_SIMPLE)
+                    count += 1
+                    iov[i].iov_base = views[i].buf
+                    iov[i].iov_len = views[i].len
+                iov[0].iov_base = <char*>iov[0].iov_base + self._out_pos
+                iov[0].iov_len -= self._out_pos
+                with nogil:
+                    sent = ff_sendv(call.fd, iov, count)
+                    err = errno
+            finally:
+                for i in range(count):
+                    PyBuffer_Release(&views[i])
+            if sent >= 0:
+                self._advance(sent)
+            elif not self._waited(err, True, call):
+                return False
+        return True
+
+    cdef int _advance(self, Py_ssize_t sent) except -1:
+        cdef Py_ssize_t left
+        self._out_size -= sent
+        sent += self._out_pos
+        while sent:
+            left = len(self._out[0])
+            if sent < left:
+                break
+            sent -= left
+            del self._out[0]
+        self._out_pos = sent
+        return 0
+
+    cdef int _own_queue(self) except -1:
+        """Queued views of the caller's buffers become bytes of our own: the
+        caller may reuse its buffers once a call returns."""
+        cdef Py_ssize_t i
+        for i in range(len(self._out)):
+            part = self._out[i]
+            if not PyBytes_CheckExact(part):
+                if i == 0:
+                    self._out[0] = part[self._out_pos:].tobytes()
+                    self._out_pos = 0
+                else:
+                    self._out[i] = part.tobytes()
+                part.release()
+        return 0
+
+    # -- the connection -------------------------------------------------------
+
+    @property
+    def socket(self):
+        """The socket (None once closed or detached)."""
+        return self._sock
+
+    def fileno(self):
+        self._check_open()
+        return self._sock.fileno()
+
+    def shutdown_write(self):
+        """Send what is queued, then tell the peer that nothing more is coming;
+        this side goes on receiving."""
+        if not self.flush():
+            raise _sockets.output_queued(self._out_size)
+        self._sock.shutdown(SHUT_WR)
+
+    def close(self):
+        """Close the socket (idempotent); queued output is dropped."""
+        sock = self._sock
+        if sock is None:
+            return
+        if self._receiving or self._sending:
+            try:
+                sock.shutdown(SHUT_RDWR)  # wakes the other thread's call
+            except OSError:
+                pass
+        self._sock = None
+        del self._out[:]
+        self._out_pos = self._out_size = 0
+        sock.close()
+
+    def detach(self):
+        """Give the socket back with every byte received and not returned;
+        this FramedSocket is closed afterwards."""
+        if not self.flush():
+            raise _sockets.output_queued(self._out_size)
+        if self._receiving:
+            raise _sockets.busy("receiving")
+        sock = self._sock
+        held = self._dec.detach()
+        self._sock = None
+        return sock, held
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def __repr__(self):
+        if self._sock is None:
+            return f"<FramedSocket closed {self._framer!r}>"
+        return f"<FramedSocket fd={self._sock.fileno()} {self._framer!r}>"
+
+    cdef int _check_open(self) except -1:
+        if self._sock is None:
+            raise _sockets.closed()
+        return 0
+
+
+cdef Py_ssize_t _nbytes(object payload) except -1:
+    if PyBytes_CheckExact(payload):
+        return PyBytes_GET_SIZE(payload)
+    with memoryview(payload) as view:
+        return view.nbytes

@@ -1,0 +1,64 @@
+/* The system calls FramedSocket makes on a socket's descriptor, in one place.
+ *
+ * Each returns what the call returned and leaves errno as the call set it; the
+ * caller runs them with the GIL released and handles EINTR and EAGAIN itself.
+ */
+#ifndef FASTFRAME_IO_H
+#define FASTFRAME_IO_H
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+
+/* A peer that has gone must give EPIPE, never SIGPIPE (an embedding program
+ * may not ignore it as Python does). */
+#ifdef MSG_NOSIGNAL
+#define FF_SEND_FLAGS MSG_NOSIGNAL
+#else
+#define FF_SEND_FLAGS 0
+#endif
+
+/* iovecs per sendmsg(); POSIX guarantees at least 16, Linux and macOS 1024 */
+#define FF_IOV_BATCH 64
+
+static inline Py_ssize_t ff_recv(int fd, char *buf, Py_ssize_t n)
+{
+    return recv(fd, buf, (size_t)n, 0);
+}
+
+static inline Py_ssize_t ff_sendv(int fd, struct iovec *iov, int count)
+{
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = iov;
+    msg.msg_iovlen = count;
+    return sendmsg(fd, &msg, FF_SEND_FLAGS);
+}
+
+/* 1: ready (or in error, which the next call reports), 0: timed out, -1: errno */
+static inline int ff_poll(int fd, int writing, int timeout_ms)
+{
+    struct pollfd p;
+    p.fd = fd;
+    p.events = writing ? POLLOUT : POLLIN;
+    p.revents = 0;
+    return poll(&p, 1, timeout_ms);
+}
+
+static inline int ff_would_block(int err)
+{
+    return err == EAGAIN || err == EWOULDBLOCK;
+}
+
+static inline double ff_monotonic(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+#endif

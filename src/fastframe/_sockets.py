@@ -1,0 +1,94 @@
+"""What both FramedSocket implementations share: argument checks and errors.
+
+Both cores raise from here, so that their messages and exception types agree.
+"""
+
+from __future__ import annotations
+
+import errno
+import operator
+import socket
+from typing import Any
+
+from .errors import ConnectionClosed
+
+# Methods that a socket wrapper overrides when the bytes on the wire are not the
+# bytes of the stream (ssl.SSLSocket): reading the descriptor would bypass it.
+_IO_METHODS = ("recv", "recv_into", "send", "sendall", "sendmsg")
+
+
+def check_socket(sock: Any) -> None:
+    if not isinstance(sock, socket.socket):
+        raise TypeError(f"FramedSocket needs a socket.socket, not {type(sock).__name__}")
+    cls = type(sock)
+    for name in _IO_METHODS:
+        if getattr(cls, name, None) is not getattr(socket.socket, name, None):
+            raise TypeError(
+                f"FramedSocket reads and writes the socket's descriptor itself, so it "
+                f"cannot wrap {cls.__name__}, which overrides {name}()"
+            )
+    if sock.type != socket.SOCK_STREAM:
+        raise ValueError(f"FramedSocket needs a stream socket (SOCK_STREAM), not {sock.type!r}")
+
+
+def check_framer(framer: Any) -> None:
+    from ._framers import Framer  # _framers imports the core, which imports this
+
+    if not isinstance(framer, Framer):
+        raise TypeError(f"framer must be a fastframe framer, not {type(framer).__name__}")
+
+
+def check_max_frames(max_frames: Any) -> int | None:
+    if max_frames is None:
+        return None
+    max_frames = operator.index(max_frames)
+    if max_frames < 1:
+        raise ValueError(f"max_frames must be None or at least 1, not {max_frames}")
+    return max_frames  # type: ignore[no-any-return]
+
+
+def check_count(n: Any) -> int:
+    n = operator.index(n)
+    if n < 0:
+        raise ValueError(f"recv_exactly() needs a byte count >= 0, not {n}")
+    return n  # type: ignore[no-any-return]
+
+
+def check_until(delimiter: Any, max_size: Any) -> tuple[bytes, int]:
+    delimiter = bytes(delimiter)
+    if not delimiter:
+        raise ValueError("recv_until() needs a non-empty delimiter")
+    return delimiter, check_max_size(max_size)
+
+
+def check_max_size(max_size: Any) -> int:
+    max_size = operator.index(max_size)
+    if max_size < 1:
+        raise ValueError(f"max_size must be at least 1, not {max_size}")
+    return max_size  # type: ignore[no-any-return]
+
+
+def closed() -> OSError:
+    return OSError(errno.EBADF, "the FramedSocket is closed")
+
+
+def connection_closed() -> ConnectionClosed:
+    return ConnectionClosed("the peer closed the connection")
+
+
+def timed_out() -> TimeoutError:
+    return TimeoutError("timed out")
+
+
+def no_frame_yet() -> BlockingIOError:
+    return BlockingIOError(errno.EAGAIN, "no complete frame has arrived yet")
+
+
+def output_queued(pending: int) -> BlockingIOError:
+    return BlockingIOError(
+        errno.EAGAIN, f"{pending} bytes of output are still queued: flush() until it returns True"
+    )
+
+
+def busy(side: str) -> RuntimeError:
+    return RuntimeError(f"another thread is {side} on this FramedSocket")
