@@ -44,6 +44,9 @@ cdef enum:
     NETSTRING_DIGITS = 20
     # a held buffer this big is freed once it empties, rather than kept
     KEEP_HELD = 256 * 1024
+    # after a big frame, the next read asks for this much only: the next
+    # header, so that a big frame after it is received straight into its bytes
+    HEADER_READ = 64
 
 # what the last get_buffer() view points into
 cdef enum Window:
@@ -1414,6 +1417,7 @@ cdef class FramedSocket:
     cdef object _key  # the framer, or the raw read, that _dec decodes for
     cdef bint _eof
     cdef bint _receiving, _sending
+    cdef bint _after_large  # the last read went into a big frame
     cdef list _out  # queued output, oldest first
     cdef Py_ssize_t _out_pos  # bytes of _out[0] already sent
     cdef Py_ssize_t _out_size  # bytes queued and not sent
@@ -1433,10 +1437,36 @@ cdef class FramedSocket:
 
     def recv(self):
         """The next frame (``bytes``)."""
+        frame = self._buffered_frame()
+        if frame is not None:
+            return frame
         frames = self._receive(FRAMES, None, 1)
         if not frames:
             raise _sockets.no_frame_yet()
         return frames[0]
+
+    cdef object _buffered_frame(self):
+        """The next frame if it is whole in the buffer, else None (then
+        _receive does everything else): one frame per call costs little more
+        than its bytes object."""
+        cdef Decoder dec = self._dec
+        cdef list frames
+        cdef Py_ssize_t pos
+        if (self._receiving or dec._busy or dec._bend == dec._bstart or dec._error is not None
+                or dec._skip or dec._large != NULL or self._kind != FRAMES
+                or self._key is not self._framer or self._sock is None):
+            return None
+        frames = []
+        dec._busy = True
+        try:
+            dec._quota = 1
+            pos = dec._cut(dec._buf + dec._bstart, 0, dec._bend - dec._bstart, frames)
+            if pos:
+                dec._drop(pos)
+                dec._scanned = 0
+        finally:
+            dec._busy = False
+        return frames[0] if frames else None
 
     def recv_many(self, max_frames=None):
         """Every complete frame, at most ``max_frames``; waits for one unless
@@ -1448,6 +1478,9 @@ cdef class FramedSocket:
         return self
 
     def __next__(self):
+        frame = self._buffered_frame()
+        if frame is not None:
+            return frame
         try:
             frames = self._receive(FRAMES, None, 1)
         except IncompleteFrame:
@@ -1597,7 +1630,8 @@ cdef class FramedSocket:
         else:
             dec._room(RECV_SIZE)
             p = <char*>dec._buf + dec._bend
-            size = RECV_SIZE
+            size = HEADER_READ if self._after_large and dec._bend == dec._bstart else RECV_SIZE
+        self._after_large = large
         while True:
             with nogil:
                 got = ff_recv(call.fd, p, size)
