@@ -13,6 +13,7 @@ import select
 import socket
 import struct
 import sys
+import threading
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -1011,7 +1012,10 @@ class FramedSocket:
         self._out: list[Any] = []  # queued output, oldest first
         self._out_pos = 0  # bytes of _out[0] already sent
         self._out_size = 0  # bytes queued and not sent
-        self._receiving = self._sending = False
+        # one receiving and one sending call at a time (Python code can switch
+        # threads between a test and a set, hence locks, not flags)
+        self._receiving = threading.Lock()
+        self._sending = threading.Lock()
         self._eof = False
         # received bytes the decoder has not taken in: data[pos:], after a cut
         # stopped by the quota
@@ -1095,9 +1099,8 @@ class FramedSocket:
         """Cut up to quota frames of this kind, receiving as the socket's mode
         allows until there is one ([] only on a non-blocking socket)."""
         self._check_open()
-        if self._receiving:
+        if not self._receiving.acquire(blocking=False):
             raise _sockets.busy("receiving")
-        self._receiving = True
         frames: list[bytes] = []
         call = None
         try:
@@ -1131,7 +1134,7 @@ class FramedSocket:
                 if got == _GOT_EOF:
                     self._eof = True
         finally:
-            self._receiving = False
+            self._receiving.release()
 
     def _cut(self, dec: Decoder, quota: int, frames: list[bytes]) -> None:
         data = self._rest
@@ -1266,9 +1269,8 @@ class FramedSocket:
     def _write(self, parts: list[Any]) -> bool:
         """Queue parts behind what is queued and send, in order, what the socket
         takes; True when nothing is left queued."""
-        if self._sending:
+        if not self._sending.acquire(blocking=False):
             raise _sockets.busy("sending")
-        self._sending = True
         try:
             for part in parts:
                 if type(part) is not bytes:
@@ -1279,7 +1281,7 @@ class FramedSocket:
             return self._drain()
         finally:
             self._own_queue()
-            self._sending = False
+            self._sending.release()
 
     def _drain(self) -> bool:
         out = self._out
@@ -1354,7 +1356,7 @@ class FramedSocket:
         sock = self._sock
         if sock is None:
             return
-        if self._receiving or self._sending:
+        if self._receiving.locked() or self._sending.locked():
             try:
                 sock.shutdown(socket.SHUT_RDWR)  # wakes the other thread's call
             except OSError:
@@ -1369,7 +1371,7 @@ class FramedSocket:
         this FramedSocket is closed afterwards."""
         if not self.flush():
             raise _sockets.output_queued(self._out_size)
-        if self._receiving:
+        if self._receiving.locked():
             raise _sockets.busy("receiving")
         sock = self._sock
         held = self._dec.detach() + self._rest[self._rest_pos :]

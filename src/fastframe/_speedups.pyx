@@ -1427,11 +1427,10 @@ cdef class FramedSocket:
 
     def __init__(self, sock, framer):
         _sockets.check_socket(sock)
-        _sockets.check_framer(framer)
-        self._sock = sock
         self.framer = framer
         self._dec = self._codec.decoder()
         self._key = framer
+        self._sock = sock  # last: a FramedSocket without a socket is closed
 
     # -- receiving ------------------------------------------------------------
 
@@ -1452,9 +1451,9 @@ cdef class FramedSocket:
         cdef Decoder dec = self._dec
         cdef list frames
         cdef Py_ssize_t pos
-        if (self._receiving or dec._busy or dec._bend == dec._bstart or dec._error is not None
+        if (self._sock is None or self._receiving or dec._busy or dec._bend == dec._bstart or dec._error is not None
                 or dec._skip or dec._large != NULL or self._kind != FRAMES
-                or self._key is not self._framer or self._sock is None):
+                or self._key is not self._framer):
             return None
         frames = []
         dec._busy = True
@@ -1516,7 +1515,7 @@ cdef class FramedSocket:
     @property
     def buffered(self):
         """Bytes received and not yet returned."""
-        return self._dec.buffered
+        return 0 if self._dec is None else self._dec.buffered
 
     @property
     def framer(self):
