@@ -951,7 +951,9 @@ class VarintPrefixedCodec:
 _FRAMES, _EXACTLY, _UNTIL, _UNTIL_EOF = range(4)
 # what one receive system call gave
 _GOT_EOF, _GOT_BYTES, _GOT_NOTHING = range(3)
-_SEND_FLAGS = getattr(socket, "MSG_NOSIGNAL", 0)
+# Sends never block in the kernel: a signal handler that raises right after a
+# send was cut short would lose the count of bytes it sent.
+_SEND_FLAGS = getattr(socket, "MSG_NOSIGNAL", 0) | getattr(socket, "MSG_DONTWAIT", 0)
 _HAS_POLL = hasattr(select, "poll")
 
 
@@ -1291,7 +1293,7 @@ class FramedSocket:
                 raise _sockets.closed()
             if call is None:
                 call = _Call(self._sock)
-            if call.timeout and not call.wait(True):
+            if call.timeout != 0.0 and not call.wait(True):
                 return False
             chunk = out[:64]
             if self._out_pos:

@@ -1621,6 +1621,9 @@ cdef class FramedSocket:
         self._prepare(call)
         if self._sock is None:  # closed by another thread
             raise _sockets.closed()
+        # a signal that came with the last bytes (the call returned them, not
+        # EINTR) is handled before waiting again
+        PyErr_CheckSignals()
         if large:
             if dec._lhave == dec._lcap and not dec._grow_large(dec._lhave + 1):
                 return GOT_BYTES  # out of memory: the decoder reports it
@@ -1815,6 +1818,10 @@ cdef class FramedSocket:
                     PyBuffer_Release(&views[i])
             if sent >= 0:
                 self._advance(sent)
+                if out:
+                    # a signal cuts a blocking send short (no EINTR once bytes
+                    # went): handle it now that they are accounted for
+                    PyErr_CheckSignals()
             elif not self._waited(err, True, call):
                 return False
         return True
