@@ -505,3 +505,30 @@ def test_recv_exactly_large(impl: Any, transport: Any) -> None:
     assert fs.recv_until_eof() == b"!"
     p.finish()
 
+
+
+@pytest.mark.parametrize("size", [64 * 1024, 200 * 1024])
+def test_big_netstring_without_its_comma_keeps_the_bytes_in_order(
+    impl: Any, transport: Any, size: int
+) -> None:
+    """A big netstring (filled in its own bytes object) whose last byte is not a comma,
+    followed by more bytes in the same write: ProtocolError once the frame is whole,
+    and detach() hands over the bad frame and what followed it, in stream order."""
+    a, b = transport
+    body = bytes(range(256)) * (size // 256)
+    bad = b"%d:" % len(body) + body + b"!"
+    after = b"3:abc," * 1000
+    good = ff.Netstring().encode(b"first")
+    fs = impl.framed_socket(a, ff.Netstring())
+    p = peer(b.sendall, good + bad + after)
+    assert fs.recv() == b"first"
+    with pytest.raises(ProtocolError):
+        while True:
+            fs.recv()
+    p.finish()
+    b.shutdown(socket.SHUT_WR)
+    sock, held = fs.detach()
+    rest = held
+    while chunk := sock.recv(1 << 16):
+        rest += chunk
+    assert rest == bad + after

@@ -30,6 +30,21 @@ static inline Py_ssize_t ff_recv(int fd, char *buf, Py_ssize_t n)
     return recv(fd, buf, (size_t)n, 0);
 }
 
+/* into buf, then buf2 once buf is full */
+static inline Py_ssize_t ff_recv2(int fd, char *buf, Py_ssize_t n, char *buf2, Py_ssize_t n2)
+{
+    struct iovec iov[2];
+    struct msghdr msg;
+    iov[0].iov_base = buf;
+    iov[0].iov_len = (size_t)n;
+    iov[1].iov_base = buf2;
+    iov[1].iov_len = (size_t)n2;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 2;
+    return recvmsg(fd, &msg, 0);
+}
+
 static inline Py_ssize_t ff_sendv(int fd, struct iovec *iov, int count)
 {
     struct msghdr msg;

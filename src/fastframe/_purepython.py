@@ -1212,7 +1212,11 @@ class FramedSocket:
         self._check_open()
         self._check_head(head)
         seq = _sequence(payloads)
-        if not any(_nbytes(p) >= LARGE_FRAME for p in seq):
+        try:  # len() counts items, not bytes, for a few buffer types: they go the long way
+            small = max(map(len, seq), default=0) < LARGE_FRAME
+        except TypeError:
+            small = False
+        if small or not any(_nbytes(p) >= LARGE_FRAME for p in seq):
             self._write([self._encode_many(seq, head)])
             return
         # big payloads go out between their head and tail, uncopied; the runs
