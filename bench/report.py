@@ -6,10 +6,15 @@
     python bench/report.py --markdown         # Markdown, for bench/README.md
     python bench/report.py --check            # exit status 1 when a target is missed
     python bench/report.py -- --benchmark-max-time=3    # more pytest options
+    python bench/report.py -- -k socket       # only the loopback socket benchmark
+    python bench/report.py --json sock.json   # ... or report on `bench/loopback.py --json`
 
 Medians throughout.  A ratio "A vs B" is B's median time over A's: how many times
 faster A is than B (0.9x = A runs at 90% of B's speed).  MB/s counts wire bytes (headers
-included) at 10**6 bytes per MB.
+included) at 10**6 bytes per MB.  The loopback socket benchmark (``test_socket.py``,
+``loopback.py``) is timed by its own harness, not pytest-benchmark: the suite writes its
+results to the file named by FASTFRAME_BENCH_SOCKET_JSON, which this script sets and
+merges into the saved JSON (key ``fastframe_socket``).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -76,7 +82,7 @@ TARGETS = [
 # -- loading ---------------------------------------------------------------------
 
 
-def run_suite(json_path: Path, pytest_args: list[str]) -> int:
+def run_suite(json_path: Path, pytest_args: list[str], env: dict[str, str] | None = None) -> int:
     command = [
         sys.executable,
         "-m",
@@ -87,7 +93,7 @@ def run_suite(json_path: Path, pytest_args: list[str]) -> int:
         *pytest_args,
     ]
     print("$", " ".join(command), flush=True)
-    return subprocess.call(command, cwd=ROOT)
+    return subprocess.call(command, cwd=ROOT, env=env)
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -103,15 +109,28 @@ def run_and_load(save: Path | None, pytest_args: list[str]) -> tuple[int, dict[s
         fd, name = tempfile.mkstemp(prefix="fastframe-bench-", suffix=".json")
         os.close(fd)
         path = Path(name)
+    fd, name = tempfile.mkstemp(prefix="fastframe-socket-", suffix=".json")
+    os.close(fd)
+    socket_path = Path(name)
+    socket_path.unlink()  # the suite writes it only if the socket benchmark ran
+    env = dict(os.environ, **{SOCKET_JSON_VARIABLE: str(socket_path)})
     try:
-        status = run_suite(path, pytest_args)
+        status = run_suite(path, pytest_args, env)
         if status:
             print(f"\npytest exited with status {status}", file=sys.stderr)
-        if not path.exists() or not path.stat().st_size:
+        data = load(path) if path.exists() and path.stat().st_size else None
+        if socket_path.exists():
+            data = data if data is not None else {}
+            data[SOCKET_KEY] = load(socket_path)
+            if save is not None:
+                with path.open("w", encoding="utf-8") as f:
+                    json.dump(data, f, indent=4)
+        if data is None:
             return status, None
         print()
-        return status, load(path)
+        return status, data
     finally:
+        socket_path.unlink(missing_ok=True)
         if save is None:
             path.unlink(missing_ok=True)
 
@@ -263,6 +282,17 @@ def markdown(header: list[str], body: list[list[str]]) -> str:
 
 
 def report(data: dict[str, Any], as_markdown: bool) -> int:
+    missed = 0
+    if data.get("benchmarks"):
+        missed += micro_report(data, as_markdown)
+    if SOCKET_KEY in data:
+        if data.get("benchmarks"):
+            print()
+        missed += socket_report(data[SOCKET_KEY], as_markdown)
+    return missed
+
+
+def micro_report(data: dict[str, Any], as_markdown: bool) -> int:
     groups = rows_by_group(data)
     medians = {name: {row.contender: row.median for row in rows} for name, rows in groups.items()}
     out: list[str] = []
@@ -287,13 +317,153 @@ def report(data: dict[str, Any], as_markdown: bool) -> int:
     return missed
 
 
+# -- the loopback socket benchmark ---------------------------------------------------
+#
+# Results of bench/loopback.py's harness (also run by bench/test_socket.py): per group,
+# per contender, one [frames, wire_bytes, seconds] per round.  Every contender of a
+# group ran once per round, interleaved, against the same peer process.
+
+SOCKET_KEY = "fastframe_socket"
+SOCKET_KIND = "fastframe-socket-bench"
+SOCKET_JSON_VARIABLE = "FASTFRAME_BENCH_SOCKET_JSON"
+# the columns "vs X" of each kind of group, when X ran
+SOCKET_REFERENCES = {
+    "recv": ["best-python", "floor-bytes", "asyncio", "sink"],
+    "send": ["pack-sendall", "best-python"],
+}
+SOCKET_TARGETS = [
+    Target("recv 64 B", "fastframe-cython.recv_many", "best-python", 2.5, ">= 2.5x"),
+    Target("recv 64 B", "fastframe-cython.recv_many", "floor-bytes", 0.8, ">= 0.8x"),
+    Target("recv 64 B", "fastframe-cython.recv", "best-python", 1.3, ">= 1.3x"),
+    Target("recv 64 B", "fastframe-cython.recv", "asyncio", 5.0, ">= 5x"),
+    Target("recv 64 KiB", "fastframe-cython.recv_many", "sink", 0.9, ">= 0.9x"),
+    Target("send_many 64 B", "fastframe-cython.send_many", "pack-sendall", 2.0, ">= 2x"),
+]
+
+
+@dataclass
+class SocketRow:
+    contender: str
+    frames_per_s: float  # medians over the windows
+    bytes_per_s: float
+    windows: int
+    spread: float  # (fastest - slowest window) / median, in bytes/s
+
+
+def socket_rows(group: dict[str, Any]) -> list[SocketRow]:
+    rows = []
+    for name, windows in group["contenders"].items():
+        if not windows:
+            continue
+        fps = [frames / seconds for frames, _, seconds in windows]
+        bps = [wire / seconds for _, wire, seconds in windows]
+        median = statistics.median(bps)
+        rows.append(
+            SocketRow(
+                name, statistics.median(fps), median, len(windows), (max(bps) - min(bps)) / median
+            )
+        )
+    return rows
+
+
+def socket_facts_lines(results: dict[str, Any]) -> list[str]:
+    facts = results.get("facts", {})
+    return [
+        f"date: {facts.get('date', '?')}; commit {facts.get('commit', 'unknown')}",
+        f"CPU: {facts.get('cpu_model', '?')}; {facts.get('cpus_usable', '?')} usable of "
+        f"{facts.get('cpu_count', '?')} cores; {facts.get('platform', '?')}",
+        f"Python: {facts.get('python', '?')}; Cython {facts.get('cython_version')}",
+        f"fastframe {facts.get('fastframe_version', '?')} from "
+        f"{facts.get('fastframe_path', '?')}: IMPLEMENTATION={facts.get('implementation', '?')}; "
+        f"_speedups: {facts.get('speedups', '?')}",
+        f"{facts.get('transport', '?')}; {facts.get('rounds', '?')} rounds of "
+        f"{facts.get('window_s', '?')} s windows per contender, interleaved; peer process sends "
+        f"{facts.get('block_bytes', 0) / 2**20:.0f} MiB blocks (receive) or drains (send, "
+        f"{facts.get('send_batch', '?')} payloads per call); tcp_rmem "
+        f"{' '.join(facts.get('tcp_rmem', ['?']))}, tcp_wmem "
+        f"{' '.join(facts.get('tcp_wmem', ['?']))}",
+    ]
+
+
+def socket_group_table(kind: str, rows: list[SocketRow]) -> tuple[list[str], list[list[str]]]:
+    speed = {row.contender: row.bytes_per_s for row in rows}
+    references = [name for name in SOCKET_REFERENCES[kind] if name in speed]
+    header = ["contender", "windows", "frames/s", "MB/s", "spread"]
+    header += [f"vs {name}" for name in references]
+    body = []
+    for row in rows:
+        body.append(
+            [
+                row.contender,
+                str(row.windows),
+                si(row.frames_per_s),
+                f"{row.bytes_per_s / 1e6:,.0f}",
+                f"{row.spread * 100:.0f}%",
+                *(f"{row.bytes_per_s / speed[name]:.2f}x" for name in references),
+            ]
+        )
+    return header, body
+
+
+def socket_target_table(
+    speeds: dict[str, dict[str, float]],
+) -> tuple[list[str], list[list[str]], int]:
+    header = ["group", "ratio (median bytes/s)", "target", "measured", "status"]
+    body = []
+    missed = 0
+    for target in SOCKET_TARGETS:
+        group = speeds.get(target.group, {})
+        if target.contender in group and target.peer in group:
+            ratio = group[target.contender] / group[target.peer]
+            measured = f"{ratio:.2f}x"
+            status = "met" if ratio >= target.minimum else "MISSED"
+            missed += status == "MISSED"
+        else:
+            measured, status = "-", "n/a"
+        body.append(
+            [target.group, f"{target.contender} vs {target.peer}", target.goal, measured, status]
+        )
+    return header, body, missed
+
+
+def socket_report(results: dict[str, Any], as_markdown: bool) -> int:
+    """Prints the socket benchmark's tables and targets; returns the targets missed."""
+    out: list[str] = []
+    if as_markdown:
+        out += [f"- {line}" for line in socket_facts_lines(results)]
+    else:
+        out += ["fastframe loopback socket benchmark (medians)", *socket_facts_lines(results)]
+    speeds: dict[str, dict[str, float]] = {}
+    for group in results["groups"]:
+        rows = socket_rows(group)
+        speeds[group["name"]] = {row.contender: row.bytes_per_s for row in rows}
+        header, body = socket_group_table(group["operation"], rows)
+        title = f"{group['name']} ({group['payload_size']} B payloads)"
+        skipped = [f"{name}: {why}" for name, why in group.get("skipped", {}).items()]
+        if as_markdown:
+            out += ["", f"**{title}**", "", markdown(header, body)]
+            out += [f"\nskipped: {line}" for line in skipped]
+        else:
+            out += ["", title, text(header, body)]
+            out += [f"  skipped: {line}" for line in skipped]
+    header, body, missed = socket_target_table(speeds)
+    if as_markdown:
+        out += ["", "**Socket targets**", "", markdown(header, body)]
+    else:
+        out += ["", "socket targets", text(header, body, left=3)]
+    print("\n".join(out))
+    return missed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         epilog="Arguments after -- go to pytest.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--json", type=Path, help="report on this pytest-benchmark JSON file")
+    parser.add_argument(
+        "--json", type=Path, help="report on this pytest-benchmark (or loopback.py) JSON file"
+    )
     parser.add_argument("--save", type=Path, help="run the suite and keep its JSON here")
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
@@ -308,6 +478,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.save or pytest_args:
             parser.error("--json reports on an earlier run: no --save, no pytest arguments")
         status, data = 0, load(args.json)
+        if data.get("kind") == SOCKET_KIND:  # saved by bench/loopback.py --json
+            data = {SOCKET_KEY: data}
     else:
         status, data = run_and_load(args.save, pytest_args)
         if data is None:

@@ -5,6 +5,11 @@
 * ``floors`` (Cython, compiled at bench time by :func:`load_floors`): the least
   work any implementation must do: creating the frames' bytes objects (decode) or
   writing headers and payloads into one preallocated bytes object (encode).
+* ``socket_peers``: receive and send loops over a real socket (the HOWTO's, the
+  best pure Python, asyncio streams, a raw ``recv_into`` sink, ``struct.pack`` +
+  ``sendall``) for the loopback benchmark.
+* ``socket_floors`` (Cython, compiled like ``floors``): ``recv()`` with the GIL
+  released and one bytes object per frame, the C floor of a receive loop.
 """
 
 from __future__ import annotations
