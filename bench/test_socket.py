@@ -72,6 +72,7 @@ class SocketResults:
 
     def __init__(self) -> None:
         self.results: dict[str, Any] | None = None
+        self.smoke = False
 
     def add(self, results: dict[str, Any]) -> None:
         if self.results is None:
@@ -87,7 +88,10 @@ class SocketResults:
             return
         from . import report
 
-        terminalreporter.section("fastframe loopback socket benchmark")
+        title = "fastframe loopback socket benchmark"
+        if self.smoke:
+            title += " (smoke run: one short window each, not a measurement)"
+        terminalreporter.section(title)
         out = io.StringIO()  # report prints; the terminal reporter writes it in place
         with contextlib.redirect_stdout(out):
             report.socket_report(self.results, as_markdown=False)
@@ -112,6 +116,7 @@ def test_socket_bench(
     if config.getoption("benchmark_skip", False):
         pytest.skip("Benchmarks are skipped (--benchmark-skip was used).")
     smoke = bool(config.getoption("benchmark_disable", False))
+    socket_results.smoke = smoke
     plan = lb.Plan(
         groups=[group],
         rounds=1 if smoke else lb.ROUNDS,
