@@ -8,6 +8,8 @@ from DESIGN.md's description of each framing.
 
 from __future__ import annotations
 
+import textwrap
+
 import contextlib
 import signal
 from collections.abc import Iterator, Sequence
@@ -473,3 +475,35 @@ def ops_for(draw: st.DrawFn, data: bytes, *, extra: bool = False) -> list[Op]:
             out.append(draw(st.sampled_from([Eof(), Detach()])))
     return out
 
+
+# The start of a child process whose address space is capped at 1 GiB more than
+# it uses once fastframe and the core named by argv[1] are imported (Linux): big
+# allocations fail, so a test sees what a core reserves.  Defines ``ff``, ``core``,
+# ``MiB`` and ``vm(field)``; exits at once if the cap does not bite.
+MEMORY_CAPPED_CHILD = textwrap.dedent(
+    """
+    import importlib, resource, sys
+
+    import fastframe as ff
+
+    core = importlib.import_module(sys.argv[1])
+    MiB = 1024 * 1024
+
+    def vm(field):
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+        raise LookupError(field)
+
+    start = vm("VmSize")
+    limit = start + 1024 * MiB
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    try:  # the cap really bites
+        bytearray(1536 * MiB)
+    except MemoryError:
+        pass
+    else:
+        sys.exit("RLIMIT_AS is not enforced")
+    """
+)

@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 
 import fastframe as ff
+from _support import MEMORY_CAPPED_CHILD
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc and RLIMIT_AS")
 
-SCRIPT = textwrap.dedent(
+SCRIPT = MEMORY_CAPPED_CHILD + textwrap.dedent(
     """
     import importlib, os, resource, sys
 
@@ -27,26 +28,6 @@ SCRIPT = textwrap.dedent(
     from fastframe.errors import IncompleteFrame
 
     core = importlib.import_module(sys.argv[1])
-    MiB = 1024 * 1024
-
-
-    def vm(field):
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-        raise LookupError(field)
-
-
-    start = vm("VmSize")
-    limit = start + 1024 * MiB
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    try:  # the cap really bites
-        bytearray(1536 * MiB)
-    except MemoryError:
-        pass
-    else:
-        sys.exit("RLIMIT_AS is not enforced")
 
     chunk = bytes(range(256)) * 256  # 64 KiB
     BODY = 8 * MiB
