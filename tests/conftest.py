@@ -37,10 +37,12 @@ class Impl:
     """One implementation, reached through the framers (whose codecs both cores make)."""
 
     module: ModuleType
+    fd_path: bool = True  # the compiled FramedSocket's system calls on the descriptor
 
     @property
     def name(self) -> str:
-        return self.module.IMPLEMENTATION  # type: ignore[no-any-return]
+        name: str = self.module.IMPLEMENTATION
+        return name if self.fd_path else f"{name}-object"
 
     def codec(self, framer: Any) -> Any:
         return framer._codec_in(self.module)
@@ -49,12 +51,24 @@ class Impl:
         return self.codec(framer).decoder()
 
     def framed_socket(self, sock: Any, framer: Any) -> Any:
-        return self.module.FramedSocket(sock, framer)
+        if self.fd_path:
+            return self.module.FramedSocket(sock, framer)
+        self.module._use_fd_path(False)
+        try:
+            return self.module.FramedSocket(sock, framer)
+        finally:
+            self.module._use_fd_path(True)
 
     def __repr__(self) -> str:
         return self.name
 
 
-@pytest.fixture(params=[Impl(m) for m in IMPLEMENTATIONS], ids=lambda i: i.name)
-def impl(request: pytest.FixtureRequest) -> Impl:
-    return request.param  # type: ignore[no-any-return]
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``impl`` is each implementation; for the FramedSocket tests also the compiled
+    core calling the socket's methods, the path of platforms without descriptors."""
+    if "impl" not in metafunc.fixturenames:
+        return
+    impls = [Impl(m) for m in IMPLEMENTATIONS]
+    if metafunc.module.__name__.startswith("test_socket_") and not pure_python_requested():
+        impls.insert(1, Impl(_speedups, fd_path=False))
+    metafunc.parametrize("impl", impls, ids=[i.name for i in impls])

@@ -20,8 +20,8 @@ import fastframe as ff
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
 
-FRAMES = {"cython": 10_000_000, "python": 3_000_000}
-ERROR_ROUNDS = {"cython": 200_000, "python": 50_000}
+FRAMES = {"cython": 10_000_000, "cython-object": 3_000_000, "python": 3_000_000}
+ERROR_ROUNDS = {"cython": 200_000, "cython-object": 50_000, "python": 50_000}
 GROWTH_LIMIT = 5 * 1024 * 1024
 
 SCRIPT = textwrap.dedent(  # raw: the escapes are the child's
@@ -34,6 +34,8 @@ SCRIPT = textwrap.dedent(  # raw: the escapes are the child's
     core = importlib.import_module(sys.argv[1])
     N = int(sys.argv[2])
     ROUNDS = int(sys.argv[3])
+    if sys.argv[4] == "object":  # the compiled core through the socket's methods
+        core._use_fd_path(False)
     PAGE = os.sysconf("SC_PAGE_SIZE")
 
     def rss():
@@ -167,7 +169,8 @@ def test_no_leak_over_millions_of_frames(impl: Any) -> None:
     the frame path, the error paths and the create/EOF/detach lifecycle."""
     env = dict(os.environ, PYTHONPATH=str(Path(ff.__file__).parents[1]))
     proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT, impl.module.__name__, str(FRAMES[impl.name]), str(ERROR_ROUNDS[impl.name])],
+        [sys.executable, "-c", SCRIPT, impl.module.__name__, str(FRAMES[impl.name]), str(ERROR_ROUNDS[impl.name]),
+             "fd" if impl.fd_path else "object"],
         capture_output=True,
         text=True,
         timeout=120,

@@ -7,9 +7,24 @@
 #define FASTFRAME_IO_H
 
 #include <errno.h>
+#include <string.h>
+
+#ifdef _WIN32
+/* No descriptor path: FramedSocket calls the socket object's methods instead
+ * (the same splitter, the same behaviour).  These are never called. */
+#define FF_FD_PATH 0
+#define FF_IOV_BATCH 1
+struct iovec { void *iov_base; size_t iov_len; };
+static inline Py_ssize_t ff_recv(int fd, char *buf, Py_ssize_t n) { errno = ENOSYS; return -1; }
+static inline Py_ssize_t ff_recv2(int fd, char *buf, Py_ssize_t n, char *buf2, Py_ssize_t n2) { errno = ENOSYS; return -1; }
+static inline Py_ssize_t ff_sendv(int fd, struct iovec *iov, int count) { errno = ENOSYS; return -1; }
+static inline int ff_poll(int fd, int writing, int timeout_ms) { errno = ENOSYS; return -1; }
+static inline int ff_would_block(int err) { return 0; }
+static inline double ff_monotonic(void) { return 0.0; }
+#else
+#define FF_FD_PATH 1
 #include <limits.h>
 #include <poll.h>
-#include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -75,5 +90,7 @@ static inline double ff_monotonic(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
+
+#endif /* _WIN32 */
 
 #endif

@@ -9,7 +9,6 @@ header gave its size, else in one bytearray.
 
 from __future__ import annotations
 
-import select
 import socket
 import struct
 import sys
@@ -954,48 +953,6 @@ _GOT_EOF, _GOT_BYTES, _GOT_NOTHING = range(3)
 # Sends never block in the kernel: a signal handler that raises right after a
 # send was cut short would lose the count of bytes it sent.
 _SEND_FLAGS = getattr(socket, "MSG_NOSIGNAL", 0) | getattr(socket, "MSG_DONTWAIT", 0)
-_HAS_POLL = hasattr(select, "poll")
-
-
-class _Call:
-    """What one call reads from the socket before its first system call, so
-    that each call (in each thread) has its own deadline."""
-
-    __slots__ = ("sock", "fd", "timeout", "deadline")
-
-    def __init__(self, sock: socket.socket) -> None:
-        fd = sock.fileno()
-        if fd < 0:
-            raise _sockets.closed()
-        self.sock = sock
-        self.fd = fd
-        self.timeout = sock.gettimeout()
-        self.deadline = 0.0 if not self.timeout else time.monotonic() + self.timeout
-
-    def wait(self, writing: bool) -> bool:
-        """Wait until the socket is ready, per its timeout mode: False if it is
-        non-blocking; TimeoutError past the deadline."""
-        if self.timeout == 0.0:
-            return False
-        if self.timeout is None:
-            left = None
-        else:
-            left = self.deadline - time.monotonic()
-            if left <= 0.0:
-                raise _sockets.timed_out()
-        if _HAS_POLL:
-            poller = select.poll()
-            poller.register(self.fd, select.POLLOUT if writing else select.POLLIN)
-            ready = poller.poll(None if left is None else left * 1000.0 + 1.0)
-        else:
-            fds = [self.fd]
-            ready = select.select([] if writing else fds, fds if writing else [], [], left)[:2]
-            ready = ready[0] or ready[1]
-        if not ready and left is not None and self.deadline <= time.monotonic():
-            raise _sockets.timed_out()
-        return True
-
-
 class FramedSocket:
     """A stream socket that sends and receives whole frames.
 
@@ -1129,7 +1086,7 @@ class FramedSocket:
                 if self._eof:
                     continue
                 if call is None:
-                    call = _Call(self._sock)  # type: ignore[arg-type]
+                    call = _sockets.Call(self._sock)  # type: ignore[arg-type]
                 got = self._recv_into(call)
                 if got == _GOT_NOTHING:
                     return frames
@@ -1177,7 +1134,7 @@ class FramedSocket:
         self._kind = kind
         self._key = key
 
-    def _recv_into(self, call: _Call) -> int:
+    def _recv_into(self, call: _sockets.Call) -> int:
         """One receive, waiting as the socket's mode says."""
         if self._sock is None:  # closed by another thread
             raise _sockets.closed()
@@ -1296,7 +1253,7 @@ class FramedSocket:
             if self._sock is None:  # closed by another thread
                 raise _sockets.closed()
             if call is None:
-                call = _Call(self._sock)
+                call = _sockets.Call(self._sock)
             if call.timeout != 0.0 and not call.wait(True):
                 return False
             chunk = out[:64]

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import errno
 import operator
+import select
 import socket
+import time
 from typing import Any
 
 from .errors import ConnectionClosed
@@ -92,3 +94,45 @@ def output_queued(pending: int) -> BlockingIOError:
 
 def busy(side: str) -> RuntimeError:
     return RuntimeError(f"another thread is {side} on this FramedSocket")
+
+
+HAS_POLL = hasattr(select, "poll")
+
+
+class Call:
+    """What one call reads from the socket before its first system call, so
+    that each call (in each thread) has its own deadline."""
+
+    __slots__ = ("sock", "fd", "timeout", "deadline")
+
+    def __init__(self, sock: socket.socket) -> None:
+        fd = sock.fileno()
+        if fd < 0:
+            raise closed()
+        self.sock = sock
+        self.fd = fd
+        self.timeout = sock.gettimeout()
+        self.deadline = 0.0 if not self.timeout else time.monotonic() + self.timeout
+
+    def wait(self, writing: bool) -> bool:
+        """Wait until the socket is ready, per its timeout mode: False if it is
+        non-blocking; TimeoutError past the deadline."""
+        if self.timeout == 0.0:
+            return False
+        if self.timeout is None:
+            left = None
+        else:
+            left = self.deadline - time.monotonic()
+            if left <= 0.0:
+                raise timed_out()
+        if HAS_POLL:
+            poller = select.poll()
+            poller.register(self.fd, select.POLLOUT if writing else select.POLLIN)
+            ready = poller.poll(None if left is None else left * 1000.0 + 1.0)
+        else:
+            fds = [self.fd]
+            ready = select.select([] if writing else fds, fds if writing else [], [], left)[:2]
+            ready = ready[0] or ready[1]
+        if not ready and left is not None and self.deadline <= time.monotonic():
+            raise timed_out()
+        return True

@@ -1371,12 +1371,25 @@ cdef extern from "_io.h" nogil:
         void* iov_base
         size_t iov_len
     enum: FF_IOV_BATCH
+    enum: FF_FD_PATH
     Py_ssize_t ff_recv(int fd, char* buf, Py_ssize_t n)
     Py_ssize_t ff_recv2(int fd, char* buf, Py_ssize_t n, char* buf2, Py_ssize_t n2)
     Py_ssize_t ff_sendv(int fd, iovec* iov, int count)
     int ff_poll(int fd, int writing, int timeout_ms)
     bint ff_would_block(int err)
     double ff_monotonic()
+
+# Where there is no descriptor path (Windows), or for a test of the other path,
+# FramedSocket calls the socket object's recv_into() and send() instead.
+cdef bint _fd_path_on = FF_FD_PATH
+
+
+def _use_fd_path(bint on):
+    """Private, for tests: whether FramedSockets made from now on use the
+    descriptor path (where the platform has one)."""
+    global _fd_path_on
+    _fd_path_on = on and FF_FD_PATH
+
 
 # what a FramedSocket's decoder cuts
 cdef enum Kind:
@@ -1420,6 +1433,7 @@ cdef class FramedSocket:
     cdef object _key  # the framer, or the raw read, that _dec decodes for
     cdef bint _eof
     cdef bint _receiving, _sending
+    cdef bint _fd_path  # system calls on the descriptor, else the socket's methods
     cdef list _out  # queued output, oldest first
     cdef Py_ssize_t _out_pos  # bytes of _out[0] already sent
     cdef Py_ssize_t _out_size  # bytes queued and not sent
@@ -1432,6 +1446,7 @@ cdef class FramedSocket:
         self.framer = framer
         self._dec = self._codec.decoder()
         self._key = framer
+        self._fd_path = _fd_path_on
         self._sock = sock  # last: a FramedSocket without a socket is closed
 
     # -- receiving ------------------------------------------------------------
@@ -1537,6 +1552,7 @@ cdef class FramedSocket:
         cdef Decoder dec
         cdef Call call
         cdef int got
+        cdef object waiter = None  # the object path's Call
         self._check_open()
         if self._receiving:
             raise _sockets.busy("receiving")
@@ -1565,7 +1581,9 @@ cdef class FramedSocket:
                         return self._at_eof(dec)
                 if self._eof:
                     continue
-                got = self._recv_into(dec, &call)
+                if not self._fd_path and waiter is None:
+                    waiter = _sockets.Call(self._sock)
+                got = self._recv_into(dec, &call, waiter)
                 if got == GOT_NOTHING:
                     return frames
                 if got == GOT_EOF:
@@ -1613,7 +1631,7 @@ cdef class FramedSocket:
         self._key = key
         return 0
 
-    cdef int _recv_into(self, Decoder dec, Call* call) except -1:
+    cdef int _recv_into(self, Decoder dec, Call* call, object waiter) except -1:
         """One receive into the decoder's buffer, or straight into the big frame
         being filled (and, once its whole rest has room, the buffer after it, so
         that the next frame's header comes in the same call), waiting as the
@@ -1623,9 +1641,10 @@ cdef class FramedSocket:
         cdef Py_ssize_t size, size2 = 0, got
         cdef int err
         cdef bint large = dec._large != NULL and dec._error is None and not dec._skip
-        self._prepare(call)
         if self._sock is None:  # closed by another thread
             raise _sockets.closed()
+        if waiter is None:
+            self._prepare(call)
         # a signal that came with the last bytes (the call returned them, not
         # EINTR) is handled before waiting again
         PyErr_CheckSignals()
@@ -1636,7 +1655,7 @@ cdef class FramedSocket:
             size = dec._lcap - dec._lhave
             # the frame's last bytes and the next frame's first come in one call
             # (only then: two buffers measured slower for big reads here)
-            if dec._lcap == dec._lsize and size <= RECV_SIZE:
+            if dec._lcap == dec._lsize and size <= RECV_SIZE and waiter is None:
                 dec._room(RECV_SIZE)  # (held bytes are empty while a big frame fills)
                 p2 = <char*>dec._buf + dec._bend
                 size2 = RECV_SIZE
@@ -1644,6 +1663,8 @@ cdef class FramedSocket:
             dec._room(RECV_SIZE)
             p = <char*>dec._buf + dec._bend
             size = RECV_SIZE
+        if waiter is not None:
+            return self._recv_object(dec, p, size, large, waiter)
         while True:
             with nogil:
                 if p2 == NULL:
@@ -1664,6 +1685,38 @@ cdef class FramedSocket:
                 return GOT_EOF
             if not self._waited(err, False, call):
                 return GOT_NOTHING
+
+    cdef int _recv_object(
+        self, Decoder dec, char* p, Py_ssize_t size, bint large, object waiter
+    ) except -1:
+        """_recv_into through the socket object's recv_into() (it waits for a
+        blocking socket; waiter for a deadline)."""
+        cdef _Window window = _Window.__new__(_Window)
+        cdef Py_ssize_t got
+        window.owner = <object>dec._large if large else dec
+        window.ptr = p
+        window.size = size
+        view = PyMemoryView_FromObject(window)
+        try:
+            while True:
+                if waiter.timeout and not waiter.wait(False):
+                    return GOT_NOTHING
+                try:
+                    got = waiter.sock.recv_into(view)
+                except BlockingIOError:
+                    if not waiter.wait(False):
+                        return GOT_NOTHING
+                    continue
+                break
+        finally:
+            view.release()
+        if got == 0:
+            return GOT_EOF
+        if large:
+            dec._lhave += got
+        else:
+            dec._bend += got
+        return GOT_BYTES
 
     cdef int _prepare(self, Call* call) except -1:
         if call.ready:
@@ -1813,10 +1866,17 @@ cdef class FramedSocket:
         cdef int count, i, err
         cdef Py_ssize_t sent
         cdef list out = self._out
+        cdef object waiter = None  # the object path's Call
         while out:
-            self._prepare(call)
             if self._sock is None:  # closed by another thread
                 raise _sockets.closed()
+            if not self._fd_path:
+                if waiter is None:
+                    waiter = _sockets.Call(self._sock)
+                if not self._send_object(waiter):
+                    return False
+                continue
+            self._prepare(call)
             count = 0
             try:
                 for i in range(len(out) if len(out) < FF_IOV_BATCH else FF_IOV_BATCH):
@@ -1840,6 +1900,23 @@ cdef class FramedSocket:
                     PyErr_CheckSignals()
             elif not self._waited(err, True, call):
                 return False
+        return True
+
+    cdef bint _send_object(self, object waiter) except -1:
+        """One send() of the queue's head through the socket object: False if
+        the socket is non-blocking and not ready."""
+        if waiter.timeout and not waiter.wait(True):
+            return False
+        part = self._out[0]
+        if self._out_pos:
+            part = memoryview(part)[self._out_pos:]
+        try:
+            sent = waiter.sock.send(part)
+        except BlockingIOError:
+            return waiter.wait(True)
+        self._advance(sent)
+        if self._out:
+            PyErr_CheckSignals()  # as on the descriptor path
         return True
 
     cdef int _advance(self, Py_ssize_t sent) except -1:
