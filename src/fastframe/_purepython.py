@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from . import _sockets, _wire
-from ._wire import LARGE_FRAME, NETSTRING_DIGITS, RECV_SIZE, VARINT_MAX
+from ._wire import LARGE_FRAME, NETSTRING_DIGITS, RECV_SIZE, VARINT_MAX, nbytes
 from .errors import ConnectionClosed, FrameTooLarge, IncompleteFrame
 
 if TYPE_CHECKING:
@@ -29,10 +29,6 @@ IMPLEMENTATION = "python"
 _NO_QUOTA = sys.maxsize
 
 _FORMATS = {1: "B", 2: "H", 4: "I", 8: "Q"}
-
-
-def _nbytes(payload: Any) -> int:
-    return len(payload) if type(payload) is bytes else memoryview(payload).nbytes
 
 
 def _sequence(payloads: Iterable[Any]) -> list[Any] | tuple[Any, ...]:
@@ -442,8 +438,8 @@ class LengthPrefixedCodec:
         return LengthPrefixedDecoder(self._fmt)
 
     def _head(self, head: Any) -> Any:
-        if _nbytes(head) != self._fmt.offset:
-            raise _wire.head_size(self._fmt.offset, _nbytes(head))
+        if nbytes(head) != self._fmt.offset:
+            raise _wire.head_size(self._fmt.offset, nbytes(head))
         return head
 
     def _field(self, n: int) -> bytes:
@@ -458,12 +454,12 @@ class LengthPrefixedCodec:
 
     def encode(self, payload: Buffer, head: Buffer = b"") -> bytes:
         head = self._head(head)
-        return b"".join((head, self._field(_nbytes(payload)), payload))
+        return b"".join((head, self._field(nbytes(payload)), payload))
 
     def _affixes(self, payload: Buffer, head: Buffer = b"") -> tuple[bytes, bytes]:
         """(what goes before, what goes after) the payload in its frame."""
         head = self._head(head)
-        return bytes(head) + self._field(_nbytes(payload)), b""
+        return bytes(head) + self._field(nbytes(payload)), b""
 
     def encode_many(self, payloads: Iterable[Buffer], head: Buffer = b"") -> bytes:
         head = self._head(head)
@@ -487,7 +483,7 @@ class LengthPrefixedCodec:
         append = parts.append
         for payload in payloads:
             append(head)
-            append(field(_nbytes(payload)))
+            append(field(nbytes(payload)))
             append(payload)
         return b"".join(parts)
 
@@ -687,8 +683,8 @@ class FixedSizeCodec:
         return FixedSizeDecoder(self._size)
 
     def _check(self, payload: Any) -> None:
-        if _nbytes(payload) != self._size:
-            raise _wire.wrong_fixed_size(self._size, _nbytes(payload))
+        if nbytes(payload) != self._size:
+            raise _wire.wrong_fixed_size(self._size, nbytes(payload))
 
     def encode(self, payload: Buffer) -> bytes:
         self._check(payload)
@@ -810,7 +806,7 @@ class NetstringCodec:
         return NetstringDecoder(self._max)
 
     def _head(self, payload: Any) -> bytes:
-        n = _nbytes(payload)
+        n = nbytes(payload)
         if n > self._max:
             raise FrameTooLarge(n, self._max)
         return b"%d:" % n
@@ -922,7 +918,7 @@ class VarintPrefixedCodec:
         return VarintPrefixedDecoder(self._max)
 
     def _head(self, payload: Any) -> bytes:
-        n = _nbytes(payload)
+        n = nbytes(payload)
         if n > self._max:
             raise FrameTooLarge(n, self._max)
         return _varint(n)
@@ -966,7 +962,6 @@ class FramedSocket:
 
     def __init__(self, sock: socket.socket, framer: Any) -> None:
         _sockets.check_socket(sock)
-        _sockets.check_framer(framer)
         self._sock: socket.socket | None = sock
         self._out: list[Any] = []  # queued output, oldest first
         self._out_pos = 0  # bytes of _out[0] already sent
@@ -1138,20 +1133,14 @@ class FramedSocket:
         """One receive, waiting as the socket's mode says."""
         if self._sock is None:  # closed by another thread
             raise _sockets.closed()
-        while True:
-            if call.timeout and not call.wait(False):
-                return _GOT_NOTHING
-            try:
-                data = call.sock.recv(RECV_SIZE)
-            except (BlockingIOError, InterruptedError):
-                if not call.wait(False):
-                    return _GOT_NOTHING
-                continue
-            if not data:
-                return _GOT_EOF
-            self._rest = data
-            self._rest_pos = 0
-            return _GOT_BYTES
+        data = call.attempt(False, call.sock.recv, RECV_SIZE)
+        if data is None:
+            return _GOT_NOTHING
+        if not data:
+            return _GOT_EOF
+        self._rest = data
+        self._rest_pos = 0
+        return _GOT_BYTES
 
     # -- sending --------------------------------------------------------------
 
@@ -1159,7 +1148,7 @@ class FramedSocket:
         """Send ``payload`` as one frame (``head``: see ``LengthPrefixed.encode``)."""
         self._check_open()
         self._check_head(head)
-        if _nbytes(payload) < LARGE_FRAME:
+        if nbytes(payload) < LARGE_FRAME:
             self._write([self._encode_many((payload,), head)])
         else:
             self._write(self._affixed(payload, head))
@@ -1170,27 +1159,15 @@ class FramedSocket:
         self._check_head(head)
         seq = _sequence(payloads)
         try:  # len() counts items, not bytes, for a few buffer types: they go the long way
-            small = max(map(len, seq), default=0) < LARGE_FRAME
+            all_small = max(map(len, seq), default=0) < LARGE_FRAME
         except TypeError:
-            small = False
-        if small or not any(_nbytes(p) >= LARGE_FRAME for p in seq):
+            all_small = False
+        if all_small or not any(nbytes(p) >= LARGE_FRAME for p in seq):
             self._write([self._encode_many(seq, head)])
-            return
-        # big payloads go out between their head and tail, uncopied; the runs
-        # of small ones between them are encoded together
-        parts: list[Any] = []
-        small: list[Any] = []
-        for payload in seq:
-            if _nbytes(payload) < LARGE_FRAME:
-                small.append(payload)
-                continue
-            if small:
-                parts.append(self._encode_many(small, head))
-                small = []
-            parts += self._affixed(payload, head)
-        if small:
-            parts.append(self._encode_many(small, head))
-        self._write(parts)
+        else:
+            self._write(_sockets.parts_to_send(
+                seq, lambda small: self._encode_many(small, head),
+                lambda big: self._affixed(big, head)))
 
     def _check_head(self, head: Any) -> None:
         if head is not None and not isinstance(self._codec, LengthPrefixedCodec):
@@ -1254,20 +1231,15 @@ class FramedSocket:
                 raise _sockets.closed()
             if call is None:
                 call = _sockets.Call(self._sock)
-            if call.timeout != 0.0 and not call.wait(True):
-                return False
             chunk = out[:64]
             if self._out_pos:
                 chunk[0] = memoryview(chunk[0])[self._out_pos :]
-            try:
-                if hasattr(call.sock, "sendmsg"):
-                    sent = call.sock.sendmsg(chunk, (), _SEND_FLAGS)
-                else:
-                    sent = call.sock.send(chunk[0])
-            except (BlockingIOError, InterruptedError):
-                if not call.wait(True):
-                    return False
-                continue
+            if hasattr(call.sock, "sendmsg"):
+                sent = call.attempt(True, call.sock.sendmsg, chunk, (), _SEND_FLAGS)
+            else:
+                sent = call.attempt(True, call.sock.send, chunk[0])
+            if sent is None:
+                return False
             self._advance(sent)
         return True
 

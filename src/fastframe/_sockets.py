@@ -10,8 +10,10 @@ import operator
 import select
 import socket
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from ._wire import LARGE_FRAME, nbytes
 from .errors import ConnectionClosed
 
 # Methods that a socket wrapper overrides when the bytes on the wire are not the
@@ -136,3 +138,42 @@ class Call:
         if not ready and left is not None and self.deadline <= time.monotonic():
             raise timed_out()
         return True
+
+    def attempt(self, writing: bool, io: Callable[..., Any], *args: Any) -> Any:
+        """``io(*args)``, a socket method, once the socket is ready: blocking,
+        within the deadline, or None at once if it is non-blocking and not ready.
+        (The method itself would wait up to the socket's timeout on each call,
+        not up to what is left of this call's.)  A signal handler that raises
+        as the method returns loses its result: the twin sends without blocking
+        for that reason, and the compiled core calls the methods itself."""
+        while True:
+            if self.timeout:
+                self.wait(writing)
+            try:
+                return io(*args)
+            except BlockingIOError:
+                if not self.wait(writing):
+                    return None
+
+
+def parts_to_send(
+    payloads: Sequence[Any],
+    encode_many: Callable[[list[Any]], bytes],
+    affixed: Callable[[Any], list[Any]],
+) -> list[Any]:
+    """What send_many() writes, in order: each run of small payloads encoded
+    together, and each big one (LARGE_FRAME bytes or more) between its frame's
+    head and tail, uncopied."""
+    parts: list[Any] = []
+    small: list[Any] = []
+    for payload in payloads:
+        if nbytes(payload) < LARGE_FRAME:
+            small.append(payload)
+            continue
+        if small:
+            parts.append(encode_many(small))
+            small = []
+        parts += affixed(payload)
+    if small:
+        parts.append(encode_many(small))
+    return parts

@@ -1697,10 +1697,13 @@ cdef class FramedSocket:
         window.ptr = p
         window.size = size
         view = PyMemoryView_FromObject(window)
+        # The socket's method is called from here, not through Call.attempt: no
+        # Python code may run (a signal handler that raises) between its return
+        # and the count being kept.
         try:
             while True:
-                if waiter.timeout and not waiter.wait(False):
-                    return GOT_NOTHING
+                if waiter.timeout:
+                    waiter.wait(False)
                 try:
                     got = waiter.sock.recv_into(view)
                 except BlockingIOError:
@@ -1779,22 +1782,10 @@ cdef class FramedSocket:
         seq = PySequence_Fast(payloads, b"payloads must be an iterable of bytes-like objects")
         if not any(_nbytes(p) >= LARGE_FRAME for p in seq):
             self._write([self._encode_many(seq, head)])
-            return
-        # big payloads go out between their head and tail, uncopied; the runs
-        # of small ones between them are encoded together
-        parts = []
-        small = []
-        for payload in seq:
-            if _nbytes(payload) < LARGE_FRAME:
-                small.append(payload)
-                continue
-            if small:
-                parts.append(self._encode_many(small, head))
-                small = []
-            parts += self._affixed(payload, head)
-        if small:
-            parts.append(self._encode_many(small, head))
-        self._write(parts)
+        else:
+            self._write(_sockets.parts_to_send(
+                seq, lambda small: self._encode_many(small, head),
+                lambda big: self._affixed(big, head)))
 
     cdef int _check_head(self, head) except -1:
         if head is not None and not isinstance(self._codec, LengthPrefixedCodec):
@@ -1905,12 +1896,12 @@ cdef class FramedSocket:
     cdef bint _send_object(self, object waiter) except -1:
         """One send() of the queue's head through the socket object: False if
         the socket is non-blocking and not ready."""
-        if waiter.timeout and not waiter.wait(True):
-            return False
         part = self._out[0]
         if self._out_pos:
             part = memoryview(part)[self._out_pos:]
-        try:
+        if waiter.timeout:
+            waiter.wait(True)
+        try:  # called from here, not through Call.attempt: see _recv_object
             sent = waiter.sock.send(part)
         except BlockingIOError:
             return waiter.wait(True)

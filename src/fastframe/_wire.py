@@ -6,6 +6,8 @@ exception, message included, for the same bytes.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .errors import ProtocolError
 
 # get_buffer() hands out at least this much: big enough for few syscalls, small
@@ -22,6 +24,11 @@ LARGE_FRAME = 64 * 1024
 RESERVE_AHEAD = 1024 * 1024
 VARINT_MAX = 10  # bytes in a 64-bit varint
 NETSTRING_DIGITS = 20  # digits of 2**64 - 1
+
+
+def nbytes(payload: Any) -> int:
+    """The size in bytes of a bytes-like object."""
+    return len(payload) if type(payload) is bytes else memoryview(payload).nbytes
 
 
 def negative_length(value: int, adjustment: int) -> ProtocolError:
