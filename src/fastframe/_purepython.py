@@ -984,7 +984,10 @@ class FramedSocket:
 
     def recv(self) -> bytes:
         """The next frame (``bytes``)."""
-        frames = self._receive(_FRAMES, None, 1)
+        return self._one(_FRAMES, None)
+
+    def _one(self, kind: int, key: Any) -> bytes:
+        frames = self._receive(kind, key, 1)
         if not frames:
             raise _sockets.no_frame_yet()
         return frames[0]
@@ -1000,14 +1003,11 @@ class FramedSocket:
 
     def __next__(self) -> bytes:
         try:
-            frames = self._receive(_FRAMES, None, 1)
+            return self._one(_FRAMES, None)
         except IncompleteFrame:
             raise
         except ConnectionClosed:
             raise StopIteration from None
-        if not frames:
-            raise _sockets.no_frame_yet()
-        return frames[0]
 
     def recv_exactly(self, n: int) -> bytes:
         """Exactly ``n`` bytes of the stream, unframed."""
@@ -1015,23 +1015,18 @@ class FramedSocket:
         if n == 0:
             self._check_open()
             return b""
-        return self._raw(self._receive(_EXACTLY, n, 1))
+        return self._one(_EXACTLY, n)
 
     def recv_until(
         self, delimiter: Buffer, *, keep: bool = False, max_size: int = _wire.DEFAULT_MAX_SIZE
     ) -> bytes:
         """The bytes up to ``delimiter`` (consumed; returned if ``keep``)."""
         key = _sockets.check_until(delimiter, max_size) + (bool(keep),)
-        return self._raw(self._receive(_UNTIL, key, 1))
+        return self._one(_UNTIL, key)
 
     def recv_until_eof(self, *, max_size: int = _wire.DEFAULT_MAX_SIZE) -> bytes:
         """Every byte until the peer closes its side (``b""`` if none)."""
-        return self._raw(self._receive(_UNTIL_EOF, _sockets.check_max_size(max_size), 1))
-
-    def _raw(self, frames: list[bytes]) -> bytes:
-        if not frames:
-            raise _sockets.no_frame_yet()
-        return frames[0]
+        return self._one(_UNTIL_EOF, _sockets.check_max_size(max_size))
 
     @property
     def buffered(self) -> int:
@@ -1060,8 +1055,7 @@ class FramedSocket:
         try:
             while True:
                 dec = self._dec
-                if not (self._kind == kind and (self._key is self._framer if kind == _FRAMES
-                                                else self._key == key)):
+                if not self._fits(kind, key):
                     if dec._error is not None:
                         dec._deliver(frames)  # raises it: errors come before a switch
                     if not dec._skip or self._eof:
@@ -1089,6 +1083,12 @@ class FramedSocket:
                     self._eof = True
         finally:
             self._receiving.release()
+
+    def _fits(self, kind: int, key: Any) -> bool:
+        """Whether the decoder is the one for this kind of read."""
+        return self._kind == kind and (
+            self._key is self._framer if kind == _FRAMES else self._key == key
+        )
 
     def _cut(self, dec: Decoder, quota: int, frames: list[bytes]) -> None:
         data = self._rest

@@ -1453,24 +1453,33 @@ cdef class FramedSocket:
 
     def recv(self):
         """The next frame (``bytes``)."""
-        frame = self._buffered_frame()
+        return self._one(FRAMES, None)
+
+    cdef object _one(self, Kind kind, object key):
+        """One frame of this kind: cut from the buffer when it is whole there
+        (costing little more than its bytes object), else _receive's."""
+        frame = self._buffered_frame(kind, key)
         if frame is not None:
             return frame
-        frames = self._receive(FRAMES, None, 1)
+        frames = self._receive(kind, key, 1)
         if not frames:
             raise _sockets.no_frame_yet()
         return frames[0]
 
-    cdef object _buffered_frame(self):
+    cdef inline bint _fits(self, Kind kind, object key):
+        """Whether the decoder is the one for this kind of read."""
+        return self._kind == kind and (
+            self._key is self._framer if kind == FRAMES else self._key == key)
+
+    cdef object _buffered_frame(self, Kind kind, object key):
         """The next frame if it is whole in the buffer, else None (then
-        _receive does everything else): one frame per call costs little more
-        than its bytes object."""
+        _receive does everything else)."""
         cdef Decoder dec = self._dec
         cdef list frames
         cdef Py_ssize_t pos
-        if (self._sock is None or self._receiving or dec._busy or dec._bend == dec._bstart or dec._error is not None
-                or dec._skip or dec._large != NULL or self._kind != FRAMES
-                or self._key is not self._framer):
+        if (self._sock is None or self._receiving or dec._busy or dec._bend == dec._bstart
+                or dec._error is not None or dec._skip or dec._large != NULL
+                or not self._fits(kind, key)):
             return None
         frames = []
         dec._busy = True
@@ -1494,18 +1503,12 @@ cdef class FramedSocket:
         return self
 
     def __next__(self):
-        frame = self._buffered_frame()
-        if frame is not None:
-            return frame
         try:
-            frames = self._receive(FRAMES, None, 1)
+            return self._one(FRAMES, None)
         except IncompleteFrame:
             raise
         except ConnectionClosed:
             raise StopIteration from None
-        if not frames:
-            raise _sockets.no_frame_yet()
-        return frames[0]
 
     def recv_exactly(self, n):
         """Exactly ``n`` bytes of the stream, unframed."""
@@ -1513,21 +1516,16 @@ cdef class FramedSocket:
         if n == 0:
             self._check_open()
             return b""
-        return self._raw(self._receive(EXACTLY, n, 1))
+        return self._one(EXACTLY, n)
 
     def recv_until(self, delimiter, *, keep=False, max_size=DEFAULT_MAX_SIZE):
         """The bytes up to ``delimiter`` (consumed; returned if ``keep``)."""
         key = _sockets.check_until(delimiter, max_size) + (bool(keep),)
-        return self._raw(self._receive(UNTIL, key, 1))
+        return self._one(UNTIL, key)
 
     def recv_until_eof(self, *, max_size=DEFAULT_MAX_SIZE):
         """Every byte until the peer closes its side (``b""`` if none)."""
-        return self._raw(self._receive(UNTIL_EOF, _sockets.check_max_size(max_size), 1))
-
-    cdef bytes _raw(self, list frames):
-        if not frames:
-            raise _sockets.no_frame_yet()
-        return frames[0]
+        return self._one(UNTIL_EOF, _sockets.check_max_size(max_size))
 
     @property
     def buffered(self):
@@ -1561,8 +1559,7 @@ cdef class FramedSocket:
         try:
             while True:
                 dec = self._dec
-                if not (self._kind == kind and (self._key is self._framer if kind == FRAMES
-                                                  else self._key == key)):
+                if not self._fits(kind, key):
                     if dec._error is not None:
                         dec._deliver(frames)  # raises it: errors come before a switch
                     if not dec._skip or self._eof:
