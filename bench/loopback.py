@@ -37,6 +37,7 @@ Nothing here asserts a speed: a window asserts frame counts (and ``--smoke`` /
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -49,7 +50,7 @@ import sys
 import tempfile
 import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -423,67 +424,51 @@ def _fastframe_receiver(core: str, method: str) -> Receiver:
     closed = fastframe.ConnectionClosed
     incomplete = fastframe.IncompleteFrame
 
+    @contextlib.contextmanager
+    def until_clean_eof(sock: socket.socket) -> Iterator[Any]:
+        """A FramedSocket on sock, closed at the end; the body's loop ends when
+        the peer closes between frames (ConnectionClosed), not inside one."""
+        with cls(sock, framer) as fs:
+            try:
+                yield fs
+            except incomplete:
+                raise
+            except closed:
+                pass
+
     if method == "recv_many":
 
         def count(sock: socket.socket) -> int:
-            fs = cls(sock, framer)
-            recv_many = fs.recv_many
             frames = 0
-            try:
+            with until_clean_eof(sock) as fs:
+                recv_many = fs.recv_many
                 while True:
                     frames += len(recv_many())
-            except incomplete:
-                raise
-            except closed:
-                pass
-            finally:
-                fs.close()
             return frames
 
         def frames(sock: socket.socket) -> list[bytes]:
-            fs = cls(sock, framer)
             out: list[bytes] = []
-            try:
+            with until_clean_eof(sock) as fs:
                 while True:
                     out += fs.recv_many()
-            except incomplete:
-                raise
-            except closed:
-                pass
-            finally:
-                fs.close()
             return out
 
     elif method == "recv":
 
         def count(sock: socket.socket) -> int:
-            fs = cls(sock, framer)
-            recv = fs.recv
             frames = 0
-            try:
+            with until_clean_eof(sock) as fs:
+                recv = fs.recv
                 while True:
                     frame = recv()  # noqa: F841 (received, then dropped)
                     frames += 1
-            except incomplete:
-                raise
-            except closed:
-                pass
-            finally:
-                fs.close()
             return frames
 
         def frames(sock: socket.socket) -> list[bytes]:
-            fs = cls(sock, framer)
             out: list[bytes] = []
-            try:
+            with until_clean_eof(sock) as fs:
                 while True:
                     out.append(fs.recv())
-            except incomplete:
-                raise
-            except closed:
-                pass
-            finally:
-                fs.close()
             return out
 
     elif method == "iter":

@@ -122,41 +122,23 @@ class Watchdog:
 def transport(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[socket.socket, socket.socket]]:
     """A connected (a, b) pair: socketpair(), TCP on 127.0.0.1, TCP on ::1, AF_UNIX
     at a path in tmp_path.  Both blocking; a watchdog shuts them down after 10 s."""
-    a, b = connected_pair(request.param, tmp_path)
-    dog = Watchdog([a, b])
-    try:
-        yield a, b
-    finally:
-        a.close()
-        b.close()
-        dog.cancel()
+    with fresh_pair(request.param, tmp_path) as ab:
+        yield ab
 
 
 @pytest.fixture
 def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
     """A socketpair() with a watchdog, for tests whose subject does not depend on the
     transport (timing, signals, argument checks)."""
-    a, b = socket.socketpair()
-    dog = Watchdog([a, b])
-    try:
-        yield a, b
-    finally:
-        a.close()
-        b.close()
-        dog.cancel()
+    with fresh_pair("socketpair") as ab:
+        yield ab
 
 
 @pytest.fixture(params=TCP_KINDS)
 def tcp_transport(request: pytest.FixtureRequest) -> Iterator[tuple[socket.socket, socket.socket]]:
     """Like ``transport``, TCP only (v4 and v6)."""
-    a, b = connected_pair(request.param)
-    dog = Watchdog([a, b])
-    try:
-        yield a, b
-    finally:
-        a.close()
-        b.close()
-        dog.cancel()
+    with fresh_pair(request.param) as ab:
+        yield ab
 
 
 @pytest.fixture(params=KINDS)
@@ -169,6 +151,7 @@ def transport_kind(request: pytest.FixtureRequest) -> str:
 
 @contextlib.contextmanager
 def fresh_pair(kind: str, directory: Path | None = None) -> Iterator[tuple[socket.socket, socket.socket]]:
+    """A connected pair of this kind under a watchdog, closed on exit."""
     a, b = connected_pair(kind, directory)
     dog = Watchdog([a, b])
     try:
