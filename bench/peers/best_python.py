@@ -41,6 +41,16 @@ class Splitter:
         self._pieces: list[object] = []  # the body so far of a frame that spans chunks
         self._need = 0  # body bytes that frame still lacks (> 0 while _pieces is held)
 
+    @property
+    def missing(self) -> int:
+        """Body bytes the frame that spans chunks still lacks (0: none spans)."""
+        return self._need
+
+    @property
+    def held(self) -> int:
+        """Bytes kept of an unfinished frame."""
+        return len(self._head) + sum(map(len, self._pieces))  # type: ignore[arg-type]
+
     def feed(self, data: bytes) -> list[bytes]:
         frames: list[bytes] = []
         pos = 0

@@ -38,10 +38,6 @@ CHUNK = 64 * 1024  # bytes asked of each recv() by the chunked loops
 SINK_BUFFER = 256 * 1024  # the byte sink's buffer (the size that measured fastest here)
 BIG = 32 * 1024  # best_python reads a frame body at least this large with its own recv
 
-_HEADER = struct.Struct(">I")
-_unpack_from = _HEADER.unpack_from
-_error = struct.error
-
 
 def _incomplete(nbytes: int) -> EOFError:
     return EOFError(f"the stream ended inside a frame ({nbytes} bytes of it received)")
@@ -81,74 +77,30 @@ def howto_frames(sock: socket.socket) -> list[bytes]:
 def best_python_batches(sock: socket.socket, chunk: int = CHUNK) -> Iterator[list[bytes]]:
     """The frames of ``sock`` until the peer closes it, one list per ``recv``.
 
-    The bar for pure Python, so it is tuned like ``best_python.Splitter`` (whose
-    hot loop it shares, inlined):
+    The bar for pure Python: ``best_python.Splitter``, the fastest splitter we
+    can write, fed straight from the socket.
 
     * ``sock.recv(chunk)`` returns a fresh ``bytes`` the kernel wrote into
-      directly; frames are sliced out of it with a moving offset (one copy per
-      frame) after reading the *next* header, so the hot loop has no bounds test.
-      Receiving into one reused ``bytearray`` with ``recv_into`` measured slower:
-      slicing a ``bytearray`` gives a ``bytearray``, so every frame (or every
-      chunk) needs one more copy to become ``bytes``.
-    * Only the unfinished frame is kept across reads, as zero-copy ``memoryview``
-      pieces joined once (every byte copied once more, never quadratically).
+      directly; the splitter slices frames out of it with a moving offset (one
+      copy per frame).  Receiving into one reused ``bytearray`` with
+      ``recv_into`` measured slower: slicing a ``bytearray`` gives a
+      ``bytearray``, so every frame (or every chunk) needs one more copy to
+      become ``bytes``.
     * A frame body of ``BIG`` bytes or more that is still missing is read by
       ``recv(missing)``, which stops at the end of that frame instead of
       splitting the next one.
-    * Being a generator, its per-chunk state stays in fast locals.
     """
     recv = sock.recv
-    unpack = _unpack_from
-    head = b""  # 1-3 bytes of a header cut by a read boundary
-    pieces: list[Any] = []  # the body so far of an unfinished frame
-    need = 0  # body bytes that frame still lacks (> 0 while pieces are held)
+    splitter = best_python.Splitter()
+    feed = splitter.feed
     while True:
-        data = recv(need if need >= BIG else chunk)
+        missing = splitter.missing
+        data = recv(missing if missing >= BIG else chunk)
         if not data:
-            if need or head:
-                raise _incomplete(len(head) + sum(map(len, pieces)))
+            if splitter.held:
+                raise _incomplete(splitter.held)
             return
-        frames: list[bytes] = []
-        pos = 0
-        if need:  # finish the unfinished frame
-            n = len(data)
-            if n < need:
-                pieces.append(data)
-                need -= n
-                continue
-            pieces.append(memoryview(data)[:need])
-            frames.append(b"".join(pieces))
-            pieces.clear()
-            pos = need
-            need = 0
-        elif head:
-            data = head + data  # rare: only a header was cut
-            head = b""
-        append = frames.append
-        try:
-            (size,) = unpack(data, pos)
-        except _error:  # not even one header left
-            if pos < len(data):
-                head = data[pos:]
-            if frames:
-                yield frames
-            continue
-        try:
-            while True:
-                start = pos + 4
-                pos = start + size
-                (size,) = unpack(data, pos)  # the next header is there: frame complete
-                append(data[start:pos])
-        except _error:
-            pass
-        n = len(data)
-        if pos <= n:
-            append(data[start:pos])
-            if pos < n:
-                head = data[pos:]
-        else:  # the frame [start:pos] is cut: keep its body so far, no copy
-            pieces.append(memoryview(data)[start:])
-            need = pos - n
+        frames = feed(data)
         if frames:
             yield frames
 
