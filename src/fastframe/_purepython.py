@@ -754,7 +754,8 @@ class NetstringDecoder(Decoder):
     def _cut(self, data: bytes, pos: int, frames: list[bytes]) -> int:
         n = len(data)
         append = frames.append
-        while pos < n and len(frames) < self._quota:
+        quota = self._quota
+        while pos < n and len(frames) < quota:
             header = self._header(data, pos)
             if header is None:
                 return pos
@@ -866,7 +867,8 @@ class VarintPrefixedDecoder(Decoder):
         n = len(data)
         append = frames.append
         max_size = self._max
-        while pos < n and len(frames) < self._quota:
+        quota = self._quota
+        while pos < n and len(frames) < quota:
             length = data[pos]
             if length < 0x80:
                 hl = 1
