@@ -68,6 +68,13 @@ class Framer:
         """This framer's codec from the given core (both cores have the same names)."""
         return getattr(core, self._codec_name)(self)
 
+    def _bound_to(self, core: ModuleType) -> Framer:
+        """An equal framer whose decoders and encoders are the given core's (tests
+        and benchmarks run both cores in one process)."""
+        twin = functools.partial(type(self), **self._options())()
+        object.__setattr__(twin, "_codec", twin._codec_in(core))
+        return twin
+
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
 

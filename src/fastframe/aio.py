@@ -1,0 +1,555 @@
+"""asyncio integration: framed streams and a framed ``BufferedProtocol``.
+
+``open_connection()`` / ``start_server()`` (and their Unix-socket twins) give a
+``FramedReader`` and a ``FramedWriter``, the framed counterparts of asyncio's
+``StreamReader`` and ``StreamWriter``.  ``FramedProtocol`` is the layer below:
+subclass it and implement ``frame_received()``.
+
+Bytes land straight in the decoder's buffer (``asyncio.BufferedProtocol``) and
+every frame they complete is cut by the selected core in one call.  Works on the
+default event loop and on uvloop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import operator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Union
+
+from . import _sockets
+from .errors import ConnectionClosed, FastframeError, FrameTooLarge, IncompleteFrame
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
+
+    from ._framers import Framer
+
+__all__ = [
+    "DEFAULT_HIGH_WATER",
+    "FramedProtocol",
+    "FramedReader",
+    "FramedWriter",
+    "open_connection",
+    "open_unix_connection",
+    "start_server",
+    "start_unix_server",
+]
+
+DEFAULT_HIGH_WATER = 256 * 1024
+# What a frame costs in memory beyond its payload (the bytes object, its queue
+# slot), so that a flood of empty frames is bounded too.
+FRAME_OVERHEAD = 64
+
+ClientConnected = Callable[["FramedReader", "FramedWriter"], Union[Awaitable[None], None]]
+
+
+class FramedProtocol(asyncio.BufferedProtocol):
+    """An ``asyncio.BufferedProtocol`` that delivers whole frames.
+
+    ``FramedProtocol(framer)``; subclasses implement ``frame_received(frame)``
+    (or ``frames_received(frames)`` to take each batch at once).  The transport
+    is ``self.transport`` once ``connection_made()`` has run.
+
+    Bad input (``FrameTooLarge``, ``ProtocolError``, ``IncompleteFrame`` at EOF)
+    goes to ``framing_error(exc)`` after every frame before it was delivered.
+    """
+
+    def __init__(self, framer: Framer) -> None:
+        _sockets.check_framer(framer)
+        self.framer = framer
+        self.transport: asyncio.BaseTransport | None = None
+        self._decoder = framer.decoder()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._decoder.get_buffer(sizehint)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self._pump(self._decoder.buffer_updated, nbytes)
+
+    def eof_received(self) -> bool | None:
+        """The peer has closed its side: deliver what is held; an unfinished
+        frame goes to ``framing_error`` as ``IncompleteFrame``.  Returns None:
+        the transport closes."""
+        self._pump(self._decoder.eof)
+        return None
+
+    def frames_received(self, frames: list[bytes]) -> None:
+        """Every frame one read completed, in order: ``frame_received`` on each."""
+        frame_received = self.frame_received
+        for frame in frames:
+            frame_received(frame)
+
+    def frame_received(self, frame: bytes) -> None:
+        """Called with each frame (``bytes``), in order."""
+        raise NotImplementedError(f"{type(self).__name__} must implement frame_received()")
+
+    def framing_error(self, exc: FastframeError) -> None:
+        """The stream met bad input.  By default the connection is aborted.
+
+        After ``FrameTooLarge`` the decoder skips that frame and goes on: override
+        this and return to keep the connection.  ``ProtocolError`` is final:
+        the stream cannot be resynchronised.
+        """
+        if self.transport is not None:
+            self.transport.abort()  # type: ignore[attr-defined]
+
+    def _pump(self, call: Callable[..., list[bytes]], *args: Any) -> None:
+        """Deliver the frames of a decoder call, then any an error left held."""
+        feed = self._decoder.feed
+        while True:
+            try:
+                frames = call(*args)
+            except FastframeError as exc:
+                self.framing_error(exc)
+                return
+            if not frames:
+                return
+            self.frames_received(frames)
+            # An error met after these frames is raised by the decoder's next
+            # call: make that call now, so that it is reported without waiting
+            # for more bytes (and frames held behind it come out after it).
+            call, args = feed, (b"",)
+
+
+class FramedReader:
+    """Receives the frames of one connection (made by ``open_connection`` or
+    ``start_server``).
+
+    ``recv()`` returns the next frame, ``recv_many()`` every frame received so
+    far, and ``async for frame in reader`` iterates until the peer closes the
+    connection between frames.  A clean EOF raises ``ConnectionClosed``; EOF
+    inside a frame ``IncompleteFrame``.  Bad input raises from the call that
+    reaches it, after every frame before it.  Cancelling a waiting call loses
+    nothing.
+
+    Flow control: once the frames received and not yet returned hold more than
+    ``high_water`` bytes (each frame counted as its length + 64), the transport
+    stops reading until they hold ``low_water`` or less.
+    """
+
+    def __init__(
+        self,
+        protocol: _StreamProtocol,
+        high_water: int = DEFAULT_HIGH_WATER,
+        low_water: int | None = None,
+    ) -> None:
+        high_water, low_water = _water_marks(high_water, low_water)
+        self._protocol = protocol
+        self._frames: collections.deque[bytes] = collections.deque()
+        self._unread = 0  # what the frames held count for flow control
+        self._high = high_water
+        self._low = low_water
+        self._paused = False  # reading paused: too much unread, or an error is held
+        self._error: BaseException | None = None  # raised once the frames before it are read
+        self._eof = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    async def recv(self) -> bytes:
+        """The next frame."""
+        frames = self._frames
+        if not frames:
+            await self._wait()
+        frame = frames.popleft()
+        self._unread -= len(frame) + FRAME_OVERHEAD
+        if self._paused and self._unread <= self._low:
+            self._maybe_resume()
+        return frame
+
+    async def recv_many(self, max_frames: int | None = None) -> list[bytes]:
+        """Every frame received (at most ``max_frames``), waiting for one."""
+        limit = _sockets.check_max_frames(max_frames)
+        frames = self._frames
+        if not frames:
+            await self._wait()
+        if limit is None or limit >= len(frames):
+            out = list(frames)
+            frames.clear()
+            self._unread = 0
+        else:
+            out = [frames.popleft() for _ in range(limit)]
+            self._unread -= sum(map(len, out)) + FRAME_OVERHEAD * limit
+        if self._paused and self._unread <= self._low:
+            self._maybe_resume()
+        return out
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            return await self.recv()
+        except IncompleteFrame:
+            raise
+        except ConnectionClosed:
+            raise StopAsyncIteration from None
+
+    def at_eof(self) -> bool:
+        """Whether the peer has closed its side and every frame has been read."""
+        return self._eof and not self._frames
+
+    @property
+    def framer(self) -> Framer:
+        return self._protocol.framer
+
+    async def _wait(self) -> None:
+        """Until a frame is held; raises what comes first instead (an error,
+        the end of the stream)."""
+        while not self._frames:
+            error = self._error
+            if error is not None:
+                if isinstance(error, FrameTooLarge):  # its frame is skipped: go on after it
+                    self._error = None
+                    self._protocol._resume_decoding()
+                    self._maybe_resume()
+                raise error
+            if self._eof:
+                raise _sockets.connection_closed()
+            if self._waiter is not None:
+                raise RuntimeError("another task is already waiting for a frame on this reader")
+            self._waiter = self._protocol._loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # -- called by the protocol -------------------------------------------------
+
+    def _feed(self, frames: list[bytes]) -> None:
+        self._frames.extend(frames)
+        self._unread += sum(map(len, frames)) + FRAME_OVERHEAD * len(frames)
+        if self._unread > self._high and not self._paused:
+            self._pause()
+        self._wake()
+
+    def _fail(self, exc: BaseException) -> None:
+        # Nothing more is decoded until the frames before the error and the
+        # error itself have been read: reading pauses until then.
+        if self._error is None:
+            self._error = exc
+        if not self._paused:
+            self._pause()
+        self._wake()
+
+    def _feed_eof(self) -> None:
+        self._eof = True
+        self._wake()
+
+    def _pause(self) -> None:
+        self._paused = True
+        self._protocol._pause_reading()
+
+    def _maybe_resume(self) -> None:
+        if self._paused and self._error is None and self._unread <= self._low:
+            self._paused = False
+            self._protocol._resume_reading()
+
+
+class _StreamProtocol(FramedProtocol):
+    """The protocol under a FramedReader / FramedWriter pair."""
+
+    def __init__(
+        self,
+        framer: Framer,
+        client_connected_cb: ClientConnected | None = None,
+        *,
+        high_water: int = DEFAULT_HIGH_WATER,
+        low_water: int | None = None,
+    ) -> None:
+        super().__init__(framer)
+        self._loop = asyncio.get_running_loop()
+        self.reader = FramedReader(self, high_water, low_water)
+        self.writer: FramedWriter | None = None
+        self._client_connected_cb = client_connected_cb
+        self._task: asyncio.Task[None] | None = None
+        self._closed = self._loop.create_future()
+        self._lost: BaseException | None = None
+        self._connection_lost = False
+        self._writing_paused = False
+        self._drain_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.writer = FramedWriter(transport, self)  # type: ignore[arg-type]
+        if self.reader._paused:
+            transport.pause_reading()  # type: ignore[attr-defined]
+        cb = self._client_connected_cb
+        if cb is not None:
+            self._client_connected_cb = None
+            result = cb(self.reader, self.writer)
+            if asyncio.iscoroutine(result):
+                self._task = self._loop.create_task(result)
+                self._task.add_done_callback(self._client_done)
+
+    def _client_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            self.transport.close()  # type: ignore[union-attr]
+            return
+        exc = task.exception()
+        if exc is not None:
+            self._loop.call_exception_handler(
+                {
+                    "message": "Unhandled exception in client_connected_cb",
+                    "exception": exc,
+                    "transport": self.transport,
+                }
+            )
+            self.transport.close()  # type: ignore[union-attr]
+
+    def frames_received(self, frames: list[bytes]) -> None:
+        self.reader._feed(frames)
+
+    def framing_error(self, exc: FastframeError) -> None:
+        self.reader._fail(exc)
+
+    def eof_received(self) -> bool:
+        super().eof_received()
+        self.reader._feed_eof()
+        return True  # the writer may still send (half-close)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._connection_lost = True
+        reader = self.reader
+        if not reader._eof:
+            if exc is None:  # closed on this side: what is held ends here
+                self._pump(self._decoder.eof)
+            else:
+                reader._fail(exc)
+            reader._feed_eof()
+        self._lost = exc
+        for waiter in self._drain_waiters:
+            if not waiter.done():
+                if exc is None:
+                    waiter.set_result(None)
+                else:
+                    waiter.set_exception(exc)
+        if not self._closed.done():
+            self._closed.set_result(None)
+        self.transport = None
+        self._task = None
+
+    # -- flow control ------------------------------------------------------------
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        for waiter in self._drain_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def _drain_helper(self) -> None:
+        if self._connection_lost:
+            raise ConnectionResetError("the connection is lost") from self._lost
+        if not self._writing_paused:
+            return
+        waiter = self._loop.create_future()
+        self._drain_waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            self._drain_waiters.remove(waiter)
+
+    def _pause_reading(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.pause_reading()  # type: ignore[attr-defined]
+
+    def _resume_reading(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()  # type: ignore[attr-defined]
+
+    def _resume_decoding(self) -> None:
+        """After an error has been raised: cut the frames held behind it."""
+        self._pump(self._decoder.feed, b"")
+
+
+class FramedWriter:
+    """Sends frames on one connection (made by ``open_connection`` or
+    ``start_server``).  ``send``/``send_many``/``sendall`` buffer in the
+    transport; ``await drain()`` waits while that buffer is above its high-water
+    mark."""
+
+    def __init__(self, transport: asyncio.WriteTransport, protocol: _StreamProtocol) -> None:
+        self._transport = transport
+        self._protocol = protocol
+        self._framer = protocol.framer
+        codec = protocol.framer._codec
+        self._encode = codec.encode
+        self._encode_many = codec.encode_many
+        self._takes_head = protocol.framer._codec_name == "LengthPrefixedCodec"
+
+    @property
+    def transport(self) -> asyncio.WriteTransport:
+        return self._transport
+
+    @property
+    def framer(self) -> Framer:
+        return self._framer
+
+    def send(self, payload: Buffer, *, head: Buffer | None = None) -> None:
+        """Send ``payload`` as one frame (``head``: see ``LengthPrefixed.encode``)."""
+        self._check_writable()
+        if head is None:
+            self._transport.write(self._encode(payload))
+        else:
+            self._check_head()
+            self._transport.write(self._encode(payload, head))
+
+    def send_many(self, payloads: Iterable[Buffer], *, head: Buffer | None = None) -> None:
+        """Send every payload as a frame, in order, in one write."""
+        self._check_writable()
+        if head is None:
+            data = self._encode_many(payloads)
+        else:
+            self._check_head()
+            data = self._encode_many(payloads, head)
+        self._transport.write(data)
+
+    def sendall(self, data: Buffer) -> None:
+        """Send raw bytes, unframed, in order with the frames."""
+        self._check_writable()
+        self._transport.write(data)
+
+    async def drain(self) -> None:
+        """Wait until the transport's write buffer is below its high-water mark;
+        raises if the connection is lost."""
+        if self._transport.is_closing():
+            # give connection_lost() its turn, so that the error it brings is raised
+            await asyncio.sleep(0)
+        await self._protocol._drain_helper()
+
+    def can_write_eof(self) -> bool:
+        return self._transport.can_write_eof()
+
+    def write_eof(self) -> None:
+        """Half-close: the peer sees EOF after what was sent; the reader keeps reading."""
+        self._transport.write_eof()
+
+    def close(self) -> None:
+        """Close the connection (buffered output is still sent)."""
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    async def wait_closed(self) -> None:
+        """Wait until the connection is closed."""
+        await self._protocol._closed
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._transport.get_extra_info(name, default)
+
+    def _check_writable(self) -> None:
+        if self._transport.is_closing():
+            if self._protocol._connection_lost:
+                raise ConnectionResetError("the connection is lost")
+            raise RuntimeError("the writer is closed")
+
+    def _check_head(self) -> None:
+        if not self._takes_head:
+            raise TypeError(f"head= is for LengthPrefixed framers, not {self._framer!r}")
+
+    def __repr__(self) -> str:
+        return f"<FramedWriter transport={self._transport!r} framer={self._framer!r}>"
+
+
+# -- making connections and servers ----------------------------------------------
+
+
+def _factory(
+    framer: Framer, cb: ClientConnected | None, high_water: int, low_water: int | None
+) -> Callable[[], _StreamProtocol]:
+    _sockets.check_framer(framer)
+    _water_marks(high_water, low_water)  # checked now, not at the first connection
+    return lambda: _StreamProtocol(framer, cb, high_water=high_water, low_water=low_water)
+
+
+async def open_connection(
+    host: str | None = None,
+    port: int | str | None = None,
+    framer: Framer | None = None,
+    *,
+    high_water: int = DEFAULT_HIGH_WATER,
+    low_water: int | None = None,
+    **kwds: Any,
+) -> tuple[FramedReader, FramedWriter]:
+    """Connect over TCP (other arguments: ``loop.create_connection``, e.g.
+    ``sock=``) and return a ``(FramedReader, FramedWriter)`` pair."""
+    loop = asyncio.get_running_loop()
+    factory = _factory(_required(framer), None, high_water, low_water)
+    _, protocol = await loop.create_connection(factory, host, port, **kwds)
+    return protocol.reader, protocol.writer  # type: ignore[return-value]
+
+
+async def open_unix_connection(
+    path: str | None = None,
+    framer: Framer | None = None,
+    *,
+    high_water: int = DEFAULT_HIGH_WATER,
+    low_water: int | None = None,
+    **kwds: Any,
+) -> tuple[FramedReader, FramedWriter]:
+    """``open_connection`` over a Unix socket."""
+    loop = asyncio.get_running_loop()
+    factory = _factory(_required(framer), None, high_water, low_water)
+    _, protocol = await loop.create_unix_connection(factory, path, **kwds)
+    return protocol.reader, protocol.writer  # type: ignore[return-value]
+
+
+async def start_server(
+    client_connected_cb: ClientConnected,
+    host: str | None = None,
+    port: int | str | None = None,
+    framer: Framer | None = None,
+    *,
+    high_water: int = DEFAULT_HIGH_WATER,
+    low_water: int | None = None,
+    **kwds: Any,
+) -> asyncio.Server:
+    """Serve TCP: ``client_connected_cb(reader, writer)`` (a plain function or a
+    coroutine function) runs for each connection.  Returns an ``asyncio.Server``."""
+    loop = asyncio.get_running_loop()
+    factory = _factory(_required(framer), client_connected_cb, high_water, low_water)
+    return await loop.create_server(factory, host, port, **kwds)
+
+
+async def start_unix_server(
+    client_connected_cb: ClientConnected,
+    path: str | None = None,
+    framer: Framer | None = None,
+    *,
+    high_water: int = DEFAULT_HIGH_WATER,
+    low_water: int | None = None,
+    **kwds: Any,
+) -> asyncio.Server:
+    """``start_server`` on a Unix socket."""
+    loop = asyncio.get_running_loop()
+    factory = _factory(_required(framer), client_connected_cb, high_water, low_water)
+    return await loop.create_unix_server(factory, path, **kwds)
+
+
+def _water_marks(high_water: int, low_water: int | None) -> tuple[int, int]:
+    high_water = operator.index(high_water)
+    low_water = high_water // 4 if low_water is None else operator.index(low_water)
+    if not 0 <= low_water <= high_water:
+        raise ValueError(
+            f"need 0 <= low_water <= high_water, got low_water={low_water}, "
+            f"high_water={high_water}"
+        )
+    return high_water, low_water
+
+
+def _required(framer: Framer | None) -> Framer:
+    if framer is None:
+        raise TypeError("a framer is required (framer=fastframe.LengthPrefixed(4), ...)")
+    return framer
