@@ -1,5 +1,6 @@
-"""The examples run as real programs: quickstart.py, and echo_server.py serving
-echo_client.py over TCP and over a Unix socket, each in a subprocess.
+"""The examples run as real programs: quickstart.py, aio_quickstart.py (on both
+event loops), and echo_server.py serving echo_client.py over TCP and over a Unix
+socket, each in a subprocess.
 
 They run on the same fastframe (and the same FASTFRAME_PURE_PYTHON choice) as
 this test process: from the source tree when that is what was imported here.
@@ -108,6 +109,20 @@ def test_quickstart() -> None:
     assert result.returncode == 0, result.stderr
     assert f", {ff.IMPLEMENTATION} core" in result.stdout
     assert "3 frames received, 5005 bytes, none lost" in result.stdout
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_aio_quickstart(loop: str) -> None:
+    if loop == "uvloop":
+        pytest.importorskip("uvloop", reason="uvloop is optional (not installed here)")
+    result = run("aio_quickstart.py", *(["--uvloop"] if loop == "uvloop" else []))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (
+        "b'HELLO'\n"
+        "1000 b'FRAME 0' b'FRAME 999'\n"
+        "closed: the peer closed the connection\n"
+    )
+    assert result.stderr == ""
 
 
 def test_echo_over_tcp() -> None:

@@ -3,8 +3,11 @@
 Framers say how a byte stream is cut (``LengthPrefixed``, ``Delimited``, ``Lines``,
 ``FixedSize``, ``Netstring``, ``VarintPrefixed``); each gives a sans-IO decoder and
 encodes payloads.  ``FramedSocket`` (or ``connect()``) sends and receives whole
-frames over a stream socket.  ``IMPLEMENTATION`` tells whether the compiled core is in use.
+frames over a stream socket; ``fastframe.aio`` does the same on asyncio.
+``IMPLEMENTATION`` tells whether the compiled core is in use.
 """
+
+from typing import Any
 
 from ._core import IMPLEMENTATION, Decoder
 from ._framers import (
@@ -45,5 +48,16 @@ __all__ = [
     "Netstring",
     "ProtocolError",
     "VarintPrefixed",
+    "aio",
     "connect",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # ``fastframe.aio`` without ``import fastframe.aio``, and without importing
+    # asyncio for programs that never use it
+    if name == "aio":
+        import importlib
+
+        return importlib.import_module(".aio", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -204,7 +204,7 @@ class FramedReader:
             if error is not None:
                 if isinstance(error, FrameTooLarge):  # its frame is skipped: go on after it
                     self._error = None
-                    self._protocol._resume_decoding()
+                    self._protocol._resume_decoding(self._eof)
                     self._maybe_resume()
                 raise error
             if self._eof:
@@ -280,8 +280,6 @@ class _StreamProtocol(FramedProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self.writer = FramedWriter(transport, self)  # type: ignore[arg-type]
-        if self.reader._paused:
-            transport.pause_reading()  # type: ignore[attr-defined]
         cb = self._client_connected_cb
         if cb is not None:
             self._client_connected_cb = None
@@ -312,19 +310,13 @@ class _StreamProtocol(FramedProtocol):
         self.reader._fail(exc)
 
     def eof_received(self) -> bool:
-        super().eof_received()
-        self.reader._feed_eof()
+        self._end(None)
         return True  # the writer may still send (half-close)
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._connection_lost = True
-        reader = self.reader
-        if not reader._eof:
-            if exc is None:  # closed on this side: what is held ends here
-                self._pump(self._decoder.eof)
-            else:
-                reader._fail(exc)
-            reader._feed_eof()
+        if not self.reader._eof:  # closed on this side, or lost: no more bytes
+            self._end(exc)
         self._lost = exc
         for waiter in self._drain_waiters:
             if not waiter.done():
@@ -335,7 +327,6 @@ class _StreamProtocol(FramedProtocol):
         if not self._closed.done():
             self._closed.set_result(None)
         self.transport = None
-        self._task = None
 
     # -- flow control ------------------------------------------------------------
 
@@ -368,9 +359,21 @@ class _StreamProtocol(FramedProtocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.resume_reading()  # type: ignore[attr-defined]
 
-    def _resume_decoding(self) -> None:
-        """After an error has been raised: cut the frames held behind it."""
-        self._pump(self._decoder.feed, b"")
+    def _end(self, exc: BaseException | None) -> None:
+        """No more bytes will come (``exc``: the connection was lost)."""
+        reader = self.reader
+        if exc is not None:
+            reader._fail(exc)
+        elif reader._error is None:  # else what is held is decoded once the error is read
+            self._pump(self._decoder.eof)
+        reader._feed_eof()
+
+    def _resume_decoding(self, at_eof: bool) -> None:
+        """After an error has been read: cut the frames held behind it."""
+        if at_eof:
+            self._pump(self._decoder.eof)
+        else:
+            self._pump(self._decoder.feed, b"")
 
 
 class FramedWriter:
