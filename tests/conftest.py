@@ -3,6 +3,9 @@
 The compiled core is imported directly, so a missing or broken extension is an
 error, not a skip.  With FASTFRAME_PURE_PYTHON=1 (the pure-Python package, as on
 PyPy) only the Python twin exists and is tested.
+
+Every test that takes ``loop_kind`` runs once per event loop: asyncio's default
+loop and uvloop (skipped, with the reason, where uvloop cannot be imported).
 """
 
 from __future__ import annotations
@@ -24,6 +27,13 @@ else:
     from fastframe import _speedups
 
     IMPLEMENTATIONS = [_speedups, _purepython]
+
+try:
+    import uvloop  # noqa: F401 - only whether it imports
+except ImportError as exc:
+    UVLOOP_MISSING: str | None = f"uvloop cannot be imported: {exc}"
+else:
+    UVLOOP_MISSING = None
 
 settings.register_profile(
     "ci", deadline=None, max_examples=300, suppress_health_check=[HealthCheck.too_slow]
@@ -50,6 +60,11 @@ class Impl:
     def decoder(self, framer: Any) -> Any:
         return self.codec(framer).decoder()
 
+    def bind(self, framer: Any) -> Any:
+        """An equal framer whose decoders and encoders are this core's (what
+        fastframe.aio uses: ``framer.decoder()`` and ``framer._codec``)."""
+        return framer._bound_to(self.module)
+
     def framed_socket(self, sock: Any, framer: Any) -> Any:
         if self.fd_path:
             return self.module.FramedSocket(sock, framer)
@@ -65,7 +80,16 @@ class Impl:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """``impl`` is each implementation; for the FramedSocket tests also the compiled
-    core calling the socket's methods, the path of platforms without descriptors."""
+    core calling the socket's methods, the path of platforms without descriptors.
+    ``loop_kind`` is "asyncio" and "uvloop"."""
+    if "loop_kind" in metafunc.fixturenames:
+        kinds = [
+            pytest.param("asyncio"),
+            pytest.param(
+                "uvloop", marks=pytest.mark.skipif(UVLOOP_MISSING is not None, reason=str(UVLOOP_MISSING))
+            ),
+        ]
+        metafunc.parametrize("loop_kind", kinds)
     if "impl" not in metafunc.fixturenames:
         return
     impls = [Impl(m) for m in IMPLEMENTATIONS]

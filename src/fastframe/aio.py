@@ -69,13 +69,13 @@ class FramedProtocol(asyncio.BufferedProtocol):
         return self._decoder.get_buffer(sizehint)
 
     def buffer_updated(self, nbytes: int) -> None:
-        self._pump(self._decoder.buffer_updated, nbytes)
+        self._pump(False, nbytes)
 
     def eof_received(self) -> bool | None:
         """The peer has closed its side: deliver what is held; an unfinished
         frame goes to ``framing_error`` as ``IncompleteFrame``.  Returns None:
         the transport closes."""
-        self._pump(self._decoder.eof)
+        self._pump(True)
         return None
 
     def frames_received(self, frames: list[bytes]) -> None:
@@ -98,22 +98,42 @@ class FramedProtocol(asyncio.BufferedProtocol):
         if self.transport is not None:
             self.transport.abort()  # type: ignore[attr-defined]
 
-    def _pump(self, call: Callable[..., list[bytes]], *args: Any) -> None:
-        """Deliver the frames of a decoder call, then any an error left held."""
-        feed = self._decoder.feed
+    # False where errors are handed on to be raised later in stream order (the
+    # reader): then nothing behind an error is decoded until it has been read.
+    _decode_past_errors = True
+
+    def _pump(self, at_eof: bool, nbytes: int | None = None) -> None:
+        """Deliver the frames that ``nbytes`` new bytes (None: none) complete,
+        or that the end of the stream leaves, then every frame and error held
+        behind them."""
+        dec = self._decoder
         while True:
             try:
-                frames = call(*args)
+                if nbytes is not None:
+                    n, nbytes = nbytes, None
+                    frames = dec.buffer_updated(n)
+                elif at_eof:
+                    frames = dec.eof()
+                else:
+                    frames = dec.feed(b"")
             except FastframeError as exc:
                 self.framing_error(exc)
-                return
-            if not frames:
-                return
-            self.frames_received(frames)
+                # after FrameTooLarge the decoder goes on with the next frame,
+                # if the connection does
+                transport = self.transport
+                if not (
+                    self._decode_past_errors
+                    and isinstance(exc, FrameTooLarge)
+                    and (transport is None or not transport.is_closing())
+                ):
+                    return
+            else:
+                if not frames:
+                    return
+                self.frames_received(frames)
             # An error met after these frames is raised by the decoder's next
             # call: make that call now, so that it is reported without waiting
             # for more bytes (and frames held behind it come out after it).
-            call, args = feed, (b"",)
 
 
 class FramedReader:
@@ -145,8 +165,9 @@ class FramedReader:
         self._high = high_water
         self._low = low_water
         self._paused = False  # reading paused: too much unread, or an error is held
-        self._error: BaseException | None = None  # raised once the frames before it are read
-        self._eof = False
+        self._error: FastframeError | None = None  # raised once the frames before it are read
+        self._lost: BaseException | None = None  # why the connection was lost: raised last
+        self._eof = False  # no more bytes will come
         self._waiter: asyncio.Future[None] | None = None
 
     async def recv(self) -> bytes:
@@ -204,9 +225,11 @@ class FramedReader:
             if error is not None:
                 if isinstance(error, FrameTooLarge):  # its frame is skipped: go on after it
                     self._error = None
-                    self._protocol._resume_decoding(self._eof)
+                    self._protocol._resume_decoding()
                     self._maybe_resume()
                 raise error
+            if self._lost is not None:
+                raise self._lost
             if self._eof:
                 raise _sockets.connection_closed()
             if self._waiter is not None:
@@ -231,14 +254,17 @@ class FramedReader:
             self._pause()
         self._wake()
 
-    def _fail(self, exc: BaseException) -> None:
+    def _fail(self, exc: FastframeError) -> None:
         # Nothing more is decoded until the frames before the error and the
         # error itself have been read: reading pauses until then.
-        if self._error is None:
-            self._error = exc
+        self._error = exc
         if not self._paused:
             self._pause()
         self._wake()
+
+    def _lose(self, exc: BaseException) -> None:
+        self._lost = exc
+        self._feed_eof()
 
     def _feed_eof(self) -> None:
         self._eof = True
@@ -256,6 +282,8 @@ class FramedReader:
 
 class _StreamProtocol(FramedProtocol):
     """The protocol under a FramedReader / FramedWriter pair."""
+
+    _decode_past_errors = False
 
     def __init__(
         self,
@@ -289,8 +317,9 @@ class _StreamProtocol(FramedProtocol):
                 self._task.add_done_callback(self._client_done)
 
     def _client_done(self, task: asyncio.Task[None]) -> None:
+        transport = self.writer.transport  # type: ignore[union-attr]
         if task.cancelled():
-            self.transport.close()  # type: ignore[union-attr]
+            transport.close()
             return
         exc = task.exception()
         if exc is not None:
@@ -298,10 +327,10 @@ class _StreamProtocol(FramedProtocol):
                 {
                     "message": "Unhandled exception in client_connected_cb",
                     "exception": exc,
-                    "transport": self.transport,
+                    "transport": transport,
                 }
             )
-            self.transport.close()  # type: ignore[union-attr]
+            transport.close()
 
     def frames_received(self, frames: list[bytes]) -> None:
         self.reader._feed(frames)
@@ -360,20 +389,20 @@ class _StreamProtocol(FramedProtocol):
             self.transport.resume_reading()  # type: ignore[attr-defined]
 
     def _end(self, exc: BaseException | None) -> None:
-        """No more bytes will come (``exc``: the connection was lost)."""
+        """No more bytes will come (``exc``: the connection was lost, and an
+        unfinished frame with it)."""
         reader = self.reader
         if exc is not None:
-            reader._fail(exc)
-        elif reader._error is None:  # else what is held is decoded once the error is read
-            self._pump(self._decoder.eof)
+            reader._lose(exc)
+            return
+        if reader._error is None:  # else what is held is decoded once the error is read
+            self._pump(True)
         reader._feed_eof()
 
-    def _resume_decoding(self, at_eof: bool) -> None:
+    def _resume_decoding(self) -> None:
         """After an error has been read: cut the frames held behind it."""
-        if at_eof:
-            self._pump(self._decoder.eof)
-        else:
-            self._pump(self._decoder.feed, b"")
+        reader = self.reader
+        self._pump(reader._eof and reader._lost is None)
 
 
 class FramedWriter:
@@ -390,6 +419,7 @@ class FramedWriter:
         self._encode = codec.encode
         self._encode_many = codec.encode_many
         self._takes_head = protocol.framer._codec_name == "LengthPrefixedCodec"
+        self._closed = False  # by close()
 
     @property
     def transport(self) -> asyncio.WriteTransport:
@@ -440,6 +470,7 @@ class FramedWriter:
 
     def close(self) -> None:
         """Close the connection (buffered output is still sent)."""
+        self._closed = True
         self._transport.close()
 
     def is_closing(self) -> bool:
@@ -453,10 +484,10 @@ class FramedWriter:
         return self._transport.get_extra_info(name, default)
 
     def _check_writable(self) -> None:
-        if self._transport.is_closing():
-            if self._protocol._connection_lost:
-                raise ConnectionResetError("the connection is lost")
+        if self._closed:
             raise RuntimeError("the writer is closed")
+        if self._transport.is_closing():
+            raise ConnectionResetError("the connection is lost") from self._protocol._lost
 
     def _check_head(self) -> None:
         if not self._takes_head:
