@@ -624,7 +624,7 @@ cdef class _LengthFormat:
         self.strip = framer.strip
         self.max_size = framer.max_size
         self.adjustment = framer.adjustment
-        field_max = 2 ** (8 * self.width) - 1
+        field_max = (1 << (8 * framer.width)) - 1  # a Python int: exact for width 8
         vmin = max(0, -framer.adjustment)
         vmax = min(field_max, framer.max_size - framer.adjustment - self.header + self.strip)
         self.vmin, self.vmax = (vmin, vmax) if vmin <= vmax else (1, 0)
