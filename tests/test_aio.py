@@ -1886,6 +1886,27 @@ def test_bad_payload_writes_nothing(impl: Any, loop_kind: str) -> None:
     run(loop_kind, main)
 
 
+def test_abort_drops_buffered_output(impl: Any, loop_kind: str) -> None:
+    """writer.abort() closes at once: output the peer has not taken is dropped,
+    later sends raise RuntimeError, the reader sees the end."""
+
+    async def main() -> None:
+        async with raw_peer(impl.bind(ff.LengthPrefixed(4))) as (reader, writer, peer):
+            writer.send(b"x" * (8 * MiB))  # more than the socket buffers take at once
+            assert writer.transport.get_write_buffer_size() > 0
+            writer.abort()
+            assert writer.is_closing()
+            with pytest.raises(RuntimeError):
+                writer.send(b"y")
+            await writer.wait_closed()
+            with pytest.raises(ConnectionClosed):
+                await reader.recv()
+            got = await peer.read_all()
+            assert len(got) < 8 * MiB + 4
+
+    run(loop_kind, main)
+
+
 def test_send_after_close(impl: Any, loop_kind: str) -> None:
     """Right after writer.close(): send, send_many and sendall raise RuntimeError."""
 

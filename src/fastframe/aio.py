@@ -473,6 +473,11 @@ class FramedWriter:
         self._closed = True
         self._transport.close()
 
+    def abort(self) -> None:
+        """Close the connection at once, dropping buffered output."""
+        self._closed = True
+        self._transport.abort()
+
     def is_closing(self) -> bool:
         return self._transport.is_closing()
 
