@@ -5,13 +5,11 @@ The contenders themselves are in ``contenders.py``, the workloads in ``workloads
 
 from __future__ import annotations
 
-import os
-import platform
 from typing import Any
 
 import pytest
 
-from .contenders import SPEEDUPS_MISSING, fastframe, speedups
+from . import contenders  # noqa: F401 (fastframe must import; probes the compiled core first)
 from .workloads import CHUNK, GROUP_ORDER
 
 
@@ -24,42 +22,11 @@ def pytest_benchmark_group_stats(config: Any, benchmarks: Any, group_by: str) ->
     return sorted(groups, key=lambda item: order.get(item[0], len(order)))
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def bench_facts() -> dict[str, Any]:
     """What a result depends on besides the code: recorded in the JSON output."""
-    try:
-        import Cython
+    from fastframe._bench.facts import machine_facts
 
-        cython_version: str | None = Cython.__version__
-    except ImportError:
-        cython_version = None
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
-    return {
-        "fastframe_version": fastframe.__version__,
-        "fastframe_path": os.path.dirname(fastframe.__file__),
-        "implementation": fastframe.IMPLEMENTATION,
-        "speedups": "loaded" if speedups is not None else SPEEDUPS_MISSING,
-        "cython_version": cython_version,
-        "cpu_model": _cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": usable,
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "platform": platform.platform(),
-        "chunk": CHUNK,
-    }
+    return {**machine_facts(), "chunk": CHUNK}
 
 
 def pytest_benchmark_update_machine_info(config: Any, machine_info: dict[str, Any]) -> None:

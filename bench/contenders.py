@@ -11,17 +11,12 @@ Cython they are skipped in the same way, or an error under that variable.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
-
-from .workloads import CHUNK, decode_workload, encode_workload
-
-REQUIRE_CYTHON_VARIABLE = "FASTFRAME_BENCH_REQUIRE_CYTHON"
 
 try:
     import fastframe
@@ -32,37 +27,37 @@ except ImportError as exc:  # the facade refuses to run without the core it expe
         "pure-Python twin alone."
     ) from exc
 
-from fastframe import _purepython
+from fastframe._bench import contenders as shared
+from fastframe._bench.facts import speedups_status
+from fastframe._bench.peers import best_python, howto
+
+from .workloads import CHUNK, decode_workload, encode_workload
 
 # Probe the compiled core before pyximport is ever installed (load_floors), so a
 # stray _speedups.pyx can never be compiled on the fly and passed off as the core.
-speedups: ModuleType | None
-try:
-    from fastframe import _speedups as speedups
-except ImportError as exc:
-    speedups = None
-    SPEEDUPS_MISSING = f"fastframe._speedups does not import: {exc}"
-else:
-    SPEEDUPS_MISSING = ""
+SPEEDUPS = speedups_status()
 
 
 def cython_required() -> bool:
-    value = os.environ.get(REQUIRE_CYTHON_VARIABLE, "").strip()
-    if value not in ("", "0", "1"):
-        raise pytest.UsageError(f"{REQUIRE_CYTHON_VARIABLE}={value!r}: expected 1 or 0")
-    return value == "1"
+    try:
+        return shared.cython_required()
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _missing(reason: str) -> NoReturn:
+    """Skips, or fails when FASTFRAME_BENCH_REQUIRE_CYTHON=1: a compiled piece is missing."""
+    if cython_required():
+        pytest.fail(f"{reason} (and {shared.REQUIRE_CYTHON_VARIABLE}=1)", pytrace=False)
+    pytest.skip(f"{reason}; set {shared.REQUIRE_CYTHON_VARIABLE}=1 to make this an error")
 
 
 def core_module(name: str) -> ModuleType:
-    """The core called ``name`` ("cython" or "python"); skips, or fails when
-    FASTFRAME_BENCH_REQUIRE_CYTHON=1, if the compiled core is missing."""
-    if name == "python":
-        return _purepython
-    if speedups is None:
-        if cython_required():
-            pytest.fail(f"{SPEEDUPS_MISSING} (and {REQUIRE_CYTHON_VARIABLE}=1)", pytrace=False)
-        pytest.skip(f"{SPEEDUPS_MISSING}; set {REQUIRE_CYTHON_VARIABLE}=1 to make this an error")
-    return speedups
+    """The core called ``name`` ("cython" or "python")."""
+    try:
+        return shared.core_module(name)
+    except shared.Unavailable as exc:
+        _missing(str(exc))
 
 
 _floors: ModuleType | None = None
@@ -75,10 +70,7 @@ def floors_module() -> ModuleType:
         try:
             import Cython  # noqa: F401
         except ImportError as exc:
-            reason = f"the floors are compiled at bench time and need Cython ({exc})"
-            if cython_required():
-                pytest.fail(f"{reason} (and {REQUIRE_CYTHON_VARIABLE}=1)", pytrace=False)
-            pytest.skip(f"{reason}: pip install cython")
+            _missing(f"the floors are compiled at bench time and need Cython ({exc})")
         from .peers import load_floors
 
         _floors = load_floors()
@@ -136,12 +128,8 @@ def decode_round(contender: str, size: int) -> Round:
         module = core_module(contender.removeprefix("fastframe-"))
         return _decoder_round(fastframe.LengthPrefixed(4)._codec_in(module).decoder, size)
     if contender == "best-python":
-        from .peers import best_python
-
         return _decoder_round(best_python.Splitter, size)
     if contender == "howto":
-        from .peers import howto
-
         return _decoder_round(howto.Splitter, size)
     if contender == "floor-bytes":
         bytes_floor = floors_module().bytes_floor
@@ -161,8 +149,6 @@ def encode_round(contender: str) -> Round:
         module = core_module(contender.removeprefix("fastframe-"))
         encode_many = fastframe.LengthPrefixed(4)._codec_in(module).encode_many
     elif contender == "best-python":
-        from .peers import best_python
-
         encode_many = best_python.encode_many
     elif contender == "floor-encode":
         encode_many = floors_module().encode_floor

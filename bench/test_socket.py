@@ -1,6 +1,7 @@
-"""The loopback socket benchmark under pytest: ``FramedSocket`` against the HOWTO's
-loop, the best pure-Python loop, asyncio streams, a C floor and a raw byte sink,
-over a real connection to a peer process (the harness is ``loopback.py``).
+"""The loopback socket benchmark under pytest: ``FramedSocket`` and ``fastframe.aio``
+(on asyncio's default loop and on uvloop) against the HOWTO's loop, the best
+pure-Python loop, asyncio streams, a C floor and a raw byte sink, over a real
+connection to a peer process (the harness is ``loopback.py`` on ``fastframe._bench``).
 
 * ``test_socket_frames``: every contender once, untimed, over AF_UNIX and TCP: every
   frame it receives (or every byte the peer gets from it) is compared with what
@@ -61,7 +62,7 @@ def unix_loopback() -> Any:
 )
 def test_socket_frames(loopback: lb.Loopback, group: str, contender: str) -> None:
     try:
-        lb.check(loopback, group, contender)
+        lb.group(group, [contender]).check(loopback, contender)
     except lb.Unavailable as exc:
         _unavailable(exc)
 
@@ -118,7 +119,7 @@ def test_socket_bench(
     smoke = bool(config.getoption("benchmark_disable", False))
     socket_results.smoke = smoke
     plan = lb.Plan(
-        groups=[group],
+        groups=[lb.group(group)],
         rounds=1 if smoke else lb.ROUNDS,
         window=lb.SMOKE_WINDOW if smoke else lb.WINDOW,
         warmup=0 if smoke else lb.WARMUP,

@@ -9,26 +9,16 @@ fall wherever they fall, so frames (and, at 64 KiB, every frame) straddle them.
 from __future__ import annotations
 
 import random
-import struct
 from dataclasses import dataclass, field
 from functools import cache
+
+from fastframe._bench.workloads import DISTINCT, HEADER, encode, label
 
 CHUNK = 64 * 1024  # bytes per feed(): the receive size fastframe itself uses
 STREAM_BYTES = 4 * 1024 * 1024  # about this much wire data per decode round
 DECODE_SIZES = (16, 64, 1024, 64 * 1024)  # payload sizes, one benchmark group each
 ENCODE_SIZE = 64  # payload size of the encode_many benchmark
 ENCODE_COUNT = 10_000  # payloads per encode_many round
-HEADER = 4  # LengthPrefixed(4): the length field only
-DISTINCT = 7  # distinct payloads per stream, so a frame mixed up with another shows
-
-_HEADER = struct.Struct(">I")
-
-
-def label(size: int) -> str:
-    """``16 B``, ``1 KiB``, ``64 KiB``."""
-    if size >= 1024 and size % 1024 == 0:
-        return f"{size // 1024} KiB"
-    return f"{size} B"
 
 
 def decode_group(size: int) -> str:
@@ -46,11 +36,6 @@ GROUP_ORDER = [decode_group(size) for size in DECODE_SIZES] + [encode_group()]
 def _payloads(size: int, count: int, seed: int) -> list[bytes]:
     rng = random.Random(seed)
     return [rng.randbytes(size) for _ in range(count)]
-
-
-def _encode(payloads: list[bytes]) -> bytes:
-    """The reference encoding, written for clarity, not speed."""
-    return b"".join(_HEADER.pack(len(payload)) + payload for payload in payloads)
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,7 +95,7 @@ class EncodeWorkload:
 def decode_workload(size: int) -> DecodeWorkload:
     frames = STREAM_BYTES // (HEADER + size)
     payloads = _payloads(size, DISTINCT, seed=size)
-    stream = _encode([payloads[i % DISTINCT] for i in range(frames)])
+    stream = encode([payloads[i % DISTINCT] for i in range(frames)])
     chunks = tuple(stream[i : i + CHUNK] for i in range(0, len(stream), CHUNK))
     return DecodeWorkload(size, frames, stream, chunks, tuple(payloads))
 
@@ -119,4 +104,4 @@ def decode_workload(size: int) -> DecodeWorkload:
 def encode_workload(size: int = ENCODE_SIZE, count: int = ENCODE_COUNT) -> EncodeWorkload:
     # distinct objects, as a real batch of messages would be
     payloads = _payloads(size, count, seed=-size)
-    return EncodeWorkload(size, payloads, _encode(payloads))
+    return EncodeWorkload(size, payloads, encode(payloads))

@@ -1,13 +1,11 @@
-"""Reference peers fastframe is measured against, one module per peer.
+"""Peers only the repository measures (the shared ones, the HOWTO's splitter, the
+best pure Python and asyncio streams, are ``fastframe._bench.peers``):
 
-* ``howto``: the naive splitter of the Socket Programming HOWTO's pattern.
-* ``best_python``: the fastest splitter and ``encode_many`` we can write in Python.
 * ``floors`` (Cython, compiled at bench time by :func:`load_floors`): the least
   work any implementation must do: creating the frames' bytes objects (decode) or
   writing headers and payloads into one preallocated bytes object (encode).
-* ``socket_peers``: receive and send loops over a real socket (the HOWTO's, the
-  best pure Python, asyncio streams, a raw ``recv_into`` sink, ``struct.pack`` +
-  ``sendall``) for the loopback benchmark.
+* ``socket_peers``: a raw ``recv_into`` sink and send loops (``struct.pack`` +
+  ``sendall``, ...) for the loopback benchmark.
 * ``socket_floors`` (Cython, compiled like ``floors``): ``recv()`` with the GIL
   released and one bytes object per frame, the C floor of a receive loop.
 """

@@ -11,7 +11,10 @@ show what fastframe saves a newcomer from, not as a bar to clear.
 
 from __future__ import annotations
 
+import socket
 import struct
+
+from . import CHUNK, incomplete
 
 
 class Splitter:
@@ -30,3 +33,27 @@ class Splitter:
             frames.append(self.buf[4 : 4 + size])
             self.buf = self.buf[4 + size :]
         return frames
+
+
+def count(sock: socket.socket) -> int:
+    """Frames received until the peer closes: ``sock.recv(CHUNK)`` fed to the splitter."""
+    splitter = Splitter()
+    feed = splitter.feed
+    recv = sock.recv
+    frames = 0
+    while data := recv(CHUNK):
+        frames += len(feed(data))
+    if splitter.buf:
+        raise incomplete(len(splitter.buf))
+    return frames
+
+
+def frames(sock: socket.socket) -> list[bytes]:
+    """``count``, keeping the frames."""
+    splitter = Splitter()
+    out: list[bytes] = []
+    while data := sock.recv(CHUNK):
+        out += splitter.feed(data)
+    if splitter.buf:
+        raise incomplete(len(splitter.buf))
+    return out

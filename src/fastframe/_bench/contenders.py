@@ -1,0 +1,201 @@
+"""Every receive contender, by name.  Each reads one connection until the peer
+closes it; ``receiver(name)`` says how, or raises ``Unavailable``.
+
+* ``fastframe-CORE.METHOD``: ``FramedSocket`` of a core (``cython``:
+  ``fastframe._speedups``, ``python``: ``fastframe._purepython``), calling
+  ``recv_many()``, ``recv()`` or iterating (``iter``) until ``ConnectionClosed``.
+* ``aio-CORE.API@LOOP``: ``fastframe.aio`` with the framer bound to a core, on
+  asyncio's default loop or uvloop: ``frame_received`` (a ``FramedProtocol``
+  counting frames), ``recv_many`` or ``recv`` (a ``FramedReader`` loop).
+* ``howto``, ``best-python``, ``streams@LOOP``: the peers (``peers/``).
+
+Both cores are measured in one process, whatever ``fastframe.IMPLEMENTATION``
+picked.  The compiled core counts as missing when ``fastframe._speedups`` does not
+import, as on a pure-Python install; under ``FASTFRAME_BENCH_REQUIRE_CYTHON=1``
+that is an error for the caller to raise (``Unavailable.compiled``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from .. import ConnectionClosed, IncompleteFrame, LengthPrefixed
+from .peers import best_python, howto
+
+REQUIRE_CYTHON_VARIABLE = "FASTFRAME_BENCH_REQUIRE_CYTHON"
+CORES = ("cython", "python")
+LOOPS = ("asyncio", "uvloop")
+SOCKET_METHODS = ("recv_many", "recv", "iter")
+AIO_APIS = ("frame_received", "recv_many", "recv")
+PEERS = ["best-python", "howto", *(f"streams@{loop}" for loop in LOOPS)]
+
+# What `fastframe bench` runs, in the order of its tables.
+RECEIVERS = [
+    *(f"fastframe-{core}.{method}" for core in CORES for method in ("recv_many", "recv")),
+    *(f"aio-{core}.{api}@{loop}" for core in CORES for loop in LOOPS for api in AIO_APIS),
+    *PEERS,
+]
+
+# read(sock, keep) -> frames received until the peer closes; each appended to keep
+# (when it is a list): one loop serves both the timed count and the content check,
+# deciding outside the loop whether to keep frames.
+Read = Callable[[socket.socket, "list[bytes] | None"], int]
+
+
+class Unavailable(Exception):
+    """A contender that cannot run here; ``compiled`` when it is the compiled core
+    or Cython that is missing."""
+
+    def __init__(self, reason: str, compiled: bool) -> None:
+        super().__init__(reason)
+        self.compiled = compiled
+
+
+def cython_required() -> bool:
+    """Whether FASTFRAME_BENCH_REQUIRE_CYTHON=1 makes a missing compiled piece an error."""
+    value = os.environ.get(REQUIRE_CYTHON_VARIABLE, "").strip()
+    if value not in ("", "0", "1"):
+        raise ValueError(f"{REQUIRE_CYTHON_VARIABLE}={value!r}: expected 1 or 0")
+    return value == "1"
+
+
+def core_module(core: str) -> ModuleType:
+    """``fastframe._speedups`` ("cython") or ``fastframe._purepython`` ("python")."""
+    if core == "python":
+        return importlib.import_module("fastframe._purepython")
+    if core != "cython":
+        raise LookupError(core)
+    try:
+        return importlib.import_module("fastframe._speedups")
+    except ImportError as exc:
+        raise Unavailable(f"fastframe._speedups does not import: {exc}", compiled=True) from exc
+
+
+def event_loop_runner(loop: str) -> Callable[[Any], Any]:
+    """``asyncio.run`` or ``uvloop.run``: runs a coroutine on a new loop of that kind."""
+    if loop == "asyncio":
+        import asyncio
+
+        return asyncio.run
+    if loop != "uvloop":
+        raise LookupError(loop)
+    try:
+        import uvloop
+    except ImportError as exc:
+        raise Unavailable(f"uvloop does not import: {exc}", compiled=False) from exc
+    return uvloop.run  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class Receiver:
+    """``count(sock)`` reads until EOF and returns the number of frames
+    (``counts_bytes``: of bytes); ``frames(sock)`` is the same loop keeping what it
+    got (a list of frames, or the bytes), for the content check."""
+
+    count: Callable[[socket.socket], int]
+    frames: Callable[[socket.socket], Any]
+    counts_bytes: bool = False
+
+
+def _keeping(read: Read) -> Receiver:
+    def frames(sock: socket.socket) -> list[bytes]:
+        out: list[bytes] = []
+        read(sock, out)
+        return out
+
+    return Receiver(lambda sock: read(sock, None), frames)
+
+
+@contextlib.contextmanager
+def clean_eof() -> Iterator[None]:
+    """Ends the body's loop when the peer closes between frames (ConnectionClosed),
+    not inside one (IncompleteFrame)."""
+    try:
+        yield
+    except IncompleteFrame:
+        raise
+    except ConnectionClosed:
+        pass
+
+
+def _framed_socket(core: str, method: str) -> Read:
+    cls = core_module(core).FramedSocket
+    framer = LengthPrefixed(4)
+    if method == "recv_many":
+
+        def read(sock: socket.socket, keep: list[bytes] | None) -> int:
+            frames = 0
+            with cls(sock, framer) as fs, clean_eof():
+                if keep is None:
+                    while True:
+                        frames += len(fs.recv_many())  # one call per batch: no alias needed
+                else:
+                    while True:
+                        keep += fs.recv_many()
+            return frames
+
+    elif method == "recv":
+
+        def read(sock: socket.socket, keep: list[bytes] | None) -> int:
+            frames = 0
+            with cls(sock, framer) as fs, clean_eof():
+                recv = fs.recv
+                if keep is None:
+                    while True:
+                        recv()
+                        frames += 1
+                else:
+                    append = keep.append
+                    while True:
+                        append(recv())
+            return frames
+
+    elif method == "iter":
+
+        def read(sock: socket.socket, keep: list[bytes] | None) -> int:
+            frames = 0
+            with cls(sock, framer) as fs:
+                if keep is None:
+                    for _ in fs:
+                        frames += 1
+                else:
+                    keep += fs
+            return frames
+
+    else:
+        raise LookupError(method)
+    return read
+
+
+def receiver(name: str) -> Receiver:
+    """The receive contender called ``name``; raises Unavailable, or LookupError for
+    a name that is none."""
+    if name == "howto":
+        return Receiver(howto.count, howto.frames)
+    if name == "best-python":
+        return Receiver(best_python.count, best_python.frames)
+    what, _, loop = name.partition("@")
+    if what == "streams" and loop:
+        from .peers import streams
+
+        run = event_loop_runner(loop)
+        return _keeping(lambda sock, keep: run(streams.read(sock, keep)))
+    family, _, method = what.partition(".")
+    kind, _, core = family.partition("-")
+    if kind == "fastframe" and core in CORES and not loop:
+        return _keeping(_framed_socket(core, method))
+    if kind == "aio" and core in CORES and loop:
+        from . import aio_receivers
+
+        run = event_loop_runner(loop)
+        framer = LengthPrefixed(4)._bound_to(core_module(core))
+        read = aio_receivers.reader(method)
+        return _keeping(lambda sock, keep: run(read(sock, framer, keep)))
+    raise LookupError(name)

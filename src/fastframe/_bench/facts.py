@@ -1,0 +1,59 @@
+"""What a result depends on besides the code: recorded with the numbers."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import platform
+from typing import Any
+
+import fastframe
+
+from .contenders import Unavailable, core_module
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _version(module: str) -> str | None:
+    try:
+        return str(importlib.import_module(module).__version__)
+    except ImportError:
+        return None
+
+
+def speedups_status() -> str:
+    """"loaded", or why ``fastframe._speedups`` does not import."""
+    try:
+        core_module("cython")
+    except Unavailable as exc:
+        return str(exc)
+    return "loaded"
+
+
+def machine_facts() -> dict[str, Any]:
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every platform
+        usable = os.cpu_count()
+    return {
+        "fastframe_version": fastframe.__version__,
+        "fastframe_path": os.path.dirname(fastframe.__file__),
+        "implementation": fastframe.IMPLEMENTATION,
+        "speedups": speedups_status(),
+        "cython_version": _version("Cython"),
+        "uvloop_version": _version("uvloop"),
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": usable,
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "platform": platform.platform(),
+    }

@@ -1,0 +1,219 @@
+"""Content checks, timed windows and interleaved rounds; the results as a dict.
+
+A receive window is timed from the go byte to EOF, so everything the kernel
+buffered is inside the window; every window asserts that the contender got
+exactly the frames the peer sent.  Rounds interleave the contenders (each once
+per round, in an order rotated by one each round), so drift and other load on
+the machine hit all of them alike; medians over rounds are what ``table`` shows.
+
+Results (JSON-able, ``kind`` "fastframe-socket-bench"): ``facts`` (the machine and
+the run), and per group its ``name``, ``operation``, ``payload_size``, per
+contender one ``[frames, wire_bytes, seconds]`` per round (``contenders``), the
+``medians`` of each, and the contenders that could not run with why (``skipped``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from . import contenders, facts
+from .contenders import Receiver, Unavailable
+from .loopback import Loopback
+from .table import rows
+from .workloads import BLOCK_BYTES, HEADER, label, recv_workload
+
+KIND = "fastframe-socket-bench"
+CHECK_BLOCKS = 2  # blocks per untimed content check
+
+
+@dataclass
+class Window:
+    frames: int
+    wire_bytes: int
+    seconds: float
+
+
+class Group(Protocol):
+    """One table of the results: contenders doing the same work."""
+
+    name: str
+    operation: str
+    payload_size: int
+    names: Sequence[str]  # the contenders, in the order of the table
+
+    def probe(self, name: str) -> None:
+        """Raises Unavailable when ``name`` cannot run here."""
+
+    def check(self, loopback: Loopback, name: str) -> None:
+        """Untimed: compares what ``name`` got (or sent) with what was sent."""
+
+    def timed(self, loopback: Loopback, name: str, window: float) -> Window:
+        """One timed window of about ``window`` seconds."""
+
+
+class RecvGroup:
+    """Receive frames of ``size``-byte payloads until the peer closes."""
+
+    operation = "recv"
+
+    def __init__(
+        self,
+        size: int,
+        names: Sequence[str] = contenders.RECEIVERS,
+        receiver: Callable[[str], Receiver] = contenders.receiver,
+    ) -> None:
+        self.payload_size = size
+        self.name = f"recv {label(size)}"
+        self.names = names
+        self._receiver = receiver
+
+    def probe(self, name: str) -> None:
+        self._receiver(name)
+
+    def check(self, loopback: Loopback, name: str) -> None:
+        recv = self._receiver(name)
+        size = self.payload_size
+        got, _, sent = loopback.receive(recv.frames, size, 0, CHECK_BLOCKS)
+        workload = recv_workload(size)
+        assert sent == CHECK_BLOCKS * workload.block_frames
+        if recv.counts_bytes:
+            assert got == workload.block * CHECK_BLOCKS, f"{name}: other bytes than were sent"
+            return
+        expected = workload.expected(sent)
+        assert len(got) == len(expected), f"{name}: {len(got)} frames, the peer sent {sent}"
+        for i, (frame, want) in enumerate(zip(got, expected)):
+            assert type(frame) is bytes, f"{name}: frame {i} is a {type(frame).__name__}"
+            assert frame == want, f"{name}: frame {i} differs from the one sent"
+
+    def timed(self, loopback: Loopback, name: str, window: float) -> Window:
+        recv = self._receiver(name)
+        got, seconds, sent = loopback.receive(recv.count, self.payload_size, window)
+        wire = sent * (HEADER + self.payload_size)
+        if recv.counts_bytes:
+            assert got == wire, f"{name}: {got} bytes received, the peer sent {wire}"
+        else:
+            assert got == sent, f"{name}: {got} frames received, the peer sent {sent}"
+        return Window(sent, wire, seconds)
+
+
+@dataclass
+class Plan:
+    groups: list[Group]
+    rounds: int
+    window: float  # seconds per timed window
+    warmup: float  # seconds of one untimed window per contender first (0: none)
+    check: bool = True  # the untimed content check of each contender first
+    transport: str = "unix"
+
+
+def available(groups: list[Group]) -> tuple[dict[str, list[str]], dict[str, dict[str, str]]]:
+    """The contenders to run per group, and those that cannot run here (with why).
+    Under FASTFRAME_BENCH_REQUIRE_CYTHON=1 a missing compiled piece raises
+    RuntimeError."""
+    required = contenders.cython_required()
+    run: dict[str, list[str]] = {}
+    skipped: dict[str, dict[str, str]] = {}
+    for group in groups:
+        run[group.name] = []
+        skipped[group.name] = {}
+        for name in group.names:
+            try:
+                group.probe(name)
+            except Unavailable as exc:
+                if exc.compiled and required:
+                    raise RuntimeError(
+                        f"{name}: {exc} (and {contenders.REQUIRE_CYTHON_VARIABLE}=1)"
+                    ) from exc
+                skipped[group.name][name] = str(exc)
+            else:
+                run[group.name].append(name)
+    return run, skipped
+
+
+def measure(
+    plan: Plan,
+    progress: Callable[[str], None] | None = None,
+    loopback: Loopback | None = None,
+) -> dict[str, Any]:
+    """Runs the plan on ``loopback`` (or a Loopback of its own); the results.
+    ``progress`` is told what runs next."""
+    run, skipped = available(plan.groups)  # before the peer starts: it may raise
+    if loopback is None:
+        with Loopback(plan.transport) as own:
+            return _measure(plan, run, skipped, own, progress or (lambda text: None))
+    if loopback.transport != plan.transport:
+        raise ValueError(f"plan for {plan.transport}, loopback over {loopback.transport}")
+    return _measure(plan, run, skipped, loopback, progress or (lambda text: None))
+
+
+def _measure(
+    plan: Plan,
+    run: dict[str, list[str]],
+    skipped: dict[str, dict[str, str]],
+    loopback: Loopback,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    windows: dict[str, dict[str, list[Window]]] = {
+        group.name: {name: [] for name in run[group.name]} for group in plan.groups
+    }
+    pairs = [(group, name) for group in plan.groups for name in run[group.name]]
+    for i, (group, name) in enumerate(pairs, 1):
+        if plan.check:
+            say(f"check {i}/{len(pairs)}: {group.name}, {name}")
+            group.check(loopback, name)
+        if plan.warmup > 0:
+            say(f"warm-up {i}/{len(pairs)}: {group.name}, {name}")
+            group.timed(loopback, name, plan.warmup)
+    done = 0
+    for r in range(plan.rounds):
+        for group in plan.groups:
+            names = run[group.name]
+            shift = r % len(names) if names else 0
+            for name in names[shift:] + names[:shift]:  # rotated: no fixed position
+                done += 1
+                say(
+                    f"window {done}/{len(pairs) * plan.rounds} (round {r + 1}/{plan.rounds}): "
+                    f"{group.name}, {name}"
+                )
+                windows[group.name][name].append(group.timed(loopback, name, plan.window))
+    results_groups = []
+    for group in plan.groups:
+        entry: dict[str, Any] = {
+            "name": group.name,
+            "operation": group.operation,
+            "payload_size": group.payload_size,
+            "contenders": {
+                name: [[w.frames, w.wire_bytes, w.seconds] for w in windows[group.name][name]]
+                for name in run[group.name]
+            },
+            "skipped": skipped[group.name],
+        }
+        entry["medians"] = {
+            row.contender: {"frames_per_s": row.frames_per_s, "bytes_per_s": row.bytes_per_s}
+            for row in rows(entry)
+        }
+        results_groups.append(entry)
+    return {"kind": KIND, "facts": run_facts(plan, loopback), "groups": results_groups}
+
+
+def run_facts(plan: Plan, loopback: Loopback) -> dict[str, Any]:
+    """The machine's facts and the run's settings."""
+    return {
+        **facts.machine_facts(),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "transport": loopback.transport_name,
+        "window_s": plan.window,
+        "rounds": plan.rounds,
+        "warmup_s": plan.warmup,
+        "block_bytes": BLOCK_BYTES,
+    }
+
+
+def save(results: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(results, f, indent=1)

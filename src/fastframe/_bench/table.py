@@ -1,0 +1,147 @@
+"""Medians, ratios and the text tables of ``fastframe bench``.
+
+A ratio "A vs B" is A's median speed over B's, from the same run: how many times
+faster A is (0.5x = half B's speed).  MB/s counts wire bytes (headers included)
+at 10**6 bytes per MB.
+"""
+
+from __future__ import annotations
+
+import statistics
+import textwrap
+from dataclasses import dataclass
+from typing import Any
+
+# the "vs X" columns of a receive table, when X ran
+REFERENCES = ["howto", "best-python", "streams@asyncio", "streams@uvloop"]
+
+
+@dataclass(frozen=True)
+class RatioTarget:
+    """``contender``'s median speed over ``peer``'s at ``TARGET_SIZE`` payloads
+    should be at least ``minimum`` (None: reported, not a target)."""
+
+    contender: str
+    peer: str
+    minimum: float | None
+
+
+# fastframe.aio against asyncio streams' readexactly loop on the same event loop:
+# targets on the default loop, reported on uvloop.
+TARGET_SIZE = 64
+AIO_TARGETS = [
+    RatioTarget(f"aio-cython.{api}@{loop}", f"streams@{loop}", minimum if loop == "asyncio" else None)
+    for loop in ("asyncio", "uvloop")
+    for api, minimum in (("frame_received", 4.0), ("recv_many", 3.0), ("recv", 2.0))
+]
+
+
+@dataclass
+class Row:
+    contender: str
+    frames_per_s: float  # medians over the windows
+    bytes_per_s: float
+    windows: int
+    spread: float  # (fastest - slowest window) / median, in bytes/s
+
+
+def rows(group: dict[str, Any]) -> list[Row]:
+    """One row per contender that ran in a results group, in the group's order."""
+    out = []
+    for name, windows in group["contenders"].items():
+        if not windows:
+            continue
+        fps = [frames / seconds for frames, _, seconds in windows]
+        bps = [wire / seconds for _, wire, seconds in windows]
+        median = statistics.median(bps)
+        out.append(
+            Row(name, statistics.median(fps), median, len(windows), (max(bps) - min(bps)) / median)
+        )
+    return out
+
+
+def si(value: float) -> str:
+    for factor, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= factor:
+            return f"{value / factor:.2f} {suffix}"
+    return f"{value:.1f} "
+
+
+def text(header: list[str], body: list[list[str]], left: int = 1, indent: str = "  ") -> str:
+    """A plain table; the first ``left`` columns are left-aligned, the rest right."""
+    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return indent + "  ".join(
+            cell.ljust(width) if i < left else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths))
+        ).rstrip()
+
+    return "\n".join([line(header), indent + "  ".join("-" * w for w in widths), *map(line, body)])
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def facts_lines(facts: dict[str, Any]) -> list[str]:
+    """The machine, then the run."""
+    return [
+        f"{facts['python']} on {facts['platform']}; {facts['cpu_model']}, "
+        f"{facts['cpus_usable']} of {facts['cpu_count']} cores usable",
+        f"fastframe {facts['fastframe_version']}, IMPLEMENTATION={facts['implementation']} "
+        f"(_speedups: {facts['speedups']}); uvloop {facts.get('uvloop_version') or 'missing'}; "
+        f"{facts['transport']}; {plural(facts['rounds'], 'round')} of {facts['window_s']:g} s "
+        "windows per contender, interleaved; medians",
+    ]
+
+
+def recv_table(group: dict[str, Any]) -> str:
+    """A receive group's table: frames/s, MB/s and the ratios to the peers that ran,
+    then what could not run here, and why."""
+    measured = rows(group)
+    speed = {row.contender: row.bytes_per_s for row in measured}
+    references = [name for name in REFERENCES if name in speed]
+    header = ["contender", "frames/s", "MB/s", *(f"vs {name}" for name in references)]
+    body = [
+        [
+            row.contender,
+            si(row.frames_per_s),
+            f"{row.bytes_per_s / 1e6:,.0f}",
+            *(f"{row.bytes_per_s / speed[name]:.2f}x" for name in references),
+        ]
+        for row in measured
+    ]
+    out = [f"{group['name']} payloads", text(header, body)]
+    by_reason: dict[str, list[str]] = {}
+    for name, why in group.get("skipped", {}).items():
+        by_reason.setdefault(why, []).append(name)
+    for why, names in by_reason.items():
+        out.append(
+            textwrap.fill(
+                f"not run here: {', '.join(names)}: {why}",
+                width=100,
+                break_on_hyphens=False,
+                initial_indent="  ",
+                subsequent_indent="    ",
+            )
+        )
+    return "\n".join(out)
+
+
+def target_lines(group: dict[str, Any]) -> list[str]:
+    """The aio targets that ran in ``group`` (the TARGET_SIZE one), as text lines."""
+    speed = {row.contender: row.bytes_per_s for row in rows(group)}
+    lines = []
+    for target in AIO_TARGETS:
+        if target.contender in speed and target.peer in speed:
+            ratio = speed[target.contender] / speed[target.peer]
+            if target.minimum is None:
+                status = "reported"
+            else:
+                status = f"target >= {target.minimum:g}x: " + (
+                    "met" if ratio >= target.minimum else "MISSED"
+                )
+            what = f"{target.contender} vs {target.peer}"
+            lines.append(f"  {what:<52} {ratio:6.2f}x  {status}")
+    return [f"aio targets at {group['name']}", *lines] if lines else []
