@@ -1,0 +1,10 @@
+"""``python -m fastframe``: the command line (also installed as ``fastframe``)."""
+
+from __future__ import annotations
+
+import sys
+
+from ._cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""The ``fastframe`` command: ``bench``, ``echo-server`` and ``echo-client``.
+
+Each command lives in a module of its own with ``add_arguments(parser, name)``
+and ``run(args) -> int`` (the exit status).  Those modules import their heavy
+dependencies (the benchmark, asyncio loops, matplotlib) inside ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+# name -> (module, one-line help)
+COMMANDS = {
+    "bench": ("bench", "compare fastframe with plain-Python and asyncio receive loops here"),
+    "echo-server": ("echo", "a framed echo server over TCP or a Unix socket"),
+    "echo-client": ("echo", "send N framed messages to an echo server; report latency"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` (default: ``sys.argv[1:]``), run the command, return its exit status.
+
+    Bad flags exit with status 2 and a usage message (argparse's convention).
+    """
+    parser = argparse.ArgumentParser(
+        prog="fastframe", description="fastframe: whole messages out of stream sockets."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module_name, text) in COMMANDS.items():
+        sub = commands.add_parser(name, help=text, description=text)
+        module = importlib.import_module(f"{__name__}.{module_name}")
+        module.add_arguments(sub, name)
+        sub.set_defaults(run=module.run)
+    args = parser.parse_args(argv)
+    try:
+        status = int(args.run(args))
+        sys.stdout.flush()
+        return status
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # the reader of our output went away (`fastframe ... | head -1`):
+        # nothing more can be said; keep the interpreter from trying at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__

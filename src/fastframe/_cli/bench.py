@@ -1,0 +1,200 @@
+"""``fastframe bench``: fastframe's receive loops against the loops Python programs
+use without it, over a real connection to a peer process, on this machine.
+
+The machinery is ``fastframe._bench``, imported by ``run`` (this module is imported
+for every ``fastframe`` command, so it imports nothing heavy itself).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import math
+import os
+import re
+import sys
+
+from .framing import int_type
+
+ROUNDS = 5
+WINDOW = 0.5  # seconds
+WARMUP = 0.1  # seconds of one untimed window per contender before the rounds
+QUICK_ROUNDS = 3
+QUICK_WINDOW = 0.05
+MAX_SIZE = 1 << 20
+
+_UNITS = {"": 1, "b": 1, "k": 1024, "kib": 1024, "m": 1 << 20, "mib": 1 << 20}
+
+
+def _size(text: str) -> int:
+    match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", text)
+    unit = match and _UNITS.get(match.group(2).lower())
+    if not match or not unit:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected bytes, e.g. 64, 1KiB, 64KiB")
+    size = int(match.group(1)) * unit
+    if not 1 <= size <= MAX_SIZE:
+        raise argparse.ArgumentTypeError(f"{text!r}: from 1 byte to 1 MiB")
+    return size
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text!r}")
+    return value
+
+
+def _contender(name: str) -> str:
+    from .._bench.contenders import RECEIVERS
+
+    if name not in RECEIVERS:
+        raise argparse.ArgumentTypeError(f"{name!r}: expected one of {', '.join(RECEIVERS)}")
+    return name
+
+
+def _output(path: str) -> str:
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"{path!r}: no folder {folder!r}")
+    return path
+
+
+def _plot_output(path: str) -> str:
+    try:
+        importlib.import_module("matplotlib")
+    except ImportError as exc:
+        raise argparse.ArgumentTypeError(
+            f"drawing needs matplotlib ({exc}): pip install 'fastframe[plot]'"
+        ) from None
+    return _output(path)
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    parser.epilog = (
+        "Receives [4-byte big-endian length][payload] frames that a peer process streams "
+        "until each window ends, with every contender in turn (rounds interleaved, content "
+        "checked first), and prints median frames/s, MB/s and the ratios to the peers: "
+        "the Socket Programming HOWTO's loop, the best hand-written pure Python, asyncio "
+        "streams (readexactly) on the default loop and on uvloop."
+    )
+    parser.add_argument(
+        "--size",
+        action="append",
+        type=_size,
+        metavar="BYTES",
+        help="payload size (repeatable; default: 64, 1KiB and 64KiB)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"a rough run in seconds: {QUICK_ROUNDS} rounds of {QUICK_WINDOW:g} s windows, "
+        "no warm-up",
+    )
+    parser.add_argument(
+        "--rounds", type=int_type(1, 1000), metavar="N", help=f"rounds (default: {ROUNDS})"
+    )
+    parser.add_argument(
+        "--window",
+        type=_seconds,
+        metavar="SECONDS",
+        help=f"seconds per window (default: {WINDOW:g})",
+    )
+    parser.add_argument(
+        "--transport",
+        choices=("unix", "tcp"),
+        default="unix",
+        help="AF_UNIX stream socket (default) or TCP over 127.0.0.1",
+    )
+    parser.add_argument(
+        "--contender",
+        action="append",
+        type=_contender,
+        metavar="NAME",
+        help="only this contender (repeatable; names as in the tables)",
+    )
+    parser.add_argument("--json", type=_output, metavar="FILE", help="save the results here")
+    parser.add_argument(
+        "--plot",
+        type=_plot_output,
+        metavar="FILE.png",
+        help="draw a bar chart here (needs matplotlib: fastframe[plot])",
+    )
+
+
+class _Progress:
+    """One line per step on stderr; on a terminal, one line rewritten in place."""
+
+    def __init__(self) -> None:
+        self.stream = sys.stderr
+        self.tty = self.stream.isatty()
+
+    def __call__(self, text: str) -> None:
+        if self.tty:
+            self.stream.write("\r\x1b[K" + text)
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def clear(self) -> None:
+        if self.tty:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    from .._bench import contenders, runner, table
+    from .._bench.workloads import SIZES
+
+    try:
+        contenders.cython_required()
+    except ValueError as exc:
+        print(f"fastframe bench: {exc}", file=sys.stderr)
+        return 2
+    sizes = list(dict.fromkeys(args.size or SIZES))
+    names = list(dict.fromkeys(args.contender or contenders.RECEIVERS))
+    plan = runner.Plan(
+        groups=[runner.RecvGroup(size, names) for size in sizes],
+        rounds=args.rounds or (QUICK_ROUNDS if args.quick else ROUNDS),
+        window=args.window or (QUICK_WINDOW if args.quick else WINDOW),
+        warmup=0 if args.quick else WARMUP,
+        transport=args.transport,
+    )
+    progress = _Progress()
+    progress(
+        f"fastframe bench: {table.plural(len(names), 'contender')} x "
+        f"{table.plural(len(sizes), 'payload size')}, {table.plural(plan.rounds, 'round')} of "
+        f"{plan.window:g} s windows (about "
+        f"{len(names) * len(sizes) * (plan.rounds * plan.window + plan.warmup):.0f} s)"
+    )
+    try:
+        results = runner.measure(plan, progress)
+    except RuntimeError as exc:  # a missing compiled core under ..._REQUIRE_CYTHON=1
+        progress.clear()
+        print(f"fastframe bench: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        progress.clear()
+    out = [
+        "fastframe bench: receiving [4-byte big-endian length][payload] frames from a peer "
+        "process",
+        *table.facts_lines(results["facts"]),
+    ]
+    for group in results["groups"]:
+        out += ["", table.recv_table(group)]
+        if group["payload_size"] == table.TARGET_SIZE:
+            targets = table.target_lines(group)
+            if targets:
+                out += ["", *targets]
+    print("\n".join(out))
+    if args.json:
+        runner.save(results, args.json)
+        print(f"results saved to {args.json}", file=sys.stderr)
+    if args.plot:
+        from .._bench import plot
+
+        plot.save(results, args.plot)
+        print(f"chart saved to {args.plot}", file=sys.stderr)
+    return 0
