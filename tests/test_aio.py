@@ -1192,7 +1192,7 @@ def test_slow_consumer_memory_stays_bounded(impl: Any, loop_kind: str) -> None:
     count = FLOOD // FLOOD_FRAME
     a, b = connected_pair("tcp4")
     flood = Flood(b, count, FLOOD_FRAME)
-    bound = aio.DEFAULT_HIGH_WATER + RECV_SIZE + FLOOD_FRAME
+    bound = aio.DEFAULT_HIGH_WATER + aio.BUSY_READ_SIZE + FLOOD_FRAME  # + one read
     traced_bound = bound + 4 * MiB  # the decoder's buffers, the peer's chunk, the loop's own
     measured: dict[str, Any] = {}
 
@@ -1500,6 +1500,29 @@ def test_wait_for_timeouts_while_frames_stream(impl: Any, loop_kind: str, how: s
 
 
 # -- FramedProtocol subclasses ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sizehint", [-1, 0])
+def test_protocol_reads_more_once_a_read_fills_the_buffer(impl: Any, sizehint: int) -> None:
+    """A connection whose read fills the buffer offered is busy: from then on it
+    is offered aio.BUSY_READ_SIZE (fewer loop iterations); until then, and for
+    reads that do not fill it, the decoder's own size.  Frames are unaffected."""
+    framer = impl.bind(ff.LengthPrefixed(4))
+    proto = Recorder(framer)
+    first = proto.get_buffer(sizehint)
+    size = len(first)
+    assert size < aio.BUSY_READ_SIZE
+    first.release()
+    proto.buffer_updated(0)
+    assert len(proto.get_buffer(sizehint)) == size  # a read that did not fill it
+    stream, _ = wire_of(framer, [b"p" * 60] * (size // 64 + 2))
+    feed_protocol(proto, stream[:size], sizehint)  # exactly fills the view
+    view = proto.get_buffer(sizehint)
+    assert len(view) >= aio.BUSY_READ_SIZE
+    view[: len(stream) - size] = stream[size:]
+    view.release()
+    proto.buffer_updated(len(stream) - size)
+    assert proto.frames == [b"p" * 60] * (size // 64 + 2)
 
 
 def test_protocol_frame_received_order(impl: Any, loop_kind: str) -> None:
