@@ -79,18 +79,30 @@ def core_module(core: str) -> ModuleType:
 
 
 def event_loop_runner(loop: str) -> Callable[[Any], Any]:
-    """``asyncio.run`` or ``uvloop.run``: runs a coroutine on a new loop of that kind."""
-    if loop == "asyncio":
-        import asyncio
+    """Runs a coroutine on a new loop of that kind (asyncio's default, or uvloop)."""
+    import asyncio
 
-        return asyncio.run
-    if loop != "uvloop":
+    if loop == "asyncio":
+        new_loop = asyncio.new_event_loop
+    elif loop != "uvloop":
         raise LookupError(loop)
-    try:
-        import uvloop
-    except ImportError as exc:
-        raise Unavailable(f"uvloop does not import: {exc}", compiled=False) from exc
-    return uvloop.run  # type: ignore[no-any-return]
+    else:
+        try:
+            import uvloop
+        except ImportError as exc:
+            raise Unavailable(f"uvloop does not import: {exc}", compiled=False) from exc
+        new_loop = uvloop.new_event_loop
+
+    def run(coro: Any) -> Any:
+        # Not asyncio.run: its SIGINT handler turns Ctrl-C into a cancellation
+        # that the code under test may see first; here it is a KeyboardInterrupt.
+        event_loop = new_loop()
+        try:
+            return event_loop.run_until_complete(coro)
+        finally:
+            event_loop.close()
+
+    return run
 
 
 @dataclass(frozen=True)
