@@ -187,7 +187,7 @@ class FramedReader:
             await self._wait()
         frame = frames.popleft()
         self._unread -= len(frame) + FRAME_OVERHEAD
-        if self._paused and self._unread <= self._low:
+        if self._paused:
             self._maybe_resume()
         return frame
 
@@ -204,7 +204,7 @@ class FramedReader:
         else:
             out = [frames.popleft() for _ in range(limit)]
             self._unread -= sum(map(len, out)) + FRAME_OVERHEAD * limit
-        if self._paused and self._unread <= self._low:
+        if self._paused:
             self._maybe_resume()
         return out
 
@@ -516,10 +516,14 @@ class FramedWriter:
 
 
 def _factory(
-    framer: Framer, cb: ClientConnected | None, high_water: int, low_water: int | None
+    framer: Framer | None, cb: ClientConnected | None, high_water: int, low_water: int | None
 ) -> Callable[[], _StreamProtocol]:
+    """What makes each connection's protocol; the arguments are checked now,
+    not at the first connection."""
+    if framer is None:
+        raise TypeError("a framer is required (framer=fastframe.LengthPrefixed(4), ...)")
     _sockets.check_framer(framer)
-    _water_marks(high_water, low_water)  # checked now, not at the first connection
+    _water_marks(high_water, low_water)
     return lambda: _StreamProtocol(framer, cb, high_water=high_water, low_water=low_water)
 
 
@@ -535,7 +539,7 @@ async def open_connection(
     """Connect over TCP (other arguments: ``loop.create_connection``, e.g.
     ``sock=``) and return a ``(FramedReader, FramedWriter)`` pair."""
     loop = asyncio.get_running_loop()
-    factory = _factory(_required(framer), None, high_water, low_water)
+    factory = _factory(framer, None, high_water, low_water)
     _, protocol = await loop.create_connection(factory, host, port, **kwds)
     return protocol.reader, protocol.writer  # type: ignore[return-value]
 
@@ -550,7 +554,7 @@ async def open_unix_connection(
 ) -> tuple[FramedReader, FramedWriter]:
     """``open_connection`` over a Unix socket."""
     loop = asyncio.get_running_loop()
-    factory = _factory(_required(framer), None, high_water, low_water)
+    factory = _factory(framer, None, high_water, low_water)
     _, protocol = await loop.create_unix_connection(factory, path, **kwds)
     return protocol.reader, protocol.writer  # type: ignore[return-value]
 
@@ -568,7 +572,7 @@ async def start_server(
     """Serve TCP: ``client_connected_cb(reader, writer)`` (a plain function or a
     coroutine function) runs for each connection.  Returns an ``asyncio.Server``."""
     loop = asyncio.get_running_loop()
-    factory = _factory(_required(framer), client_connected_cb, high_water, low_water)
+    factory = _factory(framer, client_connected_cb, high_water, low_water)
     return await loop.create_server(factory, host, port, **kwds)
 
 
@@ -583,7 +587,7 @@ async def start_unix_server(
 ) -> asyncio.Server:
     """``start_server`` on a Unix socket."""
     loop = asyncio.get_running_loop()
-    factory = _factory(_required(framer), client_connected_cb, high_water, low_water)
+    factory = _factory(framer, client_connected_cb, high_water, low_water)
     return await loop.create_unix_server(factory, path, **kwds)
 
 
@@ -597,8 +601,3 @@ def _water_marks(high_water: int, low_water: int | None) -> tuple[int, int]:
         )
     return high_water, low_water
 
-
-def _required(framer: Framer | None) -> Framer:
-    if framer is None:
-        raise TypeError("a framer is required (framer=fastframe.LengthPrefixed(4), ...)")
-    return framer
