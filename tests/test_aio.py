@@ -409,13 +409,12 @@ def test_framers_are_bound_to_each_core(impl: Any) -> None:
 # -- FramedProtocol fed by hand -------------------------------------------------------------------
 
 
-class Recorder(aio.FramedProtocol):
-    """Records what a FramedProtocol is told, as events (the _support.events
-    format).  framing_error records and returns: the connection is kept."""
+class Watched(aio.FramedProtocol):
+    """A FramedProtocol whose ``lost`` future (made on connection) gets what
+    ``connection_lost`` was given."""
 
     def __init__(self, framer: Any) -> None:
         super().__init__(framer)
-        self.events: list[tuple] = []
         self.lost: asyncio.Future[BaseException | None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -425,6 +424,15 @@ class Recorder(aio.FramedProtocol):
     def connection_lost(self, exc: BaseException | None) -> None:
         assert self.lost is not None
         self.lost.set_result(exc)
+
+
+class Recorder(Watched):
+    """Records what a FramedProtocol is told, as events (the _support.events
+    format).  framing_error records and returns: the connection is kept."""
+
+    def __init__(self, framer: Any) -> None:
+        super().__init__(framer)
+        self.events: list[tuple] = []
 
     def frame_received(self, frame: bytes) -> None:
         assert type(frame) is bytes
@@ -1607,24 +1615,15 @@ def test_protocol_frames_received_gets_whole_batches(impl: Any, loop_kind: str) 
     run(loop_kind, main)
 
 
-class Plain(aio.FramedProtocol):
+class Plain(Watched):
     """Implements frame_received only: framing_error is the default (abort)."""
 
     def __init__(self, framer: Any) -> None:
         super().__init__(framer)
         self.frames: list[bytes] = []
-        self.lost: asyncio.Future[BaseException | None] | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        self.lost = asyncio.get_running_loop().create_future()
 
     def frame_received(self, frame: bytes) -> None:
         self.frames.append(frame)
-
-    def connection_lost(self, exc: BaseException | None) -> None:
-        assert self.lost is not None
-        self.lost.set_result(exc)
 
 
 @pytest.mark.parametrize(
@@ -1723,13 +1722,8 @@ def test_protocol_without_frame_received(impl: Any, loop_kind: str) -> None:
     NotImplementedError, which the loop surfaces as it does any protocol error
     (reported to its exception handler, the connection closed with it)."""
 
-    class Forgot(aio.FramedProtocol):
-        def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            super().connection_made(transport)
-            self.lost: asyncio.Future[BaseException | None] = asyncio.get_running_loop().create_future()
-
-        def connection_lost(self, exc: BaseException | None) -> None:
-            self.lost.set_result(exc)
+    class Forgot(Watched):
+        pass
 
     reports: list[dict[str, Any]] = []
 
