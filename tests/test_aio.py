@@ -17,6 +17,7 @@ description of each framing), never from the encoders under test.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
 import os
@@ -683,6 +684,23 @@ def test_wire_bytes_both_ways(impl: Any, loop_kind: str, framer: Any) -> None:
             await peer.send(in_wire)
             peer.shutdown_write()
             assert await drain_frames(reader, "recv") == in_frames
+
+    run(loop_kind, main)
+
+
+def test_sendall_counts_bytes_not_items(impl: Any, loop_kind: str) -> None:
+    """sendall takes any bytes-like object: an array of ints, and a memoryview of
+    one, arrive byte for byte, also when the transport has to keep the rest."""
+    ints = array.array("i", range(300_000))  # 1.2 MB: more than one send takes
+
+    async def main() -> None:
+        async with raw_peer(impl.bind(ff.LengthPrefixed(4))) as (_, writer, peer):
+            received = asyncio.ensure_future(peer.read_all())
+            writer.sendall(ints)
+            writer.sendall(memoryview(ints))
+            await writer.drain()
+            writer.write_eof()
+            assert await received == ints.tobytes() * 2
 
     run(loop_kind, main)
 

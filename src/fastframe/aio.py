@@ -16,7 +16,7 @@ import asyncio
 import collections
 import operator
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from . import _sockets
 from .errors import ConnectionClosed, FastframeError, FrameTooLarge, IncompleteFrame
@@ -46,7 +46,7 @@ BUSY_READ_SIZE = 256 * 1024
 # slot), so that a flood of empty frames is bounded too.
 FRAME_OVERHEAD = 64
 
-ClientConnected = Callable[["FramedReader", "FramedWriter"], Union[Awaitable[None], None]]
+ClientConnected = Callable[["FramedReader", "FramedWriter"], Awaitable[None] | None]
 
 
 class FramedProtocol(asyncio.BufferedProtocol):
@@ -461,6 +461,10 @@ class FramedWriter:
     def sendall(self, data: Buffer) -> None:
         """Send raw bytes, unframed, in order with the frames."""
         self._check_writable()
+        if not isinstance(data, (bytes, bytearray)):
+            # transports take only bytes, bytearray and memoryview, and count a
+            # memoryview's items, not its bytes
+            data = memoryview(data).cast("B")
         self._transport.write(data)
 
     async def drain(self) -> None:
@@ -540,7 +544,9 @@ async def open_connection(
     ``sock=``) and return a ``(FramedReader, FramedWriter)`` pair."""
     loop = asyncio.get_running_loop()
     factory = _factory(framer, None, high_water, low_water)
-    _, protocol = await loop.create_connection(factory, host, port, **kwds)
+    # asyncio also takes port names and, with sock=, no host or port: typeshed's
+    # overloads split those cases
+    _, protocol = await loop.create_connection(factory, host, port, **kwds)  # type: ignore[arg-type]
     return protocol.reader, protocol.writer  # type: ignore[return-value]
 
 
@@ -573,7 +579,7 @@ async def start_server(
     coroutine function) runs for each connection.  Returns an ``asyncio.Server``."""
     loop = asyncio.get_running_loop()
     factory = _factory(framer, client_connected_cb, high_water, low_water)
-    return await loop.create_server(factory, host, port, **kwds)
+    return await loop.create_server(factory, host, port, **kwds)  # type: ignore[arg-type]
 
 
 async def start_unix_server(
