@@ -33,7 +33,8 @@ def listen(args: argparse.Namespace) -> tuple[socket.socket, str]:
     else:
         family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
         listener = socket.create_server((args.host, args.port), family=family)
-        address = "%s %d" % listener.getsockname()[:2]
+        host, port = listener.getsockname()[:2]
+        address = f"{host} {port}"
     listener.setblocking(False)
     return listener, address
 

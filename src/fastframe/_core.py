@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 from ._switch import VARIABLE, pure_python_requested
 
+__all__ = ["IMPLEMENTATION", "Decoder", "impl"]
+
 if TYPE_CHECKING or pure_python_requested():
     from . import _purepython as impl
 else:

@@ -91,7 +91,7 @@ class Framer:
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return self._options() == other._options()  # type: ignore[attr-defined, no-any-return]
+        return self._options() == other._options()
 
     def __hash__(self) -> int:
         return hash((type(self), tuple(self._options().values())))
@@ -189,7 +189,7 @@ class Delimited(Framer):
         self, delimiter: Buffer = b"\n", *, max_size: int = DEFAULT_MAX_SIZE, keep: bool = False
     ) -> None:
         try:
-            delimiter = memoryview(delimiter).tobytes()  # type: ignore[arg-type]
+            delimiter = memoryview(delimiter).tobytes()
         except TypeError:
             raise TypeError(
                 f"delimiter must be bytes-like, not {type(delimiter).__name__}"

@@ -13,8 +13,8 @@ import socket
 import struct
 import sys
 import threading
-import time
 from collections.abc import Iterable
+from socket import socket as _Socket  # FramedSocket.socket hides the module
 from typing import TYPE_CHECKING, Any
 
 from . import _sockets, _wire
@@ -320,12 +320,12 @@ class _LengthFormat:
     def __init__(self, framer: Any) -> None:
         fmt = (">" if framer.byteorder == "big" else "<") + _FORMATS[framer.width]
         self.struct = struct.Struct(fmt)
-        self.offset = framer.offset
-        self.header = framer.offset + framer.width
-        self.adjustment = framer.adjustment
-        self.strip = framer.strip
-        self.max_size = framer.max_size
-        self.field_max = 2 ** (8 * framer.width) - 1
+        self.offset: int = framer.offset
+        self.header: int = framer.offset + framer.width
+        self.adjustment: int = framer.adjustment
+        self.strip: int = framer.strip
+        self.max_size: int = framer.max_size
+        self.field_max: int = 2 ** (8 * framer.width) - 1
         # the frame encode() may produce: within max_size and what the field can say
         self.encode_max = min(
             self.max_size, self.field_max + self.adjustment + self.header - self.strip
@@ -409,7 +409,7 @@ class LengthPrefixedDecoder(Decoder):
         have = len(self._buf)
         if have < self._hl:
             return self._hl - have
-        (value,) = self._unpack(self._buf, self._off)
+        value: int = self._unpack(self._buf, self._off)[0]
         body = value + self._adj
         if body < 0 or body + self._hl - self._strip > self._max:
             return 0  # _cut reports it
@@ -424,7 +424,7 @@ class LengthPrefixedDecoder(Decoder):
     def _expected(self) -> int | None:
         if len(self._buf) < self._hl:
             return None
-        (value,) = self._unpack(self._buf, self._off)
+        value: int = self._unpack(self._buf, self._off)[0]
         return self._hl + value + self._adj
 
 
@@ -962,9 +962,9 @@ class FramedSocket:
     unsent bytes stay queued (``pending_output``) and go out first.
     """
 
-    def __init__(self, sock: socket.socket, framer: Any) -> None:
+    def __init__(self, sock: _Socket, framer: Any) -> None:
         _sockets.check_socket(sock)
-        self._sock: socket.socket | None = sock
+        self._sock: _Socket | None = sock
         self._out: list[Any] = []  # queued output, oldest first
         self._out_pos = 0  # bytes of _out[0] already sent
         self._out_size = 0  # bytes queued and not sent
@@ -1074,8 +1074,6 @@ class FramedSocket:
                         return frames
                     if self._eof:
                         return self._at_eof(dec)
-                if self._eof:
-                    continue
                 if call is None:
                     call = _sockets.Call(self._sock)  # type: ignore[arg-type]
                 got = self._recv_into(call)
@@ -1273,20 +1271,19 @@ class FramedSocket:
     # -- the connection -------------------------------------------------------
 
     @property
-    def socket(self) -> socket.socket | None:
+    def socket(self) -> _Socket | None:
         """The socket (None once closed or detached)."""
         return self._sock
 
     def fileno(self) -> int:
-        self._check_open()
-        return self._sock.fileno()  # type: ignore[union-attr]
+        return self._check_open().fileno()
 
     def shutdown_write(self) -> None:
         """Send what is queued, then tell the peer that nothing more is coming;
         this side goes on receiving."""
         if not self.flush():
             raise _sockets.output_queued(self._out_size)
-        self._sock.shutdown(socket.SHUT_WR)  # type: ignore[union-attr]
+        self._check_open().shutdown(socket.SHUT_WR)
 
     def close(self) -> None:
         """Close the socket (idempotent); queued output is dropped."""
@@ -1303,19 +1300,19 @@ class FramedSocket:
         self._out_pos = self._out_size = 0
         sock.close()
 
-    def detach(self) -> tuple[socket.socket, bytes]:
+    def detach(self) -> tuple[_Socket, bytes]:
         """Give the socket back with every byte received and not returned;
         this FramedSocket is closed afterwards."""
         if not self.flush():
             raise _sockets.output_queued(self._out_size)
         if self._receiving.locked():
             raise _sockets.busy("receiving")
-        sock = self._sock
+        sock = self._check_open()
         held = self._dec.detach() + self._rest[self._rest_pos :]
         self._rest = b""
         self._rest_pos = 0
         self._sock = None
-        return sock, held  # type: ignore[return-value]
+        return sock, held
 
     def __enter__(self) -> FramedSocket:
         return self
@@ -1328,6 +1325,7 @@ class FramedSocket:
             return f"<FramedSocket closed {self._framer!r}>"
         return f"<FramedSocket fd={self._sock.fileno()} {self._framer!r}>"
 
-    def _check_open(self) -> None:
+    def _check_open(self) -> _Socket:
         if self._sock is None:
             raise _sockets.closed()
+        return self._sock

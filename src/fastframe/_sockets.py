@@ -130,11 +130,11 @@ class Call:
         if HAS_POLL:
             poller = select.poll()
             poller.register(self.fd, select.POLLOUT if writing else select.POLLIN)
-            ready = poller.poll(None if left is None else left * 1000.0 + 1.0)
+            ready = bool(poller.poll(None if left is None else left * 1000.0 + 1.0))
         else:
             fds = [self.fd]
-            ready = select.select([] if writing else fds, fds if writing else [], [], left)[:2]
-            ready = ready[0] or ready[1]
+            readable, writable, _ = select.select([] if writing else fds, fds if writing else [], [], left)
+            ready = bool(readable or writable)
         if not ready and left is not None and self.deadline <= time.monotonic():
             raise timed_out()
         return True

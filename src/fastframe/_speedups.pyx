@@ -1,4 +1,4 @@
-# cython: language_level=3, embedsignature=True
+# cython: language_level=3, embedsignature=True, autotestdict=False, auto_pickle=False
 """The compiled core: the same classes and behaviour as ``_purepython``, in C.
 
 Frames are cut straight out of the caller's buffer (one PyBytes per frame, nothing
@@ -21,10 +21,9 @@ from libc.errno cimport EINTR, errno
 from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memchr, memcmp, memcpy, memmove, strerror
 
-from socket import SHUT_RDWR, SHUT_WR
+from socket import SHUT_RDWR as _SHUT_RDWR, SHUT_WR as _SHUT_WR
 
 from . import _sockets, _wire
-from ._wire import DEFAULT_MAX_SIZE
 from .errors import ConnectionClosed, FrameTooLarge, IncompleteFrame
 
 cdef extern from "Python.h":
@@ -1518,12 +1517,12 @@ cdef class FramedSocket:
             return b""
         return self._one(EXACTLY, n)
 
-    def recv_until(self, delimiter, *, keep=False, max_size=DEFAULT_MAX_SIZE):
+    def recv_until(self, delimiter, *, keep=False, max_size=_wire.DEFAULT_MAX_SIZE):
         """The bytes up to ``delimiter`` (consumed; returned if ``keep``)."""
         key = _sockets.check_until(delimiter, max_size) + (bool(keep),)
         return self._one(UNTIL, key)
 
-    def recv_until_eof(self, *, max_size=DEFAULT_MAX_SIZE):
+    def recv_until_eof(self, *, max_size=_wire.DEFAULT_MAX_SIZE):
         """Every byte until the peer closes its side (``b""`` if none)."""
         return self._one(UNTIL_EOF, _sockets.check_max_size(max_size))
 
@@ -1576,8 +1575,6 @@ cdef class FramedSocket:
                         return frames
                     if self._eof:
                         return self._at_eof(dec)
-                if self._eof:
-                    continue
                 if not self._fd_path and waiter is None:
                     waiter = _sockets.Call(self._sock)
                 got = self._recv_into(dec, &call, waiter)
@@ -1951,7 +1948,7 @@ cdef class FramedSocket:
         this side goes on receiving."""
         if not self.flush():
             raise _sockets.output_queued(self._out_size)
-        self._sock.shutdown(SHUT_WR)
+        self._sock.shutdown(_SHUT_WR)
 
     def close(self):
         """Close the socket (idempotent); queued output is dropped."""
@@ -1960,7 +1957,7 @@ cdef class FramedSocket:
             return
         if self._receiving or self._sending:
             try:
-                sock.shutdown(SHUT_RDWR)  # wakes the other thread's call
+                sock.shutdown(_SHUT_RDWR)  # wakes the other thread's call
             except OSError:
                 pass
         self._sock = None

@@ -36,7 +36,7 @@ def connect(address: Any, framer: Any, timeout: float | None = None) -> FramedSo
         sock = socket.create_connection(address, timeout)
         sock.settimeout(timeout)
     try:
-        return FramedSocket(sock, framer)  # type: ignore[no-any-return]
+        return FramedSocket(sock, framer)
     except BaseException:
         sock.close()
         raise

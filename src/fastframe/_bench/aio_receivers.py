@@ -71,11 +71,10 @@ async def _frame_received(sock: socket.socket, framer: Framer, keep: list[bytes]
 
 @contextlib.asynccontextmanager
 async def _reader(sock: socket.socket, framer: Framer) -> AsyncIterator[aio.FramedReader]:
-    """A FramedReader on ``sock``, until the peer closes between frames."""
+    """A FramedReader on ``sock``, closed at the end."""
     reader, writer = await aio.open_connection(sock=sock, framer=framer)
     try:
-        with clean_eof():
-            yield reader
+        yield reader
     finally:
         writer.close()
 
@@ -83,12 +82,13 @@ async def _reader(sock: socket.socket, framer: Framer) -> AsyncIterator[aio.Fram
 async def _recv_many(sock: socket.socket, framer: Framer, keep: list[bytes] | None) -> int:
     frames = 0
     async with _reader(sock, framer) as reader:
-        if keep is None:
-            while True:
-                frames += len(await reader.recv_many())  # one call per batch: no alias needed
-        else:
-            while True:
-                keep += await reader.recv_many()
+        with clean_eof():
+            if keep is None:
+                while True:
+                    frames += len(await reader.recv_many())  # one call per batch: no alias
+            else:
+                while True:
+                    keep += await reader.recv_many()
     return frames
 
 
@@ -96,14 +96,15 @@ async def _recv(sock: socket.socket, framer: Framer, keep: list[bytes] | None) -
     frames = 0
     async with _reader(sock, framer) as reader:
         recv = reader.recv
-        if keep is None:
-            while True:
-                await recv()
-                frames += 1
-        else:
-            append = keep.append
-            while True:
-                append(await recv())
+        with clean_eof():
+            if keep is None:
+                while True:
+                    await recv()
+                    frames += 1
+            else:
+                append = keep.append
+                while True:
+                    append(await recv())
     return frames
 
 

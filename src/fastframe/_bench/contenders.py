@@ -17,11 +17,10 @@ that is an error for the caller to raise (``Unavailable.compiled``).
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import os
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -125,16 +124,20 @@ def _keeping(read: Read) -> Receiver:
     return Receiver(lambda sock: read(sock, None), frames)
 
 
-@contextlib.contextmanager
-def clean_eof() -> Iterator[None]:
+class clean_eof:
     """Ends the body's loop when the peer closes between frames (ConnectionClosed),
     not inside one (IncompleteFrame)."""
-    try:
-        yield
-    except IncompleteFrame:
-        raise
-    except ConnectionClosed:
+
+    def __enter__(self) -> None:
         pass
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> bool:
+        # a bool, not None: type checkers then know the body may end here
+        return (
+            kind is not None
+            and issubclass(kind, ConnectionClosed)
+            and not issubclass(kind, IncompleteFrame)
+        )
 
 
 def _framed_socket(core: str, method: str) -> Read:

@@ -40,6 +40,7 @@ def speedups_status() -> str:
 
 
 def machine_facts() -> dict[str, Any]:
+    usable: int | None
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:  # not on every platform

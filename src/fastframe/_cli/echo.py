@@ -145,7 +145,7 @@ def _event_loop(args: argparse.Namespace) -> Callable[[Any], int]:
             import uvloop
         except ImportError:
             args.usage_error("--loop uvloop: uvloop is not installed (pip install uvloop)")
-        return uvloop.run  # type: ignore[no-any-return]
+        return uvloop.run
     import asyncio
 
     return asyncio.run
@@ -196,7 +196,7 @@ async def _serve(args: argparse.Namespace, framer: Framer) -> int:
                 )
             )[0]
             server = await aio.start_server(
-                serve_client, sockaddr[0], args.port, framer, family=family
+                serve_client, str(sockaddr[0]), args.port, framer, family=family
             )
             bound = server.sockets[0].getsockname()
             print(f"listening on {bound[0]} {bound[1]}", flush=True)
@@ -391,7 +391,7 @@ def _check(number: int, sent: bytes, echo: bytes) -> None:
         )
 
 
-def _failure(exc: Exception) -> str:
+def _failure(exc: _Failure | FastframeError | OSError) -> str:
     if isinstance(exc, _Failure):
         return str(exc)
     if isinstance(exc, IncompleteFrame):
@@ -459,7 +459,7 @@ def _address(host: str, port: int) -> str:
 def _reason(exc: OSError) -> str:
     """What went wrong, in lower case, without the error number."""
     if isinstance(exc, socket.gaierror):
-        text = exc.strerror
+        text = exc.strerror or str(exc)
     elif exc.errno:
         # not exc.strerror: asyncio puts the whole address in it
         text = os.strerror(exc.errno)

@@ -50,21 +50,21 @@ def parse_framing(spec: str, max_size: int | None = None) -> Framer:
     accepted forms."""
     name, colon, rest = spec.partition(":")
     options = rest.split(":") if colon else []
-    sized = {} if max_size is None else {"max_size": max_size}
+    size = DEFAULT_MAX_SIZE if max_size is None else max_size
     try:
         if name == "length" and len(options) <= 2:
             width = _integer("WIDTH", options[0]) if options else 4
             order = options[1] if len(options) == 2 else "big"
-            return LengthPrefixed(width, byteorder=order, **sized)
+            return LengthPrefixed(width, byteorder=order, max_size=size)
         if name in _NO_OPTIONS and not options:
-            return _NO_OPTIONS[name](**sized)
+            return _NO_OPTIONS[name](max_size=size)
         if name == "fixed" and len(options) == 1:
             size = _integer("SIZE", options[0])
             if max_size is not None:
                 raise ValueError(f"--max-size does not apply: its frames are {size} bytes")
             return FixedSize(size)
         if name == "delimited" and colon:
-            return Delimited(unescape(rest), **sized)
+            return Delimited(unescape(rest), max_size=size)
     except ValueError as exc:
         raise ValueError(f"bad framing '{spec}': {exc}") from None
     raise ValueError(f"bad framing '{spec}': expected one of {FORMS}")

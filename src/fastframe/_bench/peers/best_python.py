@@ -42,7 +42,7 @@ class Splitter:
 
     def __init__(self) -> None:
         self._head = b""  # the first 1-3 bytes of a header cut by a chunk boundary
-        self._pieces: list[object] = []  # the body so far of a frame that spans chunks
+        self._pieces: list[bytes | memoryview] = []  # the body so far of a frame that spans chunks
         self._need = 0  # body bytes that frame still lacks (> 0 while _pieces is held)
 
     @property
@@ -53,7 +53,7 @@ class Splitter:
     @property
     def held(self) -> int:
         """Bytes kept of an unfinished frame."""
-        return len(self._head) + sum(map(len, self._pieces))  # type: ignore[arg-type]
+        return len(self._head) + sum(map(len, self._pieces))
 
     def feed(self, data: bytes) -> list[bytes]:
         frames: list[bytes] = []
@@ -107,7 +107,7 @@ def encode_many(payloads: Iterable[bytes]) -> bytes:
     """Each payload behind its 4-byte big-endian length, all in one bytes object."""
     if type(payloads) is not list:
         payloads = list(payloads)
-    parts: list[object] = [None] * (2 * len(payloads))
+    parts: list[bytes] = [b""] * (2 * len(payloads))
     parts[::2] = map(_pack, map(len, payloads))
     parts[1::2] = payloads
     return b"".join(parts)

@@ -1,0 +1,73 @@
+"""The compiled core's stub (``_speedups.pyi``) describes both cores.
+
+mypy's stubtest compares a stub with the imported module: every public name,
+signature, property and class property.  The compiled core is checked against
+the stub as shipped.  The twin is checked against the same stub, with only what
+says how the classes are built changed: Cython takes constructor arguments in
+``__cinit__`` (``__new__`` in the stub) where the twin has ``__init__``, and C
+fields make a class a disjoint base where the twin uses ``__slots__`` or not.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import fastframe
+
+STUB = Path(fastframe.__file__).with_name("_speedups.pyi")
+
+
+def _stubtest(module: str, tmp_path: Path, twin_stub: str | None = None) -> subprocess.CompletedProcess[str]:
+    """stubtest on ``module``: the shipped stub, or ``twin_stub`` for the twin."""
+    env = dict(os.environ, MYPY_CACHE_DIR=str(tmp_path / "cache"))
+    if twin_stub is not None:
+        package = tmp_path / "stubs" / "fastframe"
+        package.mkdir(parents=True)
+        (package / "__init__.pyi").write_text("")
+        (package / "_purepython.pyi").write_text(twin_stub)
+        env["MYPYPATH"] = str(tmp_path / "stubs")
+    config = tmp_path / "mypy.ini"
+    config.write_text("[mypy]\n")  # not the project's: its files= would be checked too
+    return subprocess.run(
+        [sys.executable, "-m", "mypy.stubtest", module, "--mypy-config-file", str(config)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def as_twin(text: str) -> str:
+    """The compiled stub with the twin's way of building classes."""
+    text = text.replace("@disjoint_base\n", "")
+    return re.sub(r"def __new__\(cls, ([^)]*)\) -> Self:", r"def __init__(self, \1) -> None:", text)
+
+
+def test_the_stub_is_shipped_beside_the_package() -> None:
+    assert STUB.is_file()
+    assert STUB.with_name("py.typed").is_file()
+
+
+def test_stub_describes_the_core(impl: Any, tmp_path: Path) -> None:
+    name = impl.module.__name__
+    if name == "fastframe._speedups":
+        result = _stubtest(name, tmp_path)
+    else:
+        result = _stubtest(name, tmp_path, as_twin(STUB.read_text()))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_twin_that_differs_from_the_stub_fails(tmp_path: Path) -> None:
+    # the check above can fail: a parameter renamed in the stub is reported
+    stub = as_twin(STUB.read_text())
+    renamed = stub.replace("max_frames: int | None", "max_count: int | None")
+    assert renamed != stub
+    result = _stubtest("fastframe._purepython", tmp_path, renamed)
+    assert result.returncode == 1
+    assert 'stub parameter "max_count" differs from runtime parameter "max_frames"' in result.stdout
