@@ -47,16 +47,20 @@ def _piece(data: bytes, start: int, end: int) -> Any:
 class Decoder:
     """Sans-IO decoder: bytes in, whole frames (``bytes``) out.
 
-    The stream machinery is here; subclasses say how one framing cuts frames
-    (``_cut``), what a held unfinished frame still needs (``_want``), where an
-    oversize frame ends (``_skip_in``), and what a frame's header announces
-    (``_layout``, ``_expected``).
-
-    An unfinished frame whose size its header has announced is kept as pieces of
-    the chunks it arrived in and joined once, when complete; anything else
-    unfinished (a header cut short, a line without its delimiter yet) is held in
-    one bytearray.
+    Made by a framer's ``decoder()``.  ``feed(data)`` (or ``get_buffer()`` then
+    ``buffer_updated(n)``) returns the frames the bytes complete, in order; any
+    split of the stream gives the same frames.  ``eof()`` says the stream ended,
+    ``buffered`` counts bytes held for an unfinished frame, ``detach()`` returns
+    them.
     """
+
+    # The stream machinery is here; subclasses say how one framing cuts frames
+    # (_cut), what a held unfinished frame still needs (_want), where an oversize
+    # frame ends (_skip_in), and what a frame's header announces (_layout,
+    # _expected).  An unfinished frame whose size its header has announced is kept
+    # as pieces of the chunks it arrived in and joined once, when complete;
+    # anything else unfinished (a header cut short, a line without its delimiter
+    # yet) is held in one bytearray.
 
     __slots__ = (
         "_buf", "_scanned", "_error", "_sticky", "_skip", "_pieces", "_lprefix",
@@ -1276,6 +1280,7 @@ class FramedSocket:
         return self._sock
 
     def fileno(self) -> int:
+        """The socket's descriptor (for selectors)."""
         return self._check_open().fileno()
 
     def shutdown_write(self) -> None:

@@ -150,11 +150,17 @@ cdef class _Window:
 cdef class Decoder:
     """Sans-IO decoder: bytes in, whole frames (``bytes``) out.
 
-    The stream machinery is here; subclasses say how one framing cuts frames
-    (``_cut``), what a held unfinished frame still needs (``_want``), where an
-    oversize frame ends (``_skip_in``), and what a frame's header announces
-    (``_layout``, ``_expected``).
+    Made by a framer's ``decoder()``.  ``feed(data)`` (or ``get_buffer()`` then
+    ``buffer_updated(n)``) returns the frames the bytes complete, in order; any
+    split of the stream gives the same frames.  ``eof()`` says the stream ended,
+    ``buffered`` counts bytes held for an unfinished frame, ``detach()`` returns
+    them.
     """
+
+    # The stream machinery is here; subclasses say how one framing cuts frames
+    # (_cut), what a held unfinished frame still needs (_want), where an oversize
+    # frame ends (_skip_in), and what a frame's header announces (_layout,
+    # _expected).
 
     # the held bytes: the unfinished frame (or, after an error, bytes not yet cut)
     cdef unsigned char* _buf
@@ -1940,6 +1946,7 @@ cdef class FramedSocket:
         return self._sock
 
     def fileno(self):
+        """The socket's descriptor (for selectors)."""
         self._check_open()
         return self._sock.fileno()
 

@@ -225,6 +225,7 @@ class FramedReader:
 
     @property
     def framer(self) -> Framer:
+        """The connection's framer."""
         return self._protocol.framer
 
     async def _wait(self) -> None:
@@ -433,10 +434,12 @@ class FramedWriter:
 
     @property
     def transport(self) -> asyncio.WriteTransport:
+        """The asyncio transport the frames are written to."""
         return self._transport
 
     @property
     def framer(self) -> Framer:
+        """The framer that encodes what ``send`` and ``send_many`` write."""
         return self._framer
 
     def send(self, payload: Buffer, *, head: Buffer | None = None) -> None:
@@ -476,6 +479,7 @@ class FramedWriter:
         await self._protocol._drain_helper()
 
     def can_write_eof(self) -> bool:
+        """Whether ``write_eof()`` is possible (not on TLS, for one)."""
         return self._transport.can_write_eof()
 
     def write_eof(self) -> None:
@@ -493,6 +497,7 @@ class FramedWriter:
         self._transport.abort()
 
     def is_closing(self) -> bool:
+        """True once the connection is closing or closed."""
         return self._transport.is_closing()
 
     async def wait_closed(self) -> None:
@@ -500,6 +505,7 @@ class FramedWriter:
         await self._protocol._closed
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """The transport's information: ``"peername"``, ``"socket"``, ``"sslcontext"``..."""
         return self._transport.get_extra_info(name, default)
 
     def _check_writable(self) -> None:

@@ -1,7 +1,7 @@
 """The exceptions fastframe raises, shared by both implementations.
 
 Every class keeps its constructor arguments in ``args`` so that instances pickle
-and compare by value; the human-readable text is built by ``__str__``.
+(and unpickle to the same ``args``); the human-readable text is built by ``__str__``.
 """
 
 from __future__ import annotations
@@ -33,10 +33,12 @@ class FrameTooLarge(FastframeError, ValueError):
 
     @property
     def size(self) -> int:
+        """The frame's size, as it would have been returned."""
         return self.args[0]  # type: ignore[no-any-return]
 
     @property
     def max_size(self) -> int:
+        """The decoder's limit."""
         return self.args[1]  # type: ignore[no-any-return]
 
     def __str__(self) -> str:
@@ -68,10 +70,12 @@ class IncompleteFrame(ConnectionClosed):
 
     @property
     def partial(self) -> bytes:
+        """Every byte received of the unfinished frame, header included."""
         return self.args[0]  # type: ignore[no-any-return]
 
     @property
     def expected(self) -> int | None:
+        """The frame's size on the wire, if its header announced it."""
         return self.args[1]  # type: ignore[no-any-return]
 
     def __str__(self) -> str:
