@@ -26,6 +26,7 @@ import socket
 import struct
 import tempfile
 import threading
+import traceback
 import tracemalloc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
@@ -701,6 +702,23 @@ def test_sendall_counts_bytes_not_items(impl: Any, loop_kind: str) -> None:
             await writer.drain()
             writer.write_eof()
             assert await received == ints.tobytes() * 2
+
+    run(loop_kind, main)
+
+
+def test_an_error_raised_again_gets_a_fresh_traceback(impl: Any, loop_kind: str) -> None:
+    """A reader raises its ProtocolError at every call; the tracebacks do not pile up."""
+
+    async def main() -> None:
+        async with raw_peer(impl.bind(ff.Netstring())) as (reader, _, peer):
+            await peer.send(b"x:")
+            depths = []
+            for _ in range(3):
+                try:
+                    await reader.recv()
+                except ProtocolError as exc:
+                    depths.append(len(traceback.extract_tb(exc.__traceback__)))
+            assert len(depths) == 3 and len(set(depths)) == 1, depths
 
     run(loop_kind, main)
 

@@ -5,6 +5,7 @@ get_buffer/buffer_updated misuse, and encode refusals."""
 
 from __future__ import annotations
 
+import gc
 import pickle
 import tracemalloc
 from typing import Any
@@ -839,3 +840,44 @@ def test_helpers_agree_with_the_design() -> None:
     assert varint(300) == b"\xac\x02"
     assert varint(0) == b"\x00"
     assert netstring(b"hello") == b"5:hello,"
+
+
+def _raised(call: Any, *args: Any) -> type[BaseException] | None:
+    # no pytest.raises: its ExceptionInfo would itself make a cycle with this frame
+    try:
+        call(*args)
+    except ff.FastframeError as exc:
+        return type(exc)
+    return None
+
+
+@pytest.mark.parametrize(
+    ("framer", "feed", "first", "then"),
+    [
+        (ff.LengthPrefixed(4), b"\x00\x00\x01\x00" + b"x" * 100, "eof", IncompleteFrame),
+        (ff.LengthPrefixed(1, max_size=4), b"\x02ab\x09too big!!\x01c", "frames", FrameTooLarge),
+        (ff.Netstring(), b"1:a,x:", "frames", ProtocolError),
+    ],
+    ids=["incomplete", "oversize-after-frames", "protocol-error-after-frames"],
+)
+def test_raising_makes_no_reference_cycle(impl: Any, framer: Any, feed: bytes, first: str, then: type) -> None:
+    """A raised error is freed with its last reference, and the bytes a decoder
+    held with it: no cycle (exception, traceback, frame) waits for the collector."""
+
+    def use() -> None:
+        dec = impl.decoder(framer)
+        if first == "eof":
+            dec.feed(feed)
+            assert _raised(dec.eof) is then
+        else:
+            assert dec.feed(feed) != []  # the frames before the error
+            assert _raised(dec.feed, b"") is then
+            assert _raised(dec.eof) in (None, then)
+
+    gc.collect()
+    gc.disable()
+    try:
+        use()
+        assert gc.collect() == 0
+    finally:
+        gc.enable()

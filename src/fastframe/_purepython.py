@@ -144,10 +144,11 @@ class Decoder:
                 expected: int | None = len(self._lprefix) + self._lsize
             else:
                 expected = self._expected()
-            error = IncompleteFrame(self._held_bytes(), expected)
             if not frames:
-                raise error
-            self._error = error
+                # not through a local: the traceback would hold it, a cycle that
+                # keeps the held bytes until the garbage collector runs
+                raise IncompleteFrame(self._held_bytes(), expected)
+            self._error = IncompleteFrame(self._held_bytes(), expected)
         return self._deliver(frames)
 
     def detach(self) -> bytes:
@@ -171,7 +172,11 @@ class Decoder:
         if self._sticky:
             raise type(error)(*error.args)
         self._error = None
-        raise error
+        try:
+            raise error
+        finally:
+            del error  # else its traceback holds this frame, which holds it
+
 
     def _consume(
         self, data: bytes, frames: list[bytes], pos: int = 0

@@ -238,9 +238,14 @@ class FramedReader:
                     self._error = None
                     self._protocol._resume_decoding()
                     self._maybe_resume()
-                raise error
+                # raised again by each later call: a fresh traceback each time, and
+                # none that holds this frame (which holds error) once it is out
+                try:
+                    raise error.with_traceback(None)
+                finally:
+                    del error
             if self._lost is not None:
-                raise self._lost
+                raise self._lost.with_traceback(None)
             if self._eof:
                 raise _sockets.connection_closed()
             if self._waiter is not None:
