@@ -1,29 +1,53 @@
 """Build the one compiled extension; all metadata lives in pyproject.toml.
 
-FASTFRAME_PURE_PYTHON=1 builds a pure-Python package (no extension).  Otherwise
-a failed compilation fails the build: no silent fallback.
+A failed compilation fails the build: no silent fallback.
+
+FASTFRAME_PURE_PYTHON=1 builds a pure-Python package instead (the py3-none-any
+wheel for PyPy and platforms without a binary wheel): no extension, and a
+generated ``fastframe/_build.py`` that tells the installed package it has no
+compiled core, so it needs no switch at run time.
 """
 
 import importlib.util
 import os
 
 from setuptools import Extension, setup
+from setuptools.command.build_py import build_py
 
-_spec = importlib.util.spec_from_file_location(
-    "_fastframe_switch", os.path.join("src", "fastframe", "_switch.py")
-)
+_spec = importlib.util.spec_from_file_location("_fastframe_switch", os.path.join("src", "fastframe", "_switch.py"))
 _switch = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_switch)
 
+
+class build_pure_py(build_py):
+    """build_py that also writes ``fastframe/_build.py``, into the build directory
+    only: the source tree is the same for both kinds of build, and an editable
+    install (which reads the source tree) still goes by the switch."""
+
+    def run(self):
+        super().run()
+        if self.editable_mode:
+            return
+        path = os.path.join(self.build_lib, "fastframe", "_build.py")
+        with open(path, "w", encoding="utf-8") as file:
+            file.write(
+                '"""Written by setup.py: this package was built without its compiled core."""\n\nPURE_PYTHON = True\n'
+            )
+
+
 if _switch.pure_python_requested():
-    ext_modules = []
+    setup(cmdclass={"build_py": build_pure_py})
 else:
-    from Cython.Build import cythonize
-
-    ext_modules = cythonize(
-        [Extension("fastframe._speedups", ["src/fastframe/_speedups.pyx"],
-                   include_dirs=["src/fastframe"], depends=["src/fastframe/_io.h"])],
-        compiler_directives={"language_level": 3, "embedsignature": True},
+    # The .pyx itself is the source: setuptools hands it to Cython (a build
+    # requirement) when the extension is built, so the sdist ships the .pyx and
+    # never generated C.  Compiler directives are in the .pyx's header.
+    setup(
+        ext_modules=[
+            Extension(
+                "fastframe._speedups",
+                ["src/fastframe/_speedups.pyx"],
+                include_dirs=["src/fastframe"],
+                depends=["src/fastframe/_io.h"],
+            )
+        ]
     )
-
-setup(ext_modules=ext_modules)
