@@ -11,8 +11,6 @@ import contextlib
 import errno
 import os
 import socket
-import struct
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -21,10 +19,12 @@ from typing import Any
 
 import pytest
 
+from _platform import LINGER_RESET, requires_unix_sockets, unix_socket_path
 from _support import expect
 from fastframe.errors import ConnectionClosed
 
-KINDS = ["socketpair", "tcp4", "tcp6", "unix"]
+# (socketpair() is AF_UNIX on Linux and macOS, TCP over 127.0.0.1 on Windows)
+KINDS = ["socketpair", "tcp4", "tcp6", pytest.param("unix", marks=requires_unix_sockets)]
 TCP_KINDS = ["tcp4", "tcp6"]
 
 #: every wait in these tests is bounded by this: a bug fails, it does not hang
@@ -36,10 +36,8 @@ MiB = 1024 * 1024
 # -- connected pairs --------------------------------------------------------------------
 
 
-def _unix_path(directory: Path) -> str:
-    path = os.path.join(directory, "s")
-    if len(path.encode()) >= 100:  # sun_path is 108 bytes; deep tmp_path names can exceed it
-        path = os.path.join(tempfile.mkdtemp(prefix="ffs"), "s")
+def _unix_path(directory: Path | None) -> str:
+    path = unix_socket_path(directory)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
     return path
@@ -63,7 +61,7 @@ def listener(kind: str, directory: Path | None = None) -> tuple[socket.socket, A
             pytest.skip(f"cannot bind ::1: {exc}")
     elif kind == "unix":
         lst = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        lst.bind(_unix_path(directory or Path(tempfile.mkdtemp(prefix="ffs"))))
+        lst.bind(_unix_path(directory))
     else:
         raise ValueError(kind)
     lst.listen(8)
@@ -232,7 +230,7 @@ def read_all(sock: socket.socket) -> bytes:
 
 def reset(sock: socket.socket) -> None:
     """Close with SO_LINGER (1, 0): the peer gets a TCP RST."""
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RESET)
     sock.close()
 
 
@@ -282,9 +280,13 @@ def elapsed_of(call: Callable[[], Any], exc_type: type[BaseException]) -> tuple[
     return info.value, time.monotonic() - start
 
 
-def rss() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+def rss() -> int | None:
+    """The resident set size in bytes (Linux's /proc); None elsewhere."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except FileNotFoundError:
+        return None
 
 
 def is_ebadf(exc: BaseException) -> bool:

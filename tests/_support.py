@@ -11,6 +11,7 @@ from __future__ import annotations
 import textwrap
 
 import contextlib
+import faulthandler
 import signal
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,16 @@ class Hang(AssertionError):
 
 @contextlib.contextmanager
 def deadline(seconds: float = 2.0) -> Iterator[None]:
+    if not hasattr(signal, "setitimer"):  # Windows: nothing can interrupt the call
+        # A hang ends the test run (with every thread's traceback) instead of
+        # failing one test; the margin keeps a slow runner from tripping it.
+        faulthandler.dump_traceback_later(max(30 * seconds, 60), exit=True)
+        try:
+            yield
+        finally:
+            faulthandler.cancel_dump_traceback_later()
+        return
+
     def on_alarm(signum: int, frame: Any) -> None:
         raise Hang(f"a decoder call did not return within {seconds} s")
 

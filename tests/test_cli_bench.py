@@ -8,15 +8,18 @@ and short windows.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from _platform import HAVE_UNIX_SOCKETS
 
 import fastframe
 from fastframe._bench.contenders import RECEIVERS
@@ -26,6 +29,9 @@ TIMEOUT = 120  # seconds, for every wait on a subprocess
 # a short run: one size, one window each of three contenders
 SMALL = ["--size", "64", "--rounds", "1", "--window", "0.02"]
 SMALL += ["--contender", "best-python", "--contender", "howto", "--contender", "streams@asyncio"]
+
+# the transport a run uses by default: TCP where there is no AF_UNIX (Windows)
+DEFAULT_TRANSPORT = "AF_UNIX" if HAVE_UNIX_SOCKETS else "TCP 127.0.0.1"
 
 # Runs the command with some modules made unimportable, as on an install without them.
 WITHOUT = (
@@ -63,7 +69,7 @@ def test_quick_prints_a_table_per_payload_size() -> None:
     assert [line for line in out.splitlines() if line.endswith(" payloads")] == headings
     assert "vs howto" in out and "vs best-python" in out and "vs streams@asyncio" in out
     assert f"IMPLEMENTATION={fastframe.IMPLEMENTATION}" in out
-    assert "AF_UNIX; 3 rounds of 0.05 s windows per contender" in out
+    assert f"{DEFAULT_TRANSPORT}; 3 rounds of 0.05 s windows per contender" in out
     table = out.split("recv 64 B payloads")[1].split("recv 1 KiB payloads")[0]
     for name in RECEIVERS:  # a row, or a line saying why it did not run
         assert f"  {name} " in table or f"{name}," in table or f"{name}:" in table, name
@@ -80,7 +86,7 @@ def test_json_saves_the_results(tmp_path: Path) -> None:
     assert results["kind"] == "fastframe-socket-bench"
     facts = results["facts"]
     assert facts["implementation"] == fastframe.IMPLEMENTATION
-    assert (facts["transport"], facts["rounds"], facts["window_s"]) == ("AF_UNIX", 1, 0.02)
+    assert (facts["transport"], facts["rounds"], facts["window_s"]) == (DEFAULT_TRANSPORT, 1, 0.02)
     assert facts["python"] and facts["fastframe_version"] == fastframe.__version__
     (group,) = results["groups"]
     assert (group["name"], group["operation"], group["payload_size"]) == ("recv 64 B", "recv", 64)
@@ -96,6 +102,21 @@ def test_tcp_transport() -> None:
     done = bench(*SMALL, "--transport", "tcp")
     assert done.returncode == 0, done.stderr
     assert "TCP 127.0.0.1; 1 round of 0.02 s windows" in done.stdout
+
+
+def test_without_unix_sockets_tcp_is_the_default(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Where there is no AF_UNIX (Windows), --transport defaults to tcp, and
+    --transport unix is refused before anything runs."""
+    from fastframe._cli import bench as command
+
+    monkeypatch.delattr(socket, "AF_UNIX", raising=False)
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser, "bench")
+    assert parser.parse_args([]).transport == "tcp"
+    assert command.run(parser.parse_args(["--transport", "unix"])) == 2
+    assert capsys.readouterr().err == "fastframe bench: --transport unix: this platform has no Unix sockets\n"
 
 
 def test_plot_draws_a_png(tmp_path: Path) -> None:

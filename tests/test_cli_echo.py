@@ -13,7 +13,6 @@ import contextlib
 import importlib.util
 import os
 import re
-import select
 import signal
 import socket
 import subprocess
@@ -23,6 +22,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from _platform import (
+    HAVE_POSIX_SIGNALS,
+    child_signal_defaults,
+    readline_within,
+    requires_posix_signals,
+    requires_unix_sockets,
+    unix_socket_path,
+)
 
 import fastframe as ff
 from fastframe._cli.framing import add_framing_arguments, framer_from_args, parse_framing, unescape
@@ -67,14 +74,13 @@ class Server:
             text=True,
             # SIGINT must reach it even when the tests run as a background job,
             # which inherits SIGINT ignored (and the server leaves it so).
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+            **child_signal_defaults(),
         )
 
     def wait_listening(self) -> None:
         """Read the line that says where the server listens."""
-        ready, _, _ = select.select([self.process.stdout], [], [], TIMEOUT)
-        assert ready, "echo-server printed nothing"
-        line = self.process.stdout.readline()
+        line = readline_within(self.process.stdout, TIMEOUT)
+        assert line is not None, "echo-server printed nothing"
         match = re.fullmatch(r"listening on (\S+) (.+)\n", line)
         assert match, (line, self.process.stderr.read() if not line else "")
         self.host, port_or_path = match.groups()
@@ -82,11 +88,16 @@ class Server:
             ["--unix", port_or_path] if self.host == "unix" else ["--port", port_or_path]
         )
 
-    def stop(self, signum: int = signal.SIGINT) -> tuple[int, str, str]:
-        """Send ``signum``; the exit status and the rest of stdout and stderr."""
-        self.process.send_signal(signum)
+    def stop(self, signum: int = signal.SIGINT) -> tuple[int | None, str, str]:
+        """Send ``signum``; the exit status and the rest of stdout and stderr.
+        Where an asyncio loop cannot catch a signal (Windows) the server is
+        killed instead, and the status is None."""
+        if HAVE_POSIX_SIGNALS:
+            self.process.send_signal(signum)
+        else:
+            self.process.kill()
         out, err = self.process.communicate(timeout=TIMEOUT)
-        return self.process.returncode, out, err
+        return self.process.returncode if HAVE_POSIX_SIGNALS else None, out, err
 
     def kill(self) -> None:
         if self.process.poll() is None:
@@ -112,7 +123,7 @@ def start_server() -> Iterator[Callable[..., Server]]:
 
 def assert_stopped_cleanly(server: Server, signum: int = signal.SIGINT) -> None:
     status, out, err = server.stop(signum)
-    assert (status, out, err) == (0, "", "")
+    assert (status, out, err) == (0 if HAVE_POSIX_SIGNALS else None, "", "")
 
 
 REPORT = re.compile(
@@ -150,23 +161,24 @@ def check_report(
     ("framing", "transport", "loop"),
     [
         ("length:4", "tcp", "asyncio"),
-        ("length:4", "unix", "asyncio"),
+        pytest.param("length:4", "unix", "asyncio", marks=requires_unix_sockets),
         ("length:2:little", "tcp", "asyncio"),
         ("lines", "tcp", "asyncio"),
-        ("netstring", "unix", "asyncio"),
+        pytest.param("netstring", "unix", "asyncio", marks=requires_unix_sockets),
         ("varint", "tcp", "asyncio"),
         ("fixed:16", "tcp", "asyncio"),
         (r"delimited:\r\n", "tcp", "asyncio"),
-        (r"delimited:\0", "unix", "asyncio"),
+        pytest.param(r"delimited:\0", "unix", "asyncio", marks=requires_unix_sockets),
         ("delimited:5.", "tcp", "asyncio"),  # bytes of the client's payloads
         pytest.param("length", "tcp", "uvloop", marks=needs_uvloop),
-        pytest.param("lines", "unix", "uvloop", marks=needs_uvloop),
+        pytest.param("lines", "unix", "uvloop", marks=[needs_uvloop, requires_unix_sockets]),
     ],
 )
 def test_echo_both_modes(
     start_server: Callable[..., Server], tmp_path: Path, framing: str, transport: str, loop: str
 ) -> None:
-    where = ["--unix", str(tmp_path / "echo.sock")] if transport == "unix" else ["--port", "0"]
+    path = unix_socket_path(tmp_path, "echo.sock")
+    where = ["--unix", path] if transport == "unix" else ["--port", "0"]
     server = start_server(*where, "--framing", framing, "--loop", loop)
     if transport == "tcp":
         assert server.host == "127.0.0.1" and int(server.where[1]) > 0
@@ -177,7 +189,7 @@ def test_echo_both_modes(
         )
         check_report(result, 1000, size, mode, framing, loop)
     assert_stopped_cleanly(server)
-    assert not (tmp_path / "echo.sock").exists()
+    assert not os.path.exists(path)
 
 
 def test_sigterm_and_sizes(start_server: Callable[..., Server]) -> None:
@@ -237,10 +249,11 @@ def test_bad_client_is_dropped_alone(
         other.sendall(good)
         assert other.recv(100) == good  # the server goes on serving
     status, out, err = server.stop()
-    assert (status, out) == (0, "")
+    assert (status, out) == (0 if HAVE_POSIX_SIGNALS else None, "")
     assert re.fullmatch(rf"client 1 \(127\.0\.0\.1:\d+\): {report}; closed\n", err), err
 
 
+@requires_posix_signals  # a killed server's connections are reset, not closed
 def test_stop_with_a_client_connected(start_server: Callable[..., Server]) -> None:
     server = start_server("--framing", "lines")
     with socket.create_connection(("127.0.0.1", int(server.where[1])), timeout=TIMEOUT) as idle:
@@ -262,8 +275,9 @@ def test_connection_refused() -> None:
     assert result.stderr == f"cannot connect to 127.0.0.1:{port}: connection refused\n"
 
 
+@requires_unix_sockets
 def test_unix_socket_missing(tmp_path: Path) -> None:
-    path = tmp_path / "none.sock"
+    path = unix_socket_path(tmp_path, "none.sock")
     result = run("echo-client", "--unix", str(path))
     assert (result.returncode, result.stdout) == (3, "")
     assert result.stderr == f"cannot connect to {path}: no such file or directory\n"
@@ -275,6 +289,22 @@ def test_port_in_use() -> None:
         result = run("echo-server", "--port", str(port))
     assert (result.returncode, result.stdout) == (3, "")
     assert result.stderr == f"cannot listen on 127.0.0.1:{port}: address already in use\n"
+
+
+@pytest.mark.parametrize(
+    ("exc", "reason"),
+    [
+        # Winsock's numbers, which Windows' C library has no text for
+        (ConnectionRefusedError(10061, "No connection could be made"), "connection refused"),
+        (ConnectionResetError(10054, "An existing connection was forcibly closed"), "connection reset by peer"),
+        (OSError(10065, "A socket operation was attempted to an unreachable host"),
+         "a socket operation was attempted to an unreachable host"),
+    ],
+)
+def test_reasons_without_a_c_library_text(exc: OSError, reason: str) -> None:
+    from fastframe._cli.echo import _reason
+
+    assert _reason(exc) == reason
 
 
 @contextlib.contextmanager
@@ -449,6 +479,26 @@ def test_usage_errors(command: str, message: str) -> None:
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr.startswith("usage: fastframe")
     assert message in result.stderr.splitlines()[-1]
+
+
+@pytest.mark.parametrize("command", ["echo-server", "echo-client"])
+def test_unix_option_without_unix_sockets(command: str) -> None:
+    # the dispatcher, in a process without AF_UNIX, as on Windows
+    code = (
+        "import socket, sys; vars(socket).pop('AF_UNIX', None)\n"
+        "from fastframe._cli import main; sys.exit(main())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, command, "--unix", "x"],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.splitlines()[-1].endswith(
+        "error: --unix: this platform has no Unix sockets (use --port)"
+    )
 
 
 @pytest.mark.parametrize("command", [["echo-server"], ["echo-client", "--port", "1"]])

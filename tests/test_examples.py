@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import select
 import signal
 import socket
 import subprocess
@@ -21,6 +20,13 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
+from _platform import (
+    child_signal_defaults,
+    readline_within,
+    requires_posix_signals,
+    requires_unix_sockets,
+    unix_socket_path,
+)
 
 import fastframe as ff
 
@@ -63,11 +69,11 @@ class Server:
             text=True,
             # Ctrl-C must reach it even when this test runs as a background job, which
             # inherits SIGINT ignored (Python then leaves it ignored).
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+            **child_signal_defaults(),
         )
-        ready, _, _ = select.select([self.process.stdout], [], [], TIMEOUT)
-        assert ready, "the echo server printed no address"
-        self.address = self.process.stdout.readline().strip()
+        line = readline_within(self.process.stdout, TIMEOUT)
+        assert line is not None, "the echo server printed no address"
+        self.address = line.strip()
         assert self.address, self.process.stderr.read()
 
     def finish(self) -> tuple[int, str, str]:
@@ -138,9 +144,10 @@ def test_echo_over_tcp() -> None:
     assert err == ""
 
 
+@requires_unix_sockets
 @pytest.mark.parametrize("framing", ["length", "lines", "netstring"])
 def test_echo_over_unix_socket(tmp_path: Path, framing: str) -> None:
-    path = str(tmp_path / "echo.sock")
+    path = unix_socket_path(tmp_path, "echo.sock")
     with echo_server("--unix", path, "--framing", framing, "--max-clients", "1") as server:
         assert server.address == path
         result = run("echo_client.py", "--unix", path, "--framing", framing, "--count", "1000")
@@ -211,6 +218,7 @@ def test_client_exits_1_on_a_wrong_echo() -> None:
     assert result.stderr.startswith("mismatch at message 7: sent b'7:7:7:7:7:'")
 
 
+@requires_posix_signals  # Windows cannot send a child Ctrl-C alone
 def test_ctrl_c_stops_the_server() -> None:
     with echo_server() as server:
         server.process.send_signal(signal.SIGINT)

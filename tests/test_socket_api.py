@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 import fastframe as ff
+from _platform import HAVE_UNIX_SOCKETS, requires_unix_sockets, unix_socket_path
 from _sockets import (  # noqa: F401 - fixtures
     IO_TIMEOUT,
     Watchdog,
@@ -62,10 +63,10 @@ def test_constructor_refuses_non_sockets_and_non_framers(impl: Any, pair: Any) -
 
 
 def test_constructor_refuses_datagram_sockets(impl: Any) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as ud:
-        for s in (udp, ud):
-            with pytest.raises(ValueError):
-                impl.framed_socket(s, LP)
+    families = [socket.AF_INET] + ([socket.AF_UNIX] if HAVE_UNIX_SOCKETS else [])
+    for family in families:
+        with socket.socket(family, socket.SOCK_DGRAM) as s, pytest.raises(ValueError):
+            impl.framed_socket(s, LP)
 
 
 def test_bad_call_arguments(impl: Any, pair: Any) -> None:
@@ -299,7 +300,10 @@ def serve_one(lst: socket.socket) -> Any:
     return peer(run)
 
 
-@pytest.mark.parametrize("kind", ["tcp4", "tcp6", "unix-str", "unix-bytes", "unix-path"])
+@pytest.mark.parametrize(
+    "kind",
+    ["tcp4", "tcp6", *(pytest.param(k, marks=requires_unix_sockets) for k in ("unix-str", "unix-bytes", "unix-path"))],
+)
 def test_connect(kind: str, tmp_path: Path) -> None:
     """fastframe.connect((host, port) or a Unix path, framer, timeout): a FramedSocket
     of the selected core, its socket's timeout set."""
@@ -321,15 +325,19 @@ def test_connect(kind: str, tmp_path: Path) -> None:
             assert type(fs) is ff.FramedSocket
             assert fs.socket.gettimeout() == 5
             assert fs.socket.type == socket.SOCK_STREAM
-            expected_family = {"tcp4": socket.AF_INET, "tcp6": socket.AF_INET6}.get(kind, socket.AF_UNIX)
+            if kind.startswith("tcp"):
+                expected_family = socket.AF_INET if kind == "tcp4" else socket.AF_INET6
+            else:
+                expected_family = socket.AF_UNIX
             assert fs.socket.family == expected_family
             fs.send(b"hello")
             assert fs.recv() == b"echo:hello"
         assert srv.finish() == b"hello\n"
 
 
-def test_connect_without_timeout_is_blocking(tmp_path: Path) -> None:
-    lst, address = listener("unix", tmp_path)
+@pytest.mark.parametrize("kind", ["tcp4", pytest.param("unix", marks=requires_unix_sockets)])
+def test_connect_without_timeout_is_blocking(kind: str, tmp_path: Path) -> None:
+    lst, address = listener(kind, tmp_path)
     with lst:
         srv = serve_one(lst)
         with ff.connect(address, ff.Lines()) as fs:
@@ -346,8 +354,18 @@ def test_connect_refused(tmp_path: Path) -> None:
     lst.close()
     with pytest.raises(ConnectionRefusedError):
         ff.connect(address, ff.Lines(), timeout=5)
-    with pytest.raises(FileNotFoundError):
-        ff.connect(str(tmp_path / "nothing-here"), ff.Lines())
+    if HAVE_UNIX_SOCKETS:
+        with pytest.raises(FileNotFoundError):
+            ff.connect(unix_socket_path(tmp_path, "nothing-here"), ff.Lines())
+
+
+def test_connect_to_a_path_without_unix_sockets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where there are no AF_UNIX sockets (Windows), a path is an OSError
+    EAFNOSUPPORT, no socket made."""
+    monkeypatch.delattr(socket, "AF_UNIX", raising=False)
+    with pytest.raises(OSError) as info:
+        ff.connect("/no/such/socket", ff.Lines(), timeout=5)
+    assert info.value.errno == errno.EAFNOSUPPORT
 
 
 def test_selected_core() -> None:

@@ -358,8 +358,10 @@ def test_frames_are_bytes_owned_by_the_caller(impl: Any, transport: Any) -> None
     b.sendall(b"aaaabbbb")
     first = fs.recv()
     many = fs.recv_many()
-    b.sendall(b"cccc" * 50_000)
+    sender = peer(b.sendall, b"cccc" * 50_000)  # a thread: more than macOS's 8 KiB socket buffers
     rest = [fs.recv_exactly(4) for _ in range(3)]
     assert [first, many, rest] == [b"aaaa", [b"bbbb"], [b"cccc"] * 3]
     assert type(first) is bytes and type(many[0]) is bytes
+    assert fs.recv_exactly(4 * (50_000 - 3)) == b"cccc" * (50_000 - 3)
+    sender.finish()
 

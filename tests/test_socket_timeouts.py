@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 import fastframe as ff
+from _platform import HAVE_POSIX_SIGNALS, requires_posix_signals
 from _sockets import (  # noqa: F401 - fixtures
     IO_TIMEOUT,
     MiB,
@@ -190,6 +191,8 @@ class Alarm(Exception):
 @pytest.fixture
 def main_thread_signals() -> Iterator[None]:
     """Default SIGINT handler; SIGALRM handler and itimer restored afterwards."""
+    if not HAVE_POSIX_SIGNALS:
+        pytest.skip(requires_posix_signals.kwargs["reason"])
     assert threading.current_thread() is threading.main_thread()
     old_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     old_alrm = signal.getsignal(signal.SIGALRM)

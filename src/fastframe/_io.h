@@ -27,10 +27,17 @@ static inline double ff_monotonic(void) { return 0.0; }
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#ifdef __APPLE__
+#include <mach/mach_time.h>
+#else
 #include <time.h>
+#endif
 
 /* A peer that has gone must give EPIPE, never SIGPIPE (an embedding program
- * may not ignore it as Python does). */
+ * may not ignore it as Python does).  Linux has MSG_NOSIGNAL, and so do the
+ * macOS SDKs of recent years; without it only a process that ignores SIGPIPE,
+ * as every Python program does, is safe (SO_NOSIGPIPE would change the
+ * caller's socket for good). */
 #ifdef MSG_NOSIGNAL
 #define FF_SEND_FLAGS MSG_NOSIGNAL
 #else
@@ -84,12 +91,28 @@ static inline int ff_would_block(int err)
     return err == EAGAIN || err == EWOULDBLOCK;
 }
 
+#ifdef __APPLE__
+/* clock_gettime() is macOS 10.12+, and a wheel may target older: the clock
+ * Python's time.monotonic() reads there */
+static inline double ff_monotonic(void)
+{
+    static double tick = 0.0; /* seconds per unit */
+    if (tick == 0.0) {
+        mach_timebase_info_data_t base;
+        if (mach_timebase_info(&base) != KERN_SUCCESS || base.denom == 0)
+            base.numer = base.denom = 1;
+        tick = (double)base.numer / (double)base.denom * 1e-9;
+    }
+    return (double)mach_absolute_time() * tick;
+}
+#else
 static inline double ff_monotonic(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
+#endif
 
 #endif /* _WIN32 */
 

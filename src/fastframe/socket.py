@@ -6,6 +6,7 @@ socket's descriptor in the compiled core); this module adds the ways to make one
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 from typing import Any
@@ -21,10 +22,13 @@ def connect(address: Any, framer: Any, timeout: float | None = None) -> FramedSo
     """Connect to ``address`` and frame the connection with ``framer``.
 
     ``(host, port)`` connects over TCP (IPv4 or IPv6, as the name resolves); a
-    ``str``, ``bytes`` or path-like address is an AF_UNIX socket path.
+    ``str``, ``bytes`` or path-like address is an AF_UNIX socket path (an
+    ``OSError`` with ``errno.EAFNOSUPPORT`` where there are none: Windows).
     ``timeout`` becomes the socket's timeout: a deadline for each later call too.
     """
     if isinstance(address, (str, bytes, os.PathLike)):
+        if not hasattr(socket, "AF_UNIX"):  # Windows' Python has no AF_UNIX
+            raise OSError(errno.EAFNOSUPPORT, "AF_UNIX sockets are not available on this platform")
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.settimeout(timeout)

@@ -1,6 +1,7 @@
 """This side of the loopback benchmark: a listening socket and the peer process.
 
-Transport: an AF_UNIX stream socket by default, ``tcp`` for TCP over 127.0.0.1.
+Transport: an AF_UNIX stream socket by default (TCP where there is none: Windows),
+``tcp`` for TCP over 127.0.0.1.
 AF_UNIX is the cheaper kernel path (a copy from sender to receiver, no protocol
 stack), so the framing work shows the most.  Kernel socket options are left at
 their defaults.
@@ -20,6 +21,7 @@ from typing import Any
 from . import peer
 
 TRANSPORTS = ("unix", "tcp")
+DEFAULT_TRANSPORT = "unix" if hasattr(socket, "AF_UNIX") else "tcp"
 REPLY_TIMEOUT = 60.0  # seconds the benchmark waits for the peer to connect at most
 EXIT_TIMEOUT = 5.0  # seconds the peer gets to end once its stdin is closed
 
@@ -30,9 +32,11 @@ Sender = Callable[[socket.socket], tuple[Callable[[list[bytes]], Any], Callable[
 class Loopback:
     """A listening socket and the peer process that connects to it for each window."""
 
-    def __init__(self, transport: str = "unix") -> None:
+    def __init__(self, transport: str = DEFAULT_TRANSPORT) -> None:
         if transport not in TRANSPORTS:
             raise ValueError(f"transport {transport!r}: expected 'tcp' or 'unix'")
+        if transport == "unix" and not hasattr(socket, "AF_UNIX"):
+            raise ValueError("transport 'unix': this platform has no Unix sockets")
         self.transport = transport
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if transport == "tcp":

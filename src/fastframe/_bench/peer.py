@@ -78,7 +78,7 @@ def drain(sock: socket.socket, check: bool) -> str:
 
 def arguments(family: int, address: Any) -> list[str]:
     """The command-line arguments that make ``main`` connect to ``address``."""
-    if family == socket.AF_UNIX:
+    if family == getattr(socket, "AF_UNIX", None):  # Windows has none
         return ["unix", address]
     host, port = address[:2]
     return ["tcp", host, str(port)]

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from . import contenders, facts
 from .contenders import Receiver, Unavailable
-from .loopback import Loopback
+from .loopback import DEFAULT_TRANSPORT, Loopback
 from .table import rows
 from .workloads import BLOCK_BYTES, HEADER, label, recv_workload
 
@@ -108,7 +108,7 @@ class Plan:
     window: float  # seconds per timed window
     warmup: float  # seconds of one untimed window per contender first (0: none)
     check: bool = True  # the untimed content check of each contender first
-    transport: str = "unix"
+    transport: str = DEFAULT_TRANSPORT
 
 
 def available(groups: list[Group]) -> tuple[dict[str, list[str]], dict[str, dict[str, str]]]:

@@ -12,6 +12,7 @@ import importlib
 import math
 import os
 import re
+import socket
 import sys
 
 from .framing import int_type
@@ -105,8 +106,8 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument(
         "--transport",
         choices=("unix", "tcp"),
-        default="unix",
-        help="AF_UNIX stream socket (default) or TCP over 127.0.0.1",
+        default="unix" if hasattr(socket, "AF_UNIX") else "tcp",  # Windows has no AF_UNIX
+        help="AF_UNIX stream socket (default where there is one) or TCP over 127.0.0.1",
     )
     parser.add_argument(
         "--contender",
@@ -152,6 +153,9 @@ def run(args: argparse.Namespace) -> int:
         contenders.cython_required()
     except ValueError as exc:
         print(f"fastframe bench: {exc}", file=sys.stderr)
+        return 2
+    if args.transport == "unix" and not hasattr(socket, "AF_UNIX"):
+        print("fastframe bench: --transport unix: this platform has no Unix sockets", file=sys.stderr)
         return 2
     sizes = list(dict.fromkeys(args.size or SIZES))
     names = list(dict.fromkeys(args.contender or contenders.RECEIVERS))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import errno
 import itertools
 import math
 import os
@@ -120,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
     """Run ``echo-server`` or ``echo-client``; the exit status."""
     if args.unix is not None and args.host is not None:
         args.usage_error("--host does not go with --unix")
+    if args.unix is not None and not hasattr(socket, "AF_UNIX"):
+        args.usage_error("--unix: this platform has no Unix sockets (use --port)")
     try:
         framer = framer_from_args(args)
     except ValueError as exc:
@@ -456,6 +459,16 @@ def _address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+# The words Linux and macOS use for what a connection meets most, for Windows,
+# whose C library has no text for Winsock's error numbers ("Unknown error").
+_SOCKET_ERRORS: tuple[tuple[type[OSError], str], ...] = (
+    (ConnectionRefusedError, "Connection refused"),
+    (ConnectionResetError, "Connection reset by peer"),
+    (ConnectionAbortedError, "Software caused connection abort"),
+    (TimeoutError, "Connection timed out"),
+)
+
+
 def _reason(exc: OSError) -> str:
     """What went wrong, in lower case, without the error number."""
     if isinstance(exc, socket.gaierror):
@@ -463,6 +476,12 @@ def _reason(exc: OSError) -> str:
     elif exc.errno:
         # not exc.strerror: asyncio puts the whole address in it
         text = os.strerror(exc.errno)
+        if text.startswith("Unknown error"):
+            if exc.errno == errno.EADDRINUSE:
+                text = "Address already in use"
+            else:
+                known = [words for kind, words in _SOCKET_ERRORS if isinstance(exc, kind)]
+                text = known[0] if known else exc.strerror or text
     else:
         text = str(exc)
     return text[:1].lower() + text[1:]
