@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from _platform import LINGER_RESET, requires_unix_sockets, unix_socket_path
 from _support import expect
+
 from fastframe.errors import ConnectionClosed
 
 # (socketpair() is AF_UNIX on Linux and macOS, TCP over 127.0.0.1 on Windows)

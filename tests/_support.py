@@ -8,11 +8,10 @@ from DESIGN.md's description of each framing.
 
 from __future__ import annotations
 
-import textwrap
-
 import contextlib
 import faulthandler
 import signal
+import textwrap
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any

@@ -15,10 +15,6 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-import fastframe as ff
 from _support import (
     IMPL_SETTINGS,
     Buffer,
@@ -37,6 +33,10 @@ from _support import (
     split,
     streams,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fastframe as ff
 from fastframe import _purepython
 from fastframe._switch import pure_python_requested
 from fastframe.errors import IncompleteFrame, ProtocolError

@@ -11,19 +11,19 @@ import tracemalloc
 from typing import Any
 
 import pytest
-
-import fastframe as ff
 from _support import (
     Buffer,
     Feed,
     deadline,
-    every_split,
     events,
+    every_split,
     netstring,
     oversize_frame,
     split,
     varint,
 )
+
+import fastframe as ff
 from fastframe import _wire
 from fastframe.errors import (
     ConnectionClosed,

@@ -4,14 +4,13 @@ option, in both directions, on each implementation."""
 from __future__ import annotations
 
 import array
-
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from _support import encode_many_with, encode_with, every_split, frames_of, frames_via_buffer, split
 
 import fastframe as ff
-from _support import encode_many_with, encode_with, every_split, frames_of, frames_via_buffer, split
 
 
 @dataclass

@@ -9,10 +9,6 @@ import random
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-import fastframe as ff
 from _support import (
     IMPL_SETTINGS,
     Buffer,
@@ -25,15 +21,19 @@ from _support import (
     encode_with,
     events,
     expect,
+    framers,
     frames_of,
     frames_via_buffer,
-    framers,
     heads,
     max_sizes,
     ops_for,
     payloads,
     split,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fastframe as ff
 
 
 @st.composite

@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-import fastframe as ff
 from _platform import HAVE_UNIX_SOCKETS, requires_unix_sockets, unix_socket_path
 from _sockets import (  # noqa: F401 - fixtures
     IO_TIMEOUT,
@@ -24,6 +22,8 @@ from _sockets import (  # noqa: F401 - fixtures
     read_all,
     transport,
 )
+
+import fastframe as ff
 from fastframe.errors import ConnectionClosed, IncompleteFrame
 
 LP = ff.LengthPrefixed(4)
@@ -231,9 +231,8 @@ def test_context_manager(impl: Any, pair: Any) -> None:
 
     c, d = socket.socketpair()
     with d:
-        with pytest.raises(RuntimeError):
-            with impl.framed_socket(c, LP) as fs2:
-                raise RuntimeError("inside")
+        with pytest.raises(RuntimeError), impl.framed_socket(c, LP) as fs2:
+            raise RuntimeError("inside")
         assert c.fileno() == -1
         fs2.close()
 

@@ -16,9 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-import fastframe as ff
-from _support import MEMORY_CAPPED_CHILD
 from _sockets import (  # noqa: F401 - fixtures
     MiB,
     drain_frames,
@@ -30,6 +27,9 @@ from _sockets import (  # noqa: F401 - fixtures
     tcp_transport,
     transport,
 )
+from _support import MEMORY_CAPPED_CHILD
+
+import fastframe as ff
 from fastframe.errors import ConnectionClosed, FrameTooLarge, IncompleteFrame, ProtocolError
 
 

@@ -11,10 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-import fastframe as ff
 from _sockets import (  # noqa: F401 - fixtures
     MiB,
     drain_frames,
@@ -28,6 +24,10 @@ from _sockets import (  # noqa: F401 - fixtures
     wire_of,
 )
 from _support import IMPL_SETTINGS, expect, heads, payloads, split
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fastframe as ff
 from fastframe.errors import ConnectionClosed
 
 SOCKET_SETTINGS = settings(IMPL_SETTINGS, deadline=None, max_examples=20)
@@ -345,7 +345,7 @@ def test_iteration_ends_at_clean_eof(impl: Any, transport: Any) -> None:
     a, b = transport
     fs = impl.framed_socket(a, ff.Netstring())
     p = send_and_close(b, b"1:a,0:,3:xyz,")
-    assert [frame for frame in fs] == [b"a", b"", b"xyz"]
+    assert [frame for frame in fs] == [b"a", b"", b"xyz"]  # noqa: C416 - a for loop, as users write it
     assert list(fs) == []
     assert iter(fs) is not None
     p.finish()

@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-import fastframe as ff
 from _platform import requires_sigpipe
 from _sockets import (  # noqa: F401 - fixtures
     IO_TIMEOUT,
@@ -27,6 +25,8 @@ from _sockets import (  # noqa: F401 - fixtures
     read_all,
     transport,
 )
+
+import fastframe as ff
 from fastframe.errors import ConnectionClosed, FrameTooLarge
 
 LP = ff.LengthPrefixed(4)

@@ -18,8 +18,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-
-import fastframe as ff
 from _platform import HAVE_POSIX_SIGNALS, requires_posix_signals
 from _sockets import (  # noqa: F401 - fixtures
     IO_TIMEOUT,
@@ -31,6 +29,8 @@ from _sockets import (  # noqa: F401 - fixtures
     read_all,
     transport,
 )
+
+import fastframe as ff
 from fastframe.errors import ConnectionClosed
 
 LP = ff.LengthPrefixed(4)
