@@ -228,3 +228,43 @@ def test_ctrl_c_ends_cleanly_with_the_peer(contender: str) -> None:
     while Path(f"/proc/{peer}").exists() and time.monotonic() < deadline:
         time.sleep(0.05)  # reaped by the command, or by init once it has exited
     assert not Path(f"/proc/{peer}").exists(), "the peer process outlived the command"
+
+
+def test_ctrl_c_leaves_no_complaint_from_what_it_cut_short() -> None:
+    # Ctrl-C can land inside a constructor (an event loop's, in one CI run): the
+    # half-built object then fails in __del__.  The command says "interrupted", only.
+    code = (
+        "import sys\n"
+        "from fastframe._cli import bench, main\n"
+        "class HalfBuilt:\n"
+        "    def __del__(self):\n"
+        "        raise AttributeError('no attribute _ssock')\n"
+        "def run(args):\n"
+        "    half = HalfBuilt()\n"
+        "    raise KeyboardInterrupt\n"
+        "bench.run = run\n"
+        "sys.exit(main(['bench', '--quick']))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT, check=False
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (130, "", "interrupted\n")
+
+
+def test_a_loop_that_cannot_be_made_closes_the_coroutine(monkeypatch: pytest.MonkeyPatch) -> None:
+    # else "coroutine was never awaited" follows a Ctrl-C in new_event_loop()
+    import asyncio
+
+    from fastframe._bench.contenders import event_loop_runner
+
+    def interrupted() -> asyncio.AbstractEventLoop:
+        raise KeyboardInterrupt
+
+    async def work() -> None:
+        pass
+
+    monkeypatch.setattr(asyncio, "new_event_loop", interrupted)
+    coro = work()
+    with pytest.raises(KeyboardInterrupt):
+        event_loop_runner("asyncio")(coro)
+    assert coro.cr_frame is None  # closed

@@ -95,7 +95,11 @@ def event_loop_runner(loop: str) -> Callable[[Any], Any]:
     def run(coro: Any) -> Any:
         # Not asyncio.run: its SIGINT handler turns Ctrl-C into a cancellation
         # that the code under test may see first; here it is a KeyboardInterrupt.
-        event_loop = new_loop()
+        try:
+            event_loop = new_loop()
+        except BaseException:  # Ctrl-C, say: the coroutine never starts
+            coro.close()
+            raise
         try:
             return event_loop.run_until_complete(coro)
         finally:

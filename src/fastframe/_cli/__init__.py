@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         return status
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
+        # What Ctrl-C cut short may fail to clean up when collected (an event
+        # loop interrupted in its constructor): nothing the user needs to read.
+        sys.unraisablehook = lambda _: None
         return 130
     except BrokenPipeError:
         # the reader of our output went away (`fastframe ... | head -1`):
