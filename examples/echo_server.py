@@ -109,6 +109,8 @@ def main() -> None:
     parser.add_argument("--framing", choices=FRAMINGS, default="length")
     parser.add_argument("--max-clients", type=int, metavar="N", help="exit once N clients have left")
     args = parser.parse_args()
+    if args.unix and not hasattr(socket, "AF_UNIX"):
+        parser.error("--unix: this platform has no Unix sockets")
 
     listener, address = listen(args)
     try:

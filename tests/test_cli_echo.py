@@ -483,38 +483,25 @@ def test_usage_errors(command: str, message: str) -> None:
 
 @pytest.mark.parametrize("command", ["echo-server", "echo-client"])
 def test_unix_option_without_unix_sockets(command: str) -> None:
-    # the dispatcher, in a process without AF_UNIX, as on Windows
-    code = (
-        "import socket, sys; vars(socket).pop('AF_UNIX', None)\n"
-        "from fastframe._cli import main; sys.exit(main())"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code, command, "--unix", "x"],
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
+    # as on Windows
+    result = dispatch_after("import socket; vars(socket).pop('AF_UNIX', None)", command, "--unix", "x")
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr.splitlines()[-1].endswith(
         "error: --unix: this platform has no Unix sockets (use --port)"
     )
 
 
+def dispatch_after(prelude: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    """The command line's dispatcher with ``argv``, in a process that first ran ``prelude``."""
+    code = f"{prelude}\nimport sys\nfrom fastframe._cli import main; sys.exit(main())"
+    return subprocess.run(
+        [sys.executable, "-c", code, *argv], env=ENV, capture_output=True, text=True, timeout=TIMEOUT
+    )
+
+
 @pytest.mark.parametrize("command", [["echo-server"], ["echo-client", "--port", "1"]])
 def test_uvloop_missing(command: list[str]) -> None:
-    # the dispatcher, in a process where importing uvloop fails
-    code = (
-        "import sys; sys.modules['uvloop'] = None\n"
-        "from fastframe._cli import main; sys.exit(main())"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code, *command, "--loop", "uvloop"],
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
+    result = dispatch_after("import sys; sys.modules['uvloop'] = None", *command, "--loop", "uvloop")
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr.splitlines()[-1].endswith(
         "error: --loop uvloop: uvloop is not installed (pip install uvloop)"

@@ -158,6 +158,26 @@ def test_echo_over_unix_socket(tmp_path: Path, framing: str) -> None:
     assert not os.path.exists(path)  # the server removes its socket file
 
 
+@pytest.mark.parametrize("script", ["echo_server.py", "echo_client.py"])
+def test_unix_option_without_unix_sockets(script: str) -> None:
+    # as on Windows: a usage error (server) or a clear OSError (client), no AttributeError
+    code = (
+        "import runpy, socket, sys; vars(socket).pop('AF_UNIX', None)\n"
+        f"sys.argv = [{script!r}, '--unix', 'x.sock']\n"
+        f"runpy.run_path({str(EXAMPLES / script)!r}, run_name='__main__')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=TIMEOUT
+    )
+    assert "AttributeError" not in result.stderr
+    if script == "echo_server.py":
+        assert result.returncode == 2
+        assert result.stderr.splitlines()[-1].endswith("error: --unix: this platform has no Unix sockets")
+    else:
+        assert result.returncode != 0
+        assert "AF_UNIX sockets are not available on this platform" in result.stderr
+
+
 def test_server_finishes_its_echoes_after_a_half_close() -> None:
     # Echoes of a big batch are still queued in the server when it reads EOF.  A
     # thread sends while this one reads, so no buffer size can stall the exchange.
