@@ -10,11 +10,11 @@ from typing import Any
 
 from .errors import ProtocolError
 
-# get_buffer() hands out at least this much: big enough for few syscalls, small
-# enough that the frames cut out of it are still in cache.
 # the largest frame a decoder returns unless told otherwise
 DEFAULT_MAX_SIZE = 16 * 1024 * 1024
 
+# get_buffer() hands out at least this much: big enough for few syscalls, small
+# enough that the frames cut out of it are still in cache.
 RECV_SIZE = 64 * 1024
 # A frame at least this long is received straight into its own bytes object
 # (compiled core), so its bytes are copied once.
