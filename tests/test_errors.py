@@ -6,7 +6,10 @@ get_buffer/buffer_updated misuse, and encode refusals."""
 from __future__ import annotations
 
 import gc
+import os
 import pickle
+import subprocess
+import sys
 import tracemalloc
 from typing import Any
 
@@ -881,3 +884,45 @@ def test_raising_makes_no_reference_cycle(impl: Any, framer: Any, feed: bytes, f
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+# With max_size near sys.maxsize, a header can announce a frame whose size on the
+# wire is past what a C Py_ssize_t holds.  The compiled core added such sizes in C:
+# a netstring header wedged eof() in an endless loop, and IncompleteFrame.expected
+# came out negative.  Run in a child process, so that a hang fails, not blocks.
+HUGE_FRAMES = """
+import sys
+import fastframe as ff
+core = __import__(sys.argv[1], fromlist=["x"])
+HUGE = sys.maxsize
+varint = bytes([0xFF] * 8 + [0x7F])  # HUGE, 9 bytes
+cases = [
+    (ff.Netstring(max_size=HUGE), b"%d:" % HUGE, 20 + HUGE + 1),
+    (ff.Netstring(max_size=HUGE), b"%d:" % (HUGE - 1), 20 + HUGE),
+    (ff.LengthPrefixed(8, max_size=HUGE), HUGE.to_bytes(8, "big"), 8 + HUGE),
+    (ff.LengthPrefixed(1, adjustment=2**63 - 1, max_size=HUGE), b"\\x00", 1 + 2**63 - 1),
+    (ff.VarintPrefixed(max_size=HUGE), varint, 9 + HUGE),
+]
+for framer, header, expected in cases:
+    dec = framer._codec_in(core).decoder()
+    assert dec.feed(header) == [] and dec.buffered == len(header)
+    assert dec.feed(b"x") == []  # a body byte: still waiting
+    try:
+        dec.eof()
+    except ff.IncompleteFrame as exc:
+        assert (exc.partial, exc.expected) == (header + b"x", expected), (framer, exc.expected, expected)
+    else:
+        raise AssertionError(f"{framer}: eof() did not raise")
+print("ok")
+"""
+
+
+def test_frames_longer_than_a_c_size_can_say(impl: Any) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", HUGE_FRAMES, impl.module.__name__],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ),
+    )
+    assert (result.returncode, result.stdout) == (0, "ok\n"), result.stderr[-2000:]

@@ -44,6 +44,11 @@ cdef enum:
     # a held buffer this big is freed once it empties, rather than kept
     KEEP_HELD = 256 * 1024
 
+# A decoder holding nothing points here, and so does a call with no bytes, never
+# at NULL: NULL plus an offset is undefined behaviour in C, even an offset of 0
+# (UBSan reports it).
+cdef unsigned char _no_bytes[1]
+
 # what the last get_buffer() view points into
 cdef enum Window:
     NO_WINDOW
@@ -147,6 +152,17 @@ cdef class _Window:
 
 # -- decoders -------------------------------------------------------------------
 
+cdef inline Py_ssize_t _still_wanted(uint64_t total, Py_ssize_t have) noexcept:
+    """Bytes a held frame of ``total`` bytes on the wire still lacks: in unsigned
+    64 bits, as a frame under max_size near PY_SSIZE_T_MAX may be longer than a
+    Py_ssize_t can say (then as many as can be said).  0: held whole, as the
+    bytes taken in after an error can be."""
+    if total <= <uint64_t>have:
+        return 0
+    total -= <uint64_t>have
+    return <Py_ssize_t>total if total < <uint64_t>PY_SSIZE_T_MAX else PY_SSIZE_T_MAX
+
+
 cdef class Decoder:
     """Sans-IO decoder: bytes in, whole frames (``bytes``) out.
 
@@ -186,9 +202,10 @@ cdef class Decoder:
 
     def __cinit__(self, *args, **kwargs):
         self._quota = PY_SSIZE_T_MAX
+        self._buf = _no_bytes
 
     def __dealloc__(self):
-        PyMem_Free(self._buf)
+        self._free_buf()
         Py_XDECREF(self._large)
 
     # -- public API ---------------------------------------------------------
@@ -258,7 +275,7 @@ cdef class Decoder:
             self._window = NO_WINDOW
             if window == LARGE_WINDOW:
                 self._lhave += nbytes
-                self._consume(NULL, 0, frames)
+                self._consume(_no_bytes, 0, frames)
             else:
                 area = self._area
                 self._consume(<const unsigned char*>PyByteArray_AS_STRING(area), nbytes, frames)
@@ -285,7 +302,7 @@ cdef class Decoder:
         self._enter()
         try:
             self._window = NO_WINDOW
-            self._consume(NULL, 0, frames)
+            self._consume(_no_bytes, 0, frames)
             if self._error is None and self.buffered:
                 error = IncompleteFrame(self._held_bytes(), self._expected_wire())
                 if not frames:
@@ -408,7 +425,7 @@ cdef class Decoder:
                     cap = 2 * self._bcap
                 if cap < 256:
                     cap = 256
-                grown = <unsigned char*>PyMem_Realloc(self._buf, cap)
+                grown = <unsigned char*>PyMem_Realloc(self._buf if self._bcap else NULL, cap)
                 if grown == NULL:
                     raise MemoryError()
                 self._buf = grown
@@ -420,10 +437,10 @@ cdef class Decoder:
         leaving other empty.  This decoder must hold nothing."""
         if other._large != NULL:
             other._unlarge()
-        PyMem_Free(self._buf)
+        self._free_buf()
         self._buf, self._bstart, self._bend, self._bcap = (
             other._buf, other._bstart, other._bend, other._bcap)
-        other._buf = NULL
+        other._buf = _no_bytes
         other._bstart = other._bend = other._bcap = 0
         self._scanned = 0
         return 0
@@ -434,9 +451,13 @@ cdef class Decoder:
         if self._bstart == self._bend:
             self._bstart = self._bend = 0
             if self._bcap > KEEP_HELD:
-                PyMem_Free(self._buf)
-                self._buf = NULL
+                self._free_buf()
+                self._buf = _no_bytes
                 self._bcap = 0
+
+    cdef void _free_buf(self) noexcept:
+        if self._bcap:  # else it is _no_bytes, not ours
+            PyMem_Free(self._buf)
 
     cdef bytes _held_bytes(self):
         held = PyBytes_FromStringAndSize(<char*>self._buf + self._bstart, self._bend - self._bstart)
@@ -447,7 +468,7 @@ cdef class Decoder:
 
     cdef object _expected_wire(self):
         if self._large != NULL:
-            return len(self._lprefix) + self._lsize
+            return len(self._lprefix) + <object>self._lsize  # may pass PY_SSIZE_T_MAX
         return self._expected()
 
     cdef int _oversize(self, object size, uint64_t wire) except -1:
@@ -696,11 +717,7 @@ cdef class LengthPrefixedDecoder(Decoder):
         value = _load(self._buf + self._bstart + self._off, self._field)
         if value < self._vmin or value > self._vmax:
             return 0
-        total = <uint64_t>self._hl + value + <uint64_t>self._adj
-        if total <= <uint64_t>have:
-            return 0  # bytes taken in after an error hold it whole
-        total -= <uint64_t>have
-        return <Py_ssize_t>total if total < <uint64_t>PY_SSIZE_T_MAX else PY_SSIZE_T_MAX
+        return _still_wanted(<uint64_t>self._hl + value + <uint64_t>self._adj, have)
 
     cdef bint _layout(
         self, const unsigned char* p, Py_ssize_t n, uint64_t* total, Py_ssize_t* strip,
@@ -965,7 +982,7 @@ cdef class NetstringDecoder(Decoder):
             return 1
         if header == BAD or length > <uint64_t>self._max:
             return 0
-        return hl + <Py_ssize_t>length + 1 - have if hl + <Py_ssize_t>length + 1 > have else 0
+        return _still_wanted(<uint64_t>hl + length + 1, have)
 
     cdef bint _layout(
         self, const unsigned char* p, Py_ssize_t n, uint64_t* total, Py_ssize_t* strip,
@@ -1044,9 +1061,9 @@ cdef class VarintPrefixedDecoder(Decoder):
         cdef Header header = self._header(self._buf + self._bstart, have, &length, &hl)
         if header == INCOMPLETE:
             return 1
-        if header == BAD or length > <uint64_t>self._max or hl + <Py_ssize_t>length <= have:
+        if header == BAD or length > <uint64_t>self._max:
             return 0
-        return hl + <Py_ssize_t>length - have
+        return _still_wanted(<uint64_t>hl + length, have)
 
     cdef bint _layout(
         self, const unsigned char* p, Py_ssize_t n, uint64_t* total, Py_ssize_t* strip,
@@ -1208,8 +1225,9 @@ cdef class LengthPrefixedCodec(_Codec):
         self, unsigned char* out, const unsigned char* head, Py_ssize_t n
     ) noexcept:
         cdef _LengthFormat fmt = self._fmt
-        memcpy(out, head, fmt.offset)
-        out += fmt.offset
+        if fmt.offset:  # else head may be NULL, which memcpy must not get even for 0 bytes
+            memcpy(out, head, fmt.offset)
+            out += fmt.offset
         _store(out, <uint64_t>n - <uint64_t>fmt.adjustment, fmt.width, fmt.big)
         return out + fmt.width
 
@@ -1596,7 +1614,7 @@ cdef class FramedSocket:
         try:
             dec._quota = quota
             dec._window = NO_WINDOW
-            dec._consume(NULL, 0, frames)
+            dec._consume(_no_bytes, 0, frames)
         finally:
             dec._busy = False
         return 0
