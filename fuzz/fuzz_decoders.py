@@ -1,0 +1,728 @@
+#!/usr/bin/env python3
+"""Coverage-guided differential fuzzing of fastframe's decoders and encoders.
+
+Every input is read as a *scenario*: a framer with its options, a byte stream made
+of well-formed, oversize, truncated and garbage frames, and the calls that deliver
+it (``feed`` or ``get_buffer``/``buffer_updated``, chunked anywhere, with an
+occasional ``eof()``, ``detach()`` or API misuse in between), then ``eof()`` until
+the decoder settles.  The scenario runs on the compiled core and on the
+pure-Python twin; any difference in what a call returns or raises (type and
+args), in ``buffered`` or in what ``detach()`` hands over is a finding, and so is
+an exception that is not one the API documents.  On top of that the twin's run
+is checked against the framing itself (DESIGN.md): frames never exceed
+``max_size``; an error-free run's frames, re-encoded, are exactly the stream
+bytes they came from; any chunking gives the events of one single ``feed``.
+One input in eight fuzzes the encoders instead: both cores must give the same
+bytes or the same exception, and what they emit must decode to the payload.
+
+Usage (libFuzzer flags pass through atheris)::
+
+    cp -r fuzz/corpus/decoders /tmp/corpus           # the seed corpus (fuzz/make_corpus.py)
+    python fuzz/fuzz_decoders.py /tmp/corpus -max_total_time=60
+    python fuzz/fuzz_decoders.py --show CRASH_FILE     # the scenario, then replay it
+
+tests/test_fuzz.py replays the seed corpus, and (marked slow, with atheris) fuzzes
+from a copy of it for FASTFRAME_FUZZ_SECONDS.
+
+Only the twin's Python is instrumented for coverage; the compiled core is
+exercised by the comparison.  Without atheris (or when imported, as the tests
+do) ``one_input(data)`` replays any input: the bytes are read by ``Choices``
+below, not by atheris, so a corpus file means the same scenario everywhere.
+With ``FASTFRAME_PURE_PYTHON=1`` there is no compiled core to compare: only the
+twin runs, with every invariant check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+try:
+    import atheris
+except ImportError:  # replaying inputs needs no atheris
+    atheris = None
+
+# Instrument fastframe's Python (the twin, the framers) only when fuzzing: the
+# tests import this module to replay the corpus and want the plain modules.
+_instrumenting = atheris is not None and __name__ == "__main__"
+with atheris.instrument_imports(include=["fastframe"]) if _instrumenting else contextlib.nullcontext():
+    import fastframe as ff
+    from fastframe import _purepython, _wire
+    from fastframe._switch import pure_python_requested
+    from fastframe.errors import FrameTooLarge, IncompleteFrame, ProtocolError
+
+if pure_python_requested():
+    CORES: tuple[ModuleType, ...] = (_purepython,)
+else:
+    from fastframe import _speedups
+
+    # the twin last: its run is the reference the compiled one is compared with
+    CORES = (_speedups, _purepython)
+
+DIFFERENTIAL = len(CORES) == 2
+
+
+class Finding(AssertionError):
+    """What the fuzzer reports: the cores disagree, or one breaks the contract."""
+
+
+# -- reading choices off the input ---------------------------------------------------------
+
+
+class Choices:
+    """Decisions taken from the front of the input, a few bytes each.
+
+    Written here rather than taken from atheris.FuzzedDataProvider so that an
+    input means the same scenario with and without atheris installed.  A spent
+    input reads as zeros (the smallest choice), so every input is a scenario.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    @property
+    def spent(self) -> bool:
+        return self.pos >= len(self.data)
+
+    def int(self, lo: int, hi: int) -> int:
+        span = hi - lo
+        if span <= 0:
+            return lo
+        size = (span.bit_length() + 7) // 8
+        raw = self.data[self.pos : self.pos + size]
+        self.pos += size
+        return lo + int.from_bytes(raw, "little") % (span + 1)
+
+    def bool(self) -> bool:
+        return self.int(0, 1) == 1
+
+    def pick(self, options: Sequence[Any]) -> Any:
+        return options[self.int(0, len(options) - 1)]
+
+    def one_in(self, n: int) -> bool:
+        return self.int(0, n - 1) == 0
+
+    def bytes(self, n: int) -> bytes:
+        """n bytes exactly (zero-padded once the input is spent)."""
+        raw = self.data[self.pos : self.pos + n]
+        self.pos += len(raw)
+        return raw + bytes(n - len(raw))
+
+    def text(self, alphabet: bytes, n: int) -> bytes:
+        """n bytes from a small alphabet: delimiters and digits get hit often."""
+        return bytes(self.pick(alphabet) for _ in range(n))
+
+
+# -- framers --------------------------------------------------------------------------------
+
+# limits where arithmetic changes: byte and field boundaries, LARGE_FRAME, 32/64 bits
+EDGE_SIZES = (1, 2, 255, 256, 65535, 65536, 2**31 - 1, 2**32, ff.DEFAULT_MAX_SIZE, sys.maxsize)
+EDGE_ADJUSTMENTS = (2**31, -(2**31), 2**32, 2**63 - 1, -(2**63 - 1))
+
+
+def max_size(c: Choices) -> int:
+    # mostly tiny, so that FrameTooLarge and the skip after it are reached
+    return c.int(1, 24) if c.int(0, 3) else c.pick(EDGE_SIZES)
+
+
+def make_framer(c: Choices) -> Any:
+    kind = c.int(0, 5)
+    if kind == 0:
+        width = c.pick((1, 2, 4, 8))
+        offset = c.int(0, 3)
+        header = offset + width
+        how = c.int(0, 3)
+        if how <= 1:
+            adjustment = c.int(-6, 6)
+        elif how == 2:
+            adjustment = c.pick((-header, -width, -header - 1, header))  # PostgreSQL-like and off by one
+        else:
+            adjustment = c.pick(EDGE_ADJUSTMENTS)
+        strip = None if c.bool() else c.int(0, header)
+        return ff.LengthPrefixed(
+            width,
+            byteorder=c.pick(("big", "little")),
+            offset=offset,
+            adjustment=adjustment,
+            strip=strip,
+            max_size=max_size(c),
+        )
+    if kind == 1:
+        n = c.int(1, 3)
+        how = c.int(0, 2)
+        if how == 0:
+            delimiter = c.text(b"ab\r\n\x00", n)
+        elif how == 1:  # periodic: a frame's tail can overlap the delimiter's start
+            delimiter = c.text(b"ab\n", 1) * n
+        else:
+            delimiter = c.bytes(n)
+        return ff.Delimited(delimiter, max_size=max_size(c), keep=c.bool())
+    if kind == 2:
+        return ff.Lines(max_size=max_size(c))
+    if kind == 3:
+        return ff.FixedSize(c.int(1, 16) if c.int(0, 7) else c.pick((255, 256, 65535, 65536)))
+    if kind == 4:
+        return ff.Netstring(max_size=max_size(c))
+    return ff.VarintPrefixed(max_size=max_size(c))
+
+
+def delimiter_of(framer: Any) -> bytes:
+    return b"\n" if isinstance(framer, ff.Lines) else framer.delimiter
+
+
+def alphabet_of(framer: Any) -> bytes:
+    """Bytes that make garbage interesting for this framing."""
+    if isinstance(framer, (ff.Delimited, ff.Lines)):
+        return bytes(sorted(set(delimiter_of(framer) + b"x\r")))
+    if isinstance(framer, ff.Netstring):
+        return b"0123456789:,x"
+    if isinstance(framer, ff.VarintPrefixed):
+        return b"\x00\x01\x02\x7f\x80\x81\xff"
+    return b"\x00\x01\x02\x7f\x80\xff"
+
+
+# -- the wire, built from DESIGN.md (never by the encoders under test) ------------------------
+
+
+def varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def lp_field(framer: ff.LengthPrefixed, body: int) -> bytes:
+    """The length field announcing ``body`` bytes, clamped into what the field holds."""
+    value = min(max(body - framer.adjustment, 0), 256**framer.width - 1)
+    return value.to_bytes(framer.width, framer.byteorder)
+
+
+def wire_frame(c: Choices, framer: Any, payload: bytes) -> bytes:
+    """``payload`` framed the way a well-behaved peer would."""
+    n = len(payload)
+    if isinstance(framer, ff.LengthPrefixed):
+        return c.bytes(framer.offset) + lp_field(framer, n) + payload
+    if isinstance(framer, ff.Lines):
+        return payload + c.pick((b"\n", b"\r\n"))
+    if isinstance(framer, ff.Delimited):
+        return payload + framer.delimiter
+    if isinstance(framer, ff.FixedSize):
+        return payload
+    if isinstance(framer, ff.Netstring):
+        return b"%d:%s," % (n, payload)
+    head = varint(n)
+    if c.one_in(4):  # non-minimal, still valid up to ten bytes
+        head = bytes(b | 0x80 for b in head) + b"\x80" * c.int(0, 8) + b"\x00"
+    return head + payload
+
+
+def oversize_frame(c: Choices, framer: Any) -> bytes:
+    """A frame announcing more than max_size, with only some of its body when that is big."""
+    extra = c.int(1, 16)
+    size = framer.max_size + extra
+    body = min(size, c.int(0, 40)) if size > 4096 else size
+    if isinstance(framer, ff.LengthPrefixed):
+        announced = size - (framer.offset + framer.width - framer.strip)
+        return c.bytes(framer.offset) + lp_field(framer, announced) + c.text(b"xy", body)
+    if isinstance(framer, (ff.Delimited, ff.Lines)):
+        return b"x" * min(size, 4096 + extra) + delimiter_of(framer)
+    if isinstance(framer, ff.Netstring):
+        return b"%d:" % size + b"x" * body + (b"," if body == size else b"")
+    if isinstance(framer, ff.VarintPrefixed):
+        return varint(size) + b"x" * body
+    return c.bytes(framer.size)
+
+
+def payload(c: Choices, framer: Any, longest: int = 24) -> bytes:
+    if isinstance(framer, ff.FixedSize):
+        return c.bytes(framer.size)
+    if c.one_in(64):  # beyond LARGE_FRAME: the compiled core fills such frames in place
+        return b"L" * c.pick((65535, 65536, 65537, 70000))
+    n = c.int(0, longest)
+    if isinstance(framer, (ff.Delimited, ff.Lines)) or c.bool():
+        return c.text(alphabet_of(framer) + b"x", n)
+    return c.bytes(n)
+
+
+def make_stream(c: Choices, framer: Any) -> bytes:
+    parts = []
+    for _ in range(c.int(0, 8)):
+        kind = c.int(0, 7)
+        if kind <= 3:
+            parts.append(wire_frame(c, framer, payload(c, framer)))
+        elif kind == 4:
+            parts.append(oversize_frame(c, framer))
+        elif kind == 5:  # cut short: truncated at the end of the stream, misread inside it
+            whole = wire_frame(c, framer, payload(c, framer))
+            parts.append(whole[: c.int(0, len(whole))])
+        elif kind == 6:
+            parts.append(c.text(alphabet_of(framer), c.int(0, 16)))
+        else:
+            parts.append(c.bytes(c.int(0, 16)))
+    return b"".join(parts)
+
+
+# -- calls -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call on a decoder.
+
+    kind: "feed" (data as ``as_type``), "buffer" (get_buffer(sizehint), data written
+    at the view's start and junk after it, buffer_updated(len(data))), "eof",
+    "detach", "unasked" (buffer_updated without get_buffer) or "overrun"
+    (buffer_updated(nbytes) outside the view just handed out).
+    """
+
+    kind: str
+    data: bytes = b""
+    as_type: type = bytes
+    sizehint: int = -1
+    nbytes: int = 0
+
+    def __repr__(self) -> str:
+        data = repr(self.data) if len(self.data) <= 40 else f"<{len(self.data)} bytes {self.data[:16]!r}...>"
+        if self.kind == "feed":
+            return f"feed({self.as_type.__name__}({data}))"
+        if self.kind == "buffer":
+            return f"get_buffer({self.sizehint}) <- {data}; buffer_updated({len(self.data)})"
+        if self.kind == "overrun":
+            return f"get_buffer({self.sizehint}); buffer_updated({'len(view) + 1' if self.nbytes > 0 else -1})"
+        if self.kind == "unasked":
+            return "buffer_updated(1) (no get_buffer before it)"
+        return f"{self.kind}()"
+
+
+DATA_CALLS = ("feed", "buffer")
+MISUSE = ("unasked", "overrun")
+
+
+def make_calls(c: Choices, stream: bytes) -> list[Call]:
+    calls: list[Call] = []
+    pos = 0
+    while pos < len(stream) or (not calls and c.one_in(4)):
+        left = len(stream) - pos
+        how = c.int(0, 7)
+        if c.spent or how == 0:
+            n = left
+        elif how == 1:
+            n = min(1, left)
+        else:
+            n = c.int(0, left)
+        chunk = stream[pos : pos + n]
+        pos += n
+        api = c.int(0, 3)
+        if api <= 1:
+            calls.append(Call("feed", chunk, as_type=c.pick((bytes, bytearray, memoryview))))
+        else:
+            # the view must hold the chunk in one go, so both cores see one call
+            hints = (n, n + c.int(1, 100), n + 65536) if n > 1 else (-1, 0, 1, n + 3)
+            calls.append(Call("buffer", chunk, sizehint=c.pick(hints)))
+        extra = c.int(0, 15)
+        if extra == 0:
+            calls.append(Call("eof"))
+        elif extra == 1:
+            calls.append(Call("detach"))
+        elif extra == 2:
+            calls.append(Call("unasked"))
+        elif extra == 3:
+            # nbytes: -1, or (when positive) one more than the view just handed out
+            calls.append(Call("overrun", sizehint=c.pick((-1, 0, 5, 70000)), nbytes=c.pick((-1, 1))))
+    return calls
+
+
+# -- running a scenario ------------------------------------------------------------------------
+
+FASTFRAME_ERRORS = (FrameTooLarge, ProtocolError, IncompleteFrame)
+# what each call may raise; anything else is a finding even when both cores agree
+ALLOWED = {
+    "feed": FASTFRAME_ERRORS,
+    "buffer": FASTFRAME_ERRORS,
+    "eof": FASTFRAME_ERRORS,
+    "detach": (),
+    "unasked": (RuntimeError, *FASTFRAME_ERRORS),
+    "overrun": (ValueError, *FASTFRAME_ERRORS),
+}
+
+
+def outcome_of(dec: Any, call: Call) -> tuple:
+    """("frames", [...]), ("detached", bytes) or ("error", type, args)."""
+    try:
+        if call.kind == "feed":
+            result = dec.feed(call.as_type(call.data))
+        elif call.kind == "buffer":
+            view = dec.get_buffer(call.sizehint)
+            n = len(call.data)
+            if view.readonly or len(view) < max(call.sizehint, n, 1):
+                return ("bad view", view.readonly, len(view))
+            view[:n] = call.data
+            junk = min(len(view) - n, 3)  # must not become part of the stream
+            view[n : n + junk] = b"\xee" * junk
+            view.release()
+            result = dec.buffer_updated(n)
+        elif call.kind == "eof":
+            result = dec.eof()
+        elif call.kind == "detach":
+            held = dec.detach()
+            return ("detached", held) if type(held) is bytes else ("not bytes", type(held))
+        elif call.kind == "unasked":
+            result = dec.buffer_updated(1)
+        else:
+            view = dec.get_buffer(call.sizehint)
+            window = len(view)
+            view.release()
+            nbytes = window + 1 if call.nbytes > 0 else -1
+            try:
+                result = dec.buffer_updated(nbytes)
+            except ValueError as exc:
+                # the view's size is each core's own business (the contract says
+                # ">= sizehint"), so the message is checked against it here, not compared
+                if exc.args == _wire.nbytes_out_of_range(window, nbytes).args:
+                    return ("error", ValueError, ("nbytes out of range",))
+                raise
+    except Exception as exc:  # noqa: BLE001 - the exception is the outcome
+        return ("error", type(exc), exc.args)
+    if type(result) is not list or any(type(frame) is not bytes for frame in result):
+        return ("not a list of bytes", repr(result)[:200])
+    return ("frames", result)
+
+
+def settled(outcome: tuple) -> bool:
+    """eof() has nothing more to say: [] or an error that stays."""
+    return outcome == ("frames", []) or (outcome[0] == "error" and outcome[1] in (ProtocolError, IncompleteFrame))
+
+
+@dataclass
+class Step:
+    call: Call
+    outcome: tuple
+    buffered: int
+
+
+def run(core: ModuleType, framer: Any, calls: Sequence[Call]) -> list[Step]:
+    """Every call, then eof() until it settles (each pending error is raised once,
+    so the number of eof() calls needed is bounded by the frames in the stream)."""
+    dec = framer._codec_in(core).decoder()
+    steps = [Step(call, outcome_of(dec, call), dec.buffered) for call in calls]
+    bound = sum(len(call.data) for call in calls) + 8
+    for _ in range(bound):
+        steps.append(Step(Call("eof"), outcome_of(dec, Call("eof")), dec.buffered))
+        if settled(steps[-1].outcome):
+            return steps
+    raise Finding(f"{core.IMPLEMENTATION}: eof() still not settled after {bound} calls: {steps[-3:]}")
+
+
+def show(outcome: tuple) -> str:
+    if outcome[0] == "error":
+        return f"raised {outcome[1].__name__}{outcome[2]!r}"[:600]
+    return repr(outcome)[:600]
+
+
+def where(framer: Any, stream: bytes, steps: Sequence[Step], i: int) -> str:
+    lines = [f"framer: {framer!r}", f"stream ({len(stream)} bytes): {stream[:300]!r}", "calls:"]
+    for k, step in enumerate(steps[: i + 1]):
+        mark = ">>" if k == i else "  "
+        lines.append(f" {mark} {k}: {step.call!r} -> {show(step.outcome)}; buffered={step.buffered}")
+    return "\n".join(lines)
+
+
+def compare(framer: Any, stream: bytes, compiled: list[Step], twin: list[Step]) -> None:
+    for i, (a, b) in enumerate(zip(compiled, twin)):
+        if a.outcome != b.outcome or a.buffered != b.buffered:
+            raise Finding(
+                f"the cores disagree at call {i}\n{where(framer, stream, twin, i)}\n"
+                f"compiled: {show(a.outcome)}; buffered={a.buffered}\n"
+                f"twin:     {show(b.outcome)}; buffered={b.buffered}"
+            )
+    if len(compiled) != len(twin):
+        raise Finding(
+            f"eof() settles after {len(compiled)} calls on the compiled core, {len(twin)} on the twin\n"
+            f"{where(framer, stream, twin, len(twin) - 1)}"
+        )
+
+
+def check_steps(framer: Any, stream: bytes, steps: list[Step]) -> None:
+    """What holds for any run: documented exception types, frames within max_size,
+    FrameTooLarge and IncompleteFrame carrying what DESIGN.md says."""
+    for i, step in enumerate(steps):
+        kind, *rest = step.outcome
+        problem = None
+        if kind == "frames":
+            sizes = [len(frame) for frame in rest[0]]
+            if isinstance(framer, ff.FixedSize) and any(n != framer.size for n in sizes):
+                problem = f"a frame that is not {framer.size} bytes"
+            elif any(n > framer.max_size for n in sizes):
+                problem = f"a frame over max_size={framer.max_size}"
+        elif kind == "error":
+            etype, args = rest
+            if etype not in ALLOWED[step.call.kind]:  # exact types: a subclass is news too
+                problem = f"{step.call.kind} may not raise {etype.__name__}"
+            elif etype is FrameTooLarge and not (args[1] == framer.max_size < args[0]):
+                problem = f"FrameTooLarge{args} for max_size={framer.max_size}"
+            elif etype is IncompleteFrame and not (
+                args[0] and type(args[0]) is bytes and (args[1] is None or args[1] > len(args[0]))
+            ):
+                problem = "IncompleteFrame with empty partial or expected not beyond it"
+        elif kind != "detached":
+            problem = f"returned {rest}"
+        if problem:
+            raise Finding(f"{problem}\n{where(framer, stream, steps, i)}")
+
+
+def flat_events(steps: list[Step]) -> list[tuple]:
+    """Frames one by one and errors, as the application sees them; stops at the first
+    ProtocolError (it only repeats after that) and at IncompleteFrame."""
+    out: list[tuple] = []
+    for step in steps:
+        if step.outcome[0] == "frames":
+            out += [("frame", frame) for frame in step.outcome[1]]
+            continue
+        out.append(step.outcome)
+        if step.outcome[1] in (ProtocolError, IncompleteFrame):
+            break
+    return out
+
+
+# -- re-encoding: an error-free run's frames are exactly the stream's bytes -------------------
+
+
+def wire_at(core: ModuleType, framer: Any, stream: bytes, pos: int, frame: bytes) -> int:
+    """The size of the wire frame at ``stream[pos:]`` that decoded to ``frame``.
+
+    Checks it against the framing rules and against the core's own encoder
+    (which must produce those very bytes wherever it accepts the frame)."""
+    codec = framer._codec_in(core)
+    if isinstance(framer, ff.LengthPrefixed):
+        header = framer.offset + framer.width
+        wire = stream[pos : pos + framer.strip] + frame
+        field = wire[framer.offset : header]
+        body = int.from_bytes(field, framer.byteorder) + framer.adjustment if len(field) == framer.width else None
+        if body != len(wire) - header:
+            raise Finding(f"{len(wire)}-byte wire frame, {body}-byte body announced")
+        expect_same(stream, pos, wire, codec.encode(wire[header:], wire[: framer.offset]))
+        return len(wire)
+    if isinstance(framer, ff.Lines):
+        end = stream.find(b"\n", pos)
+        line = stream[pos:end] if end >= 0 else b"<no line end>"
+        if frame != (line[:-1] if line.endswith(b"\r") else line):
+            raise Finding(f"line {line!r} gave frame {frame!r}")
+        if not frame.endswith(b"\r"):  # the encoder refuses those: the decoder would strip them
+            expect_same(stream, pos, frame + b"\n", codec.encode(frame), optional_cr=True)
+        return len(line) + 1
+    if isinstance(framer, ff.Delimited):
+        d = framer.delimiter
+        if framer.keep and not frame.endswith(d):
+            raise Finding(f"keep=True frame {frame!r} does not end with the delimiter")
+        body = frame[: -len(d)] if framer.keep else frame
+        if (body + d).find(d) != len(body):
+            raise Finding(f"frame {frame!r} holds an earlier delimiter")
+        return expect_same(stream, pos, body + d, codec.encode(body))
+    if isinstance(framer, ff.FixedSize):
+        return expect_same(stream, pos, frame, codec.encode(frame))
+    if isinstance(framer, ff.Netstring):
+        return expect_same(stream, pos, b"%d:%s," % (len(frame), frame), codec.encode(frame))
+    value, size = 0, 0
+    while True:  # a varint may be non-minimal on the wire; the encoder writes the minimal one
+        byte = stream[pos + size] if pos + size < len(stream) else 0
+        value |= (byte & 0x7F) << (7 * size)
+        size += 1
+        if byte < 0x80 or size == 10:
+            break
+    if value != len(frame) or stream[pos + size : pos + size + value] != frame:
+        raise Finding(f"varint {stream[pos : pos + size]!r} then {frame!r}")
+    encoded = codec.encode(frame)
+    if size == len(varint(value)):
+        expect_same(stream, pos, stream[pos : pos + size] + frame, encoded)
+    elif encoded != varint(value) + frame:
+        raise Finding(f"encode({frame!r}) gave {encoded!r}")
+    return size + value
+
+
+def expect_same(stream: bytes, pos: int, wire: bytes, encoded: bytes, optional_cr: bool = False) -> int:
+    """``wire`` is at stream[pos:] and the encoder made it (Lines: up to one b"\\r")."""
+    if optional_cr and stream.startswith(wire[:-1] + b"\r\n", pos):
+        wire = wire[:-1] + b"\r\n"
+        encoded = encoded[:-1] + b"\r\n"
+    if not stream.startswith(wire, pos):
+        raise Finding(f"frame's wire bytes {wire!r} are not at stream[{pos}:]: {stream[pos : pos + 60]!r}")
+    if encoded != wire:
+        raise Finding(f"encoder gives {encoded!r} for wire bytes {wire!r}")
+    return len(wire)
+
+
+def check_round_trip(core: ModuleType, framer: Any, stream: bytes, steps: list[Step]) -> None:
+    """For a run of data calls with no error but IncompleteFrame at the end: the frames are
+    the stream's bytes cut in order, what is left is buffered and is what
+    IncompleteFrame carries."""
+    pos = 0
+    frames = [frame for step in steps if step.outcome[0] == "frames" for frame in step.outcome[1]]
+    for k, frame in enumerate(frames):
+        try:
+            pos += wire_at(core, framer, stream, pos, frame)
+        except Finding as finding:
+            context = where(framer, stream, steps, len(steps) - 1)
+            raise Finding(f"{core.IMPLEMENTATION}: frame {k}: {finding}\n{context}") from None
+    left = stream[pos:]
+    last = steps[-1].outcome
+    data_steps = [step for step in steps if step.call.kind in DATA_CALLS]
+    held = data_steps[-1].buffered if data_steps else 0
+    problem = None
+    if held != len(left):
+        problem = f"buffered={held} with {len(left)} bytes left after the last frame"
+    elif left and not (last[0] == "error" and last[1] is IncompleteFrame and last[2][0] == left):
+        problem = f"eof() with {left!r} held"
+    elif not left and last != ("frames", []):
+        problem = "eof() with nothing held"
+    if problem:
+        raise Finding(f"{core.IMPLEMENTATION}: {problem}\n{where(framer, stream, steps, len(steps) - 1)}")
+
+
+def decoder_setup(c: Choices) -> tuple[Any, bytes, list[Call]]:
+    """The framer, the stream and the calls that deliver it, read off ``c``."""
+    framer = make_framer(c)
+    stream = make_stream(c, framer)
+    return framer, stream, make_calls(c, stream)
+
+
+def decoder_scenario(c: Choices) -> None:
+    framer, stream, calls = decoder_setup(c)
+    runs = [run(core, framer, calls) for core in CORES]
+    twin = runs[-1]
+    if DIFFERENTIAL:
+        compare(framer, stream, runs[0], twin)
+    check_steps(framer, stream, twin)
+    if any(call.kind not in DATA_CALLS for call in calls):
+        return  # eof/detach/misuse mid-stream: the stream is no longer one stream
+    for core in CORES:
+        whole = run(core, framer, [Call("feed", stream)])
+        if flat_events(twin) != flat_events(whole):
+            raise Finding(
+                f"{core.IMPLEMENTATION}: one feed of the whole stream gives other events than these calls\n"
+                f"{where(framer, stream, twin, len(twin) - 1)}\n"
+                f"one feed: {[show(e) if e[0] == 'error' else e for e in flat_events(whole)]!r}"[:4000]
+            )
+    errors = [step.outcome[1] for step in twin if step.outcome[0] == "error"]
+    if errors in ([], [IncompleteFrame]):
+        for core in CORES:
+            check_round_trip(core, framer, stream, twin)
+
+
+# -- encoders ----------------------------------------------------------------------------------
+
+
+def encoded(core: ModuleType, framer: Any, method: str, arg: Any, head: Any) -> tuple:
+    codec = framer._codec_in(core)
+    try:
+        if isinstance(framer, ff.LengthPrefixed):
+            return ("ok", getattr(codec, method)(arg, head))
+        return ("ok", getattr(codec, method)(arg))
+    except Exception as exc:  # noqa: BLE001 - the exception is the outcome
+        return ("error", type(exc), exc.args)
+
+
+def frame_of(framer: Any, body: bytes, wire: bytes) -> bytes:
+    """The frame a decoder must return for ``wire``, the encoding of ``body``."""
+    if isinstance(framer, ff.LengthPrefixed):
+        return wire[framer.strip :]
+    if isinstance(framer, ff.Delimited) and framer.keep:
+        return body + framer.delimiter
+    return body
+
+
+def encoder_scenario(c: Choices) -> None:
+    framer = make_framer(c)
+    offset = getattr(framer, "offset", 0)
+    head = c.bytes(offset if c.int(0, 7) else c.int(0, 4))
+    bodies = []
+    for _ in range(c.int(0, 4)):
+        if c.one_in(4):  # right at and just over the limits
+            n = c.pick((framer.max_size, framer.max_size + 1, 255, 256, 65535, 65536))
+            bodies.append(b"x" * min(n, 70000))
+        else:
+            bodies.append(payload(c, framer))
+    as_type = c.pick((bytes, bytearray, memoryview))
+    what = f"{framer!r}, head={head!r}, payloads of {[len(b) for b in bodies]} bytes as {as_type.__name__}"
+    singles = []
+    for body in bodies:
+        results = [encoded(core, framer, "encode", as_type(body), as_type(head)) for core in CORES]
+        if results[0] != results[-1]:
+            raise Finding(
+                f"encode({body[:60]!r}) differs: {what}\ncompiled: {results[0]!r}\ntwin: {results[-1]!r}"[:4000]
+            )
+        result = results[-1]
+        if result[0] == "error" and result[1] not in (ValueError, FrameTooLarge):
+            raise Finding(f"encode({body[:60]!r}) raised {result[1].__name__}{result[2]}: {what}")
+        if result[0] == "ok":
+            dec = framer._codec_in(_purepython).decoder()
+            got = (outcome_of(dec, Call("feed", result[1])), outcome_of(dec, Call("eof")))
+            want = (("frames", [frame_of(framer, body, result[1])]), ("frames", []))
+            if got != want:
+                raise Finding(f"encode({body[:60]!r}) = {result[1][:80]!r} decodes as {got!r}: {what}"[:4000])
+        singles.append(result)
+    for make in (list, iter):
+        results = [encoded(core, framer, "encode_many", make([as_type(b) for b in bodies]), head) for core in CORES]
+        if results[0] != results[-1]:
+            raise Finding(f"encode_many differs: {what}\ncompiled: {results[0]!r}\ntwin: {results[-1]!r}"[:4000])
+        failed = [s for s in singles if s[0] == "error"]
+        # all payloads checked before any is encoded: the first bad one's error, else the concatenation
+        want = failed[0] if failed else ("ok", b"".join(s[1] for s in singles))
+        if not bodies and isinstance(framer, ff.LengthPrefixed) and len(head) != offset:
+            continue  # no payload to encode: whether a bad head alone is refused is not specified
+        if results[-1] != want:
+            raise Finding(f"encode_many gives {results[-1]!r:.300}, the encode calls {want!r:.300}: {what}")
+
+
+# -- entry points ------------------------------------------------------------------------------
+
+
+def one_input(data: bytes) -> None:
+    """Run the scenario ``data`` stands for; raise Finding if anything is off."""
+    c = Choices(data)
+    if c.one_in(8):
+        encoder_scenario(c)
+    else:
+        decoder_scenario(c)
+
+
+def describe(data: bytes) -> str:
+    """The scenario ``data`` stands for, in words (the --show option)."""
+    c = Choices(data)
+    if c.one_in(8):
+        return f"encoder scenario: {make_framer(c)!r}"
+    framer, stream, calls = decoder_setup(c)
+    lines = [f"framer: {framer!r}", f"stream: {stream!r}", *(f"  {call!r}" for call in calls)]
+    for core in CORES:
+        lines.append(f"{core.IMPLEMENTATION}:")
+        for step in run(core, framer, calls):
+            lines.append(f"  {step.call!r} -> {show(step.outcome)}; buffered={step.buffered}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) == 3 and argv[1] == "--show":
+        with open(argv[2], "rb") as f:
+            data = f.read()
+        print(f"input: {data!r}\n{describe(data)}")
+        one_input(data)
+        print("no finding")
+        return
+    if atheris is None:
+        sys.exit("atheris is not installed: pip install 'fastframe[fuzz]' (or replay inputs with --show FILE)")
+    print(
+        f"fastframe fuzz: {'compiled core vs twin' if DIFFERENTIAL else 'twin only (FASTFRAME_PURE_PYTHON)'}",
+        file=sys.stderr,
+    )
+    atheris.Setup(argv, one_input)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main(sys.argv)
