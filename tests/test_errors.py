@@ -926,3 +926,33 @@ def test_frames_longer_than_a_c_size_can_say(impl: Any) -> None:
         env=dict(os.environ),
     )
     assert (result.returncode, result.stdout) == (0, "ok\n"), result.stderr[-2000:]
+
+
+NOT_BYTES_LIKE = "a bytes-like object is required, not 'str'"
+
+
+@pytest.mark.parametrize(
+    "framer",
+    [
+        ff.LengthPrefixed(4),
+        ff.LengthPrefixed(2, offset=1),
+        ff.Lines(),
+        ff.Delimited(b"--"),
+        ff.FixedSize(3),
+        ff.Netstring(),
+        ff.VarintPrefixed(),
+    ],
+    ids=repr,
+)
+@pytest.mark.parametrize("call", ["encode", "encode_many", "feed"])
+def test_what_is_not_bytes_like_is_refused_in_the_same_words(impl: Any, framer: Any, call: str) -> None:
+    codec = impl.codec(framer)
+    head = (b"Q",) if getattr(framer, "offset", 0) else ()
+    with pytest.raises(TypeError) as info:
+        if call == "encode":
+            codec.encode("abc", *head)
+        elif call == "encode_many":
+            codec.encode_many([b"xyz", "abc"], *head)
+        else:
+            codec.decoder().feed("abc")
+    assert str(info.value) == NOT_BYTES_LIKE

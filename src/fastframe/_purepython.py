@@ -91,7 +91,7 @@ class Decoder:
     def feed(self, data: Buffer) -> list[bytes]:
         """Take in ``data``; return every frame it completes, in order."""
         if type(data) is not bytes:
-            data = memoryview(data).tobytes()
+            data = _wire.byte_view(data).tobytes()
         self._window = None
         frames: list[bytes] = []
         self._consume(data, frames)
@@ -483,9 +483,12 @@ class LengthPrefixedCodec:
                 parts: list[Any] = [None] * (2 * len(lengths))
                 parts[::2] = map(fmt.struct.pack, lengths)
                 parts[1::2] = payloads
-                out = b"".join(parts)
+                try:
+                    out = b"".join(parts)
+                except TypeError:  # one is not bytes-like: the loop below says which
+                    out = None
                 # len() counts items, not bytes, for a few buffer types: then check each
-                if len(out) == total + fmt.header * len(lengths):
+                if out is not None and len(out) == total + fmt.header * len(lengths):
                     return out
         field = self._field
         parts = []
@@ -623,7 +626,7 @@ class DelimitedCodec:
 
     def _check(self, payload: Any) -> None:
         delim = self._delim
-        data = payload if type(payload) is bytes else memoryview(payload).tobytes()
+        data = payload if type(payload) is bytes else _wire.byte_view(payload).tobytes()
         # The decoder ends the frame at the first delimiter in payload + delimiter:
         # that must be the appended one (b"xa" + b"aa" would end after b"x").
         tail = data[max(len(data) - len(delim) + 1, 0) :]

@@ -28,7 +28,16 @@ NETSTRING_DIGITS = 20  # digits of 2**64 - 1
 
 def nbytes(payload: Any) -> int:
     """The size in bytes of a bytes-like object."""
-    return len(payload) if type(payload) is bytes else memoryview(payload).nbytes
+    return len(payload) if type(payload) is bytes else byte_view(payload).nbytes
+
+
+def byte_view(obj: Any) -> memoryview:
+    """``memoryview(obj)``, refusing what is not bytes-like in the compiled core's
+    words (the twin's refusals would otherwise start with "memoryview: ")."""
+    try:
+        return memoryview(obj)
+    except TypeError:
+        raise TypeError(f"a bytes-like object is required, not '{type(obj).__name__}'") from None
 
 
 def negative_length(value: int, adjustment: int) -> ProtocolError:
