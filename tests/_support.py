@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import faulthandler
+import os
 import signal
 import textwrap
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, settings
@@ -166,6 +168,35 @@ def events(dec: Any, ops: Sequence[Op], *, bound: int = 64) -> list[tuple]:
             if result[1] in (ProtocolError, IncompleteFrame):
                 return out
     raise AssertionError(f"eof() still not settled after {bound} calls: {out[-5:]}")
+
+
+# one framer of each kind and a spread of LengthPrefixed options, for the tests
+# that run every framing end to end
+FRAMERS = [
+    ff.LengthPrefixed(4),
+    ff.LengthPrefixed(8, byteorder="little"),
+    ff.LengthPrefixed(1, adjustment=2, strip=0),
+    ff.LengthPrefixed(2, byteorder="little", offset=2, adjustment=-3, strip=1),
+    ff.LengthPrefixed(4, offset=1, adjustment=-4, strip=0),  # PostgreSQL
+    ff.Lines(),
+    ff.Delimited(b"<END>"),
+    ff.Delimited(b"\r\n\r\n", keep=True),
+    ff.FixedSize(7),
+    ff.Netstring(),
+    ff.VarintPrefixed(),
+]
+
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment for a child Python that imports the fastframe this process
+    imports: the source tree's is put on PYTHONPATH when it is not installed."""
+    env = {**os.environ, **extra}
+    if Path(ff.__file__).resolve().is_relative_to(SRC):
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
+    return env
 
 
 def frames_of(dec: Any, chunks: Sequence[bytes]) -> list[bytes]:

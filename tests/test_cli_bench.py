@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 from _platform import HAVE_UNIX_SOCKETS
+from _support import child_env
 
 import fastframe
 from fastframe._bench.contenders import RECEIVERS
 
-SRC = Path(__file__).resolve().parents[1] / "src"
 TIMEOUT = 120  # seconds, for every wait on a subprocess
 # a short run: one size, one window each of three contenders
 SMALL = ["--size", "64", "--rounds", "1", "--window", "0.02"]
@@ -43,13 +43,6 @@ WITHOUT = (
 )
 
 
-def _env(**extra: str) -> dict[str, str]:
-    env = {**os.environ, **extra}
-    if Path(fastframe.__file__).resolve().is_relative_to(SRC):  # the source tree, not installed
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
-    return env
-
-
 def bench(*args: str, without: str = "", **env: str) -> subprocess.CompletedProcess[str]:
     """``python -m fastframe bench ARGS`` (``without``: modules blocked, comma-separated)."""
     if without:
@@ -57,7 +50,7 @@ def bench(*args: str, without: str = "", **env: str) -> subprocess.CompletedProc
     else:
         command = [sys.executable, "-m", "fastframe", "bench", *args]
     return subprocess.run(
-        command, env=_env(**env), capture_output=True, text=True, timeout=TIMEOUT
+        command, env=child_env(**env), capture_output=True, text=True, timeout=TIMEOUT
     )
 
 
@@ -208,7 +201,7 @@ def test_ctrl_c_ends_cleanly_with_the_peer(contender: str) -> None:
     command = [sys.executable, "-m", "fastframe", "bench", "--size", "64", "--rounds", "1"]
     command += ["--window", "60", "--contender", contender]
     process = subprocess.Popen(
-        command, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
         assert process.stderr is not None
@@ -246,7 +239,7 @@ def test_ctrl_c_leaves_no_complaint_from_what_it_cut_short() -> None:
         "sys.exit(main(['bench', '--quick']))\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT, check=False
+        [sys.executable, "-c", code], env=child_env(), capture_output=True, text=True, timeout=TIMEOUT
     )
     assert (result.returncode, result.stdout, result.stderr) == (130, "", "interrupted\n")
 

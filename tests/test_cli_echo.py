@@ -30,6 +30,7 @@ from _platform import (
     requires_unix_sockets,
     unix_socket_path,
 )
+from _support import child_env
 
 import fastframe as ff
 from fastframe._cli.framing import add_framing_arguments, framer_from_args, parse_framing, unescape
@@ -40,15 +41,7 @@ HAVE_UVLOOP = importlib.util.find_spec("uvloop") is not None
 needs_uvloop = pytest.mark.skipif(not HAVE_UVLOOP, reason="uvloop is not installed")
 
 
-def environment() -> dict[str, str]:
-    env = dict(os.environ)
-    src = ROOT / "src"
-    if Path(ff.__file__).resolve().is_relative_to(src):  # not installed: the source tree
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src), env.get("PYTHONPATH")]))
-    return env
-
-
-ENV = environment()
+ENV = child_env()
 
 
 def fastframe(*args: str) -> list[str]:

@@ -11,7 +11,6 @@ FASTFRAME_PURE_PYTHON=1.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -21,8 +20,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
+from _support import child_env
 
-import fastframe as ff
 from fastframe._switch import VARIABLE, pure_python_requested
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,10 +131,7 @@ os._exit(0)  # a thread a block left behind must not hold up the exit
 
 
 def environment(pure: bool) -> dict[str, str]:
-    env = dict(os.environ)
-    src = ROOT / "src"
-    if Path(ff.__file__).resolve().is_relative_to(src):  # not installed: the source tree
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src), env.get("PYTHONPATH")]))
+    env = child_env()
     if pure:
         env[VARIABLE] = "1"
     else:

@@ -6,7 +6,6 @@ get_buffer/buffer_updated misuse, and encode refusals."""
 from __future__ import annotations
 
 import gc
-import os
 import pickle
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import pytest
 from _support import (
     Buffer,
     Feed,
+    child_env,
     deadline,
     events,
     every_split,
@@ -923,7 +923,7 @@ def test_frames_longer_than_a_c_size_can_say(impl: Any) -> None:
         capture_output=True,
         text=True,
         timeout=60,
-        env=dict(os.environ),
+        env=child_env(),
     )
     assert (result.returncode, result.stdout) == (0, "ok\n"), result.stderr[-2000:]
 

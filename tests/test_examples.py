@@ -27,6 +27,7 @@ from _platform import (
     requires_unix_sockets,
     unix_socket_path,
 )
+from _support import child_env
 
 import fastframe as ff
 
@@ -35,15 +36,7 @@ EXAMPLES = ROOT / "examples"
 TIMEOUT = 60  # seconds, for every wait on a subprocess
 
 
-def environment() -> dict[str, str]:
-    env = dict(os.environ)
-    src = ROOT / "src"
-    if Path(ff.__file__).resolve().is_relative_to(src):  # not installed: the source tree
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src), env.get("PYTHONPATH")]))
-    return env
-
-
-ENV = environment()
+ENV = child_env()
 
 
 def command(script: str, *args: str) -> list[str]:
