@@ -35,6 +35,7 @@ import pytest
 from _platform import LINGER_RESET, requires_unix_sockets
 from _sockets import IO_TIMEOUT, MiB, connected_pair, wire_of
 from _support import (
+    FRAMERS,
     IMPL_SETTINGS,
     Feed,
     chunkings,
@@ -330,19 +331,6 @@ def sample_payloads(framer: Any, candidates: Sequence[bytes] = CANDIDATES) -> li
         return [bytes([65 + i]) * framer.size for i in range(6)]
     return [c for c in candidates if expect(framer, c, head_of(framer)).ok]
 
-
-FRAMERS = [
-    ff.LengthPrefixed(4),
-    ff.LengthPrefixed(8, byteorder="little"),
-    ff.LengthPrefixed(2, byteorder="little", offset=2, adjustment=-3, strip=1),
-    ff.LengthPrefixed(4, offset=1, adjustment=-4, strip=0),  # PostgreSQL
-    ff.Lines(),
-    ff.Delimited(b"<END>"),
-    ff.Delimited(b"\r\n\r\n", keep=True),
-    ff.FixedSize(7),
-    ff.Netstring(),
-    ff.VarintPrefixed(),
-]
 
 # framings whose frame is the payload (an echo server can send a frame back as is)
 ECHO_FRAMERS = [ff.LengthPrefixed(4), ff.Lines(), ff.Netstring(), ff.VarintPrefixed()]

@@ -23,7 +23,7 @@ from _sockets import (  # noqa: F401 - fixtures
     transport_kind,
     wire_of,
 )
-from _support import IMPL_SETTINGS, expect, heads, payloads, split
+from _support import FRAMERS, IMPL_SETTINGS, expect, heads, payloads, split
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -32,20 +32,6 @@ from fastframe.errors import ConnectionClosed
 
 SOCKET_SETTINGS = settings(IMPL_SETTINGS, deadline=None, max_examples=20)
 LARGE_SETTINGS = settings(IMPL_SETTINGS, deadline=None, max_examples=5)
-
-FRAMERS = [
-    ff.LengthPrefixed(4),
-    ff.LengthPrefixed(8, byteorder="little"),
-    ff.LengthPrefixed(1, adjustment=2, strip=0),
-    ff.LengthPrefixed(2, byteorder="little", offset=2, adjustment=-3, strip=1),
-    ff.LengthPrefixed(4, offset=1, adjustment=-4, strip=0),  # PostgreSQL
-    ff.Lines(),
-    ff.Delimited(b"<END>"),
-    ff.Delimited(b"\r\n\r\n", keep=True),
-    ff.FixedSize(7),
-    ff.Netstring(),
-    ff.VarintPrefixed(),
-]
 
 HOW = ["recv", "recv_many", "iter"]
 
