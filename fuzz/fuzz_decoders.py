@@ -17,11 +17,20 @@ bytes or the same exception, and what they emit must decode to the payload.
 
 Usage (libFuzzer flags pass through atheris)::
 
-    cp -r fuzz/corpus/decoders /tmp/corpus           # the seed corpus (fuzz/make_corpus.py)
+    mkdir /tmp/corpus && cp fuzz/corpus/*/* /tmp/corpus
     python fuzz/fuzz_decoders.py /tmp/corpus -max_total_time=60
     python fuzz/fuzz_decoders.py --show CRASH_FILE     # the scenario, then replay it
 
-tests/test_fuzz.py replays the seed corpus, and (marked slow, with atheris) fuzzes
+The corpus has two parts: ``fuzz/corpus/decoders``, the seeds ``fuzz/make_corpus.py``
+writes, and ``fuzz/corpus/grown``, the inputs long runs found that reach what the
+seeds do not.  Keep a long run's gains with libFuzzer's merge, which copies over
+only inputs that add coverage::
+
+    mkdir /tmp/merged && cp fuzz/corpus/*/* /tmp/merged
+    python fuzz/fuzz_decoders.py -merge=1 /tmp/merged /tmp/corpus
+    # then copy the files that are new in /tmp/merged into fuzz/corpus/grown
+
+tests/test_fuzz.py replays the whole corpus, and (marked slow, with atheris) fuzzes
 from a copy of it for FASTFRAME_FUZZ_SECONDS.
 
 Only the twin's Python is instrumented for coverage; the compiled core is
