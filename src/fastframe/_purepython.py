@@ -984,6 +984,7 @@ class FramedSocket:
         # threads between a test and a set, hence locks, not flags)
         self._receiving = threading.Lock()
         self._sending = threading.Lock()
+        self._closing: _Socket | None = None  # closed by close(), still in use by a call
         self._eof = False
         # received bytes the decoder has not taken in: data[pos:], after a cut
         # stopped by the quota
@@ -1055,6 +1056,8 @@ class FramedSocket:
     @framer.setter
     def framer(self, framer: Any) -> None:
         _sockets.check_framer(framer)
+        if self._receiving.locked():  # which bytes the new framing would start at is a race
+            raise _sockets.busy("receiving")
         self._codec = globals()[framer._codec_name](framer)
         self._framer = framer
 
@@ -1089,12 +1092,19 @@ class FramedSocket:
                 if call is None:
                     call = _sockets.Call(self._sock)  # type: ignore[arg-type]
                 got = self._recv_into(call)
+                if self._sock is None:  # close() in another thread woke the call
+                    raise _sockets.closed()
                 if got == _GOT_NOTHING:
                     return frames
                 if got == _GOT_EOF:
                     self._eof = True
+        except OSError:
+            if self._sock is None:  # the wake-up's error, not the connection's
+                raise _sockets.closed() from None
+            raise
         finally:
             self._receiving.release()
+            self._finish_close()
 
     def _fits(self, kind: int, key: Any) -> bool:
         """Whether the decoder is the one for this kind of read."""
@@ -1230,10 +1240,18 @@ class FramedSocket:
                 if len(part):
                     self._out.append(part)
                     self._out_size += len(part)
-            return self._drain()
+            sent_all = self._drain()
+            if self._sock is None:  # close() in another thread emptied the queue
+                raise _sockets.closed()
+            return sent_all
+        except OSError:
+            if self._sock is None:  # the wake-up's error, not the connection's
+                raise _sockets.closed() from None
+            raise
         finally:
             self._own_queue()
             self._sending.release()
+            self._finish_close()
 
     def _drain(self) -> bool:
         out = self._out
@@ -1250,6 +1268,8 @@ class FramedSocket:
                 sent = call.attempt(True, call.sock.sendmsg, chunk, (), _SEND_FLAGS)
             else:
                 sent = call.attempt(True, call.sock.send, chunk[0])
+            if self._sock is None:  # close() in another thread woke the call
+                raise _sockets.closed()
             if sent is None:
                 return False
             self._advance(sent)
@@ -1299,19 +1319,35 @@ class FramedSocket:
         self._check_open().shutdown(socket.SHUT_WR)
 
     def close(self) -> None:
-        """Close the socket (idempotent); queued output is dropped."""
+        """Close the socket (idempotent); queued output is dropped.  A call
+        in another thread is woken and raises ``OSError(EBADF)``; the
+        descriptor is closed once that call has returned."""
         sock = self._sock
         if sock is None:
             return
-        if self._receiving.locked() or self._sending.locked():
-            try:
-                sock.shutdown(socket.SHUT_RDWR)  # wakes the other thread's call
-            except OSError:
-                pass
+        # _closing is set before the calls are looked at: a call that ends in
+        # between then closes the socket itself
+        self._closing = sock
         self._sock = None
         del self._out[:]
         self._out_pos = self._out_size = 0
-        sock.close()
+        if self._receiving.locked() or self._sending.locked():
+            # The call's system calls use the descriptor's number: closing it
+            # now would let a socket opened meanwhile reuse that number under
+            # the call, which would then read another connection's bytes.
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # wakes it instead
+            except OSError:
+                pass
+        else:
+            self._finish_close()
+
+    def _finish_close(self) -> None:
+        """Close the socket a close() left to the calls in progress, once none is."""
+        sock = self._closing
+        if sock is not None and not self._receiving.locked() and not self._sending.locked():
+            self._closing = None
+            sock.close()  # (two threads may both get here: closing twice is harmless)
 
     def detach(self) -> tuple[_Socket, bytes]:
         """Give the socket back with every byte received and not returned;

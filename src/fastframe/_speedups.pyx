@@ -1456,6 +1456,7 @@ cdef class FramedSocket:
     cdef object _key  # the framer, or the raw read, that _dec decodes for
     cdef bint _eof
     cdef bint _receiving, _sending
+    cdef object _closing  # closed by another thread's close(), still in use by a call
     cdef bint _fd_path  # system calls on the descriptor, else the socket's methods
     cdef list _out  # queued output, oldest first
     cdef Py_ssize_t _out_pos  # bytes of _out[0] already sent
@@ -1563,6 +1564,8 @@ cdef class FramedSocket:
     @framer.setter
     def framer(self, framer):
         _sockets.check_framer(framer)
+        if self._receiving:  # which bytes the new framing would start at is a race
+            raise _sockets.busy("receiving")
         self._codec = globals()[framer._codec_name](framer)
         self._framer = framer
 
@@ -1602,12 +1605,19 @@ cdef class FramedSocket:
                 if not self._fd_path and waiter is None:
                     waiter = _sockets.Call(self._sock)
                 got = self._recv_into(dec, &call, waiter)
+                if self._sock is None:  # close() in another thread woke the call
+                    raise _sockets.closed()
                 if got == GOT_NOTHING:
                     return frames
                 if got == GOT_EOF:
                     self._eof = True
+        except OSError:
+            if self._sock is None:  # the wake-up's error, not the connection's
+                raise _sockets.closed() from None
+            raise
         finally:
             self._receiving = False
+            self._finish_close()
 
     cdef int _cut(self, Decoder dec, Py_ssize_t quota, list frames) except -1:
         dec._enter()
@@ -1853,6 +1863,7 @@ cdef class FramedSocket:
         """Queue parts behind what is queued and send, in order, what the socket
         takes; True when nothing is left queued."""
         cdef Call call
+        cdef bint sent_all
         if self._sending:
             raise _sockets.busy("sending")
         self._sending = True
@@ -1864,10 +1875,18 @@ cdef class FramedSocket:
                 if len(part):
                     self._out.append(part)
                     self._out_size += len(part)
-            return self._drain(&call)
+            sent_all = self._drain(&call)
+            if self._sock is None:  # close() in another thread emptied the queue
+                raise _sockets.closed()
+            return sent_all
+        except OSError:
+            if self._sock is None:  # the wake-up's error, not the connection's
+                raise _sockets.closed() from None
+            raise
         finally:
             self._own_queue()
             self._sending = False
+            self._finish_close()
 
     cdef bint _drain(self, Call* call) except -1:
         cdef iovec iov[FF_IOV_BATCH]
@@ -1901,6 +1920,8 @@ cdef class FramedSocket:
             finally:
                 for i in range(count):
                     PyBuffer_Release(&views[i])
+            if self._sock is None:  # close() in another thread woke the call
+                raise _sockets.closed()
             if sent >= 0:
                 self._advance(sent)
                 if out:
@@ -1923,6 +1944,8 @@ cdef class FramedSocket:
             sent = waiter.sock.send(part)
         except BlockingIOError:
             return waiter.wait(True)
+        if self._sock is None:  # close() in another thread woke the call
+            raise _sockets.closed()
         self._advance(sent)
         if self._out:
             PyErr_CheckSignals()  # as on the descriptor path
@@ -1976,19 +1999,34 @@ cdef class FramedSocket:
         self._sock.shutdown(_SHUT_WR)
 
     def close(self):
-        """Close the socket (idempotent); queued output is dropped."""
+        """Close the socket (idempotent); queued output is dropped.  A call
+        in another thread is woken and raises ``OSError(EBADF)``; the
+        descriptor is closed once that call has returned."""
         sock = self._sock
         if sock is None:
             return
-        if self._receiving or self._sending:
-            try:
-                sock.shutdown(_SHUT_RDWR)  # wakes the other thread's call
-            except OSError:
-                pass
         self._sock = None
         del self._out[:]
         self._out_pos = self._out_size = 0
-        sock.close()
+        self._closing = sock
+        if self._receiving or self._sending:
+            # The call's system calls use the descriptor's number: closing it
+            # now would let a socket opened meanwhile reuse that number under
+            # the call, which would then read another connection's bytes.
+            try:
+                sock.shutdown(_SHUT_RDWR)  # wakes it instead
+            except OSError:
+                pass
+        else:
+            self._finish_close()
+
+    cdef int _finish_close(self) except -1:
+        """Close the socket a close() left to the calls in progress, once none is."""
+        sock = self._closing
+        if sock is not None and not self._receiving and not self._sending:
+            self._closing = None
+            sock.close()
+        return 0
 
     def detach(self):
         """Give the socket back with every byte received and not returned;
