@@ -24,8 +24,8 @@ import pytest
 from fastframe._switch import VARIABLE
 
 ROOT = Path(__file__).resolve().parents[1]
-# what a build reads (MANIFEST.in brings tests/, examples/, docs/ and fuzz/ into the sdist)
-SOURCES = ["pyproject.toml", "setup.py", "README.md", "LICENSE", "MANIFEST.in", "src", "tests", "examples", "docs", "fuzz"]
+# what a build reads (MANIFEST.in brings tests/, examples/, docs/, fuzz/ and hardening/ into the sdist)
+SOURCES = ["pyproject.toml", "setup.py", "README.md", "LICENSE", "MANIFEST.in", "src", "tests", "examples", "docs", "fuzz", "hardening"]
 GENERATED = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.so", "*.pyd", "*.c", "*.html", "_build.py")
 TIMEOUT = 300  # seconds, for each build or install
 
@@ -166,7 +166,7 @@ def test_sdist_has_the_cython_source_and_no_generated_c(tree: Path, tmp_path: Pa
     for name in ("_speedups.pyx", "_io.h", "py.typed", "_purepython.py"):
         assert f"{top}/src/fastframe/{name}" in names, name
     # and what the wheels' tests run: cibuildwheel builds them from the sdist
-    for name in ("pyproject.toml", "setup.py", "PKG-INFO", "tests/conftest.py", "examples/quickstart.py", "docs/conf.py", "fuzz/fuzz_decoders.py"):
+    for name in ("pyproject.toml", "setup.py", "PKG-INFO", "tests/conftest.py", "examples/quickstart.py", "docs/conf.py", "fuzz/fuzz_decoders.py", "hardening/load.py"):
         assert f"{top}/{name}" in names, name
     assert [n for n in names if n.endswith((".c", ".so", ".pyd")) or "_build.py" in n] == []
 
