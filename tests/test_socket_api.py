@@ -95,6 +95,16 @@ def test_bad_call_arguments(impl: Any, pair: Any) -> None:
         fs.recv_until(b"\n", max_size=0)
     with pytest.raises(ValueError):
         fs.recv_until_eof(max_size=0)
+    # over sys.maxsize: refused in the framers' words, not a C OverflowError
+    # (the compiled core raised one; the twin took the call)
+    for call in (
+        lambda: fs.recv_many(max_frames=2**63),
+        lambda: fs.recv_exactly(2**63),
+        lambda: fs.recv_until(b"\n", max_size=2**63),
+        lambda: fs.recv_until_eof(max_size=2**63),
+    ):
+        with pytest.raises(ValueError, match=r"at most sys\.maxsize"):
+            call()
     # nothing was consumed by the refused calls
     assert fs.recv_many(max_frames=None) == [b"a", b"b"]
     assert fs.recv_exactly(0) == b""

@@ -429,6 +429,41 @@ def test_negative_length_is_a_protocol_error(impl: Any, transport: Any) -> None:
 # -- max_size of the raw reads --------------------------------------------------------------
 
 
+SKIPPED_TO_THE_END = {
+    # a frame over max_size skipped until the stream ended, then a read of another kind
+    "framer, then recv_until": (ff.Delimited(b"bbb", max_size=1, keep=True), b"{", "recv_many", "recv_until"),
+    "recv_until, then recv_until_eof": (ff.Lines(), b"xxxxxab", "recv_until", "recv_until_eof"),
+}
+
+
+@pytest.mark.parametrize("case", SKIPPED_TO_THE_END)
+def test_a_skip_cut_short_by_the_end_hands_nothing_on(impl: Any, transport: Any, case: str) -> None:
+    """An oversize frame is being skipped when the stream ends; the next read, of
+    another kind, gets none of its bytes (a clean end), as detach() hands none over.
+    The compiled core passed on the last len(delimiter) - 1 bytes, which a skip keeps
+    in case the delimiter is split across reads."""
+    framer, stream, first, then = SKIPPED_TO_THE_END[case]
+    a, b = transport
+    b.sendall(stream)
+    b.shutdown(socket.SHUT_WR)
+    fs = impl.framed_socket(a, framer)
+    reads = {
+        "recv_many": fs.recv_many,
+        "recv_until": lambda: fs.recv_until(b"XYZ", max_size=3),
+        "recv_until_eof": fs.recv_until_eof,
+    }
+    with pytest.raises(FrameTooLarge):
+        reads[first]()
+    assert fs.buffered == 0
+    if then == "recv_until_eof":
+        assert fs.recv_until_eof() == b""
+    else:
+        with pytest.raises(ConnectionClosed) as caught:
+            reads[then]()
+        assert type(caught.value) is ConnectionClosed
+    assert fs.buffered == 0
+
+
 def test_recv_until_max_size(impl: Any, transport: Any) -> None:
     """A run without the delimiter longer than max_size: FrameTooLarge(max_size + 1,
     max_size); the run is skipped up to and including the next delimiter."""

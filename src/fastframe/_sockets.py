@@ -9,6 +9,7 @@ import errno
 import operator
 import select
 import socket
+import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -48,6 +49,8 @@ def check_max_frames(max_frames: Any) -> int | None:
     max_frames = operator.index(max_frames)
     if max_frames < 1:
         raise ValueError(f"max_frames must be None or at least 1, not {max_frames}")
+    if max_frames > sys.maxsize:
+        raise ValueError(f"max_frames must be at most sys.maxsize ({sys.maxsize}), not {max_frames}")
     return max_frames  # type: ignore[no-any-return]
 
 
@@ -55,6 +58,8 @@ def check_count(n: Any) -> int:
     n = operator.index(n)
     if n < 0:
         raise ValueError(f"recv_exactly() needs a byte count >= 0, not {n}")
+    if n > sys.maxsize:
+        raise ValueError(f"recv_exactly() needs a byte count of at most sys.maxsize ({sys.maxsize}), not {n}")
     return n  # type: ignore[no-any-return]
 
 
@@ -69,6 +74,8 @@ def check_max_size(max_size: Any) -> int:
     max_size = operator.index(max_size)
     if max_size < 1:
         raise ValueError(f"max_size must be at least 1, not {max_size}")
+    if max_size > sys.maxsize:
+        raise ValueError(f"max_size must be at most sys.maxsize ({sys.maxsize}), not {max_size}")
     return max_size  # type: ignore[no-any-return]
 
 

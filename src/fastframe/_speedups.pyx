@@ -437,6 +437,10 @@ cdef class Decoder:
         leaving other empty.  This decoder must hold nothing."""
         if other._large != NULL:
             other._unlarge()
+        if other._skip:
+            # what other holds is the end of an oversize frame it was skipping
+            # (the stream ended inside it): not bytes to hand on, as in detach()
+            other._drop(other._bend - other._bstart)
         self._free_buf()
         self._buf, self._bstart, self._bend, self._bcap = (
             other._buf, other._bstart, other._bend, other._bcap)
