@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import operator
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -238,14 +239,9 @@ class FramedReader:
                     self._error = None
                     self._protocol._resume_decoding()
                     self._maybe_resume()
-                # raised again by each later call: a fresh traceback each time, and
-                # none that holds this frame (which holds error) once it is out
-                try:
-                    raise error.with_traceback(None)
-                finally:
-                    del error
+                raise _fresh(error)  # and again by each later call
             if self._lost is not None:
-                raise self._lost.with_traceback(None)
+                raise _fresh(self._lost)
             if self._eof:
                 raise _sockets.connection_closed()
             if self._waiter is not None:
@@ -273,7 +269,7 @@ class FramedReader:
     def _fail(self, exc: FastframeError) -> None:
         # Nothing more is decoded until the frames before the error and the
         # error itself have been read: reading pauses until then.
-        self._error = exc
+        self._error = exc.with_traceback(None)  # its frames hold the protocol
         if not self._paused:
             self._pause()
         self._wake()
@@ -311,8 +307,16 @@ class _StreamProtocol(FramedProtocol):
     ) -> None:
         super().__init__(framer)
         self._loop = asyncio.get_running_loop()
-        self.reader = FramedReader(self, high_water, low_water)
-        self.writer: FramedWriter | None = None
+        # The reader and the writer hold this protocol, and it holds them
+        # weakly: a finished connection (its buffers, an IncompleteFrame's
+        # bytes) is freed as soon as they are dropped, not when the garbage
+        # collector next finds the cycle.  Until they are claimed (by the
+        # callback, or open_connection) it holds them itself.
+        reader = FramedReader(self, high_water, low_water)
+        self._reader = weakref.ref(reader)
+        self._writer: weakref.ref[FramedWriter] | None = None
+        self._unclaimed: list[Any] = [reader]
+        self._stream_transport: asyncio.BaseTransport | None = None
         self._client_connected_cb = client_connected_cb
         self._task: asyncio.Task[None] | None = None
         self._closed = self._loop.create_future()
@@ -323,17 +327,34 @@ class _StreamProtocol(FramedProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        self.writer = FramedWriter(transport, self)  # type: ignore[arg-type]
+        self._stream_transport = transport
+        writer = FramedWriter(transport, self)  # type: ignore[arg-type]
+        self._writer = weakref.ref(writer)
+        self._unclaimed.append(writer)
         cb = self._client_connected_cb
         if cb is not None:
             self._client_connected_cb = None
-            result = cb(self.reader, self.writer)
+            result = cb(*self._claim())
             if asyncio.iscoroutine(result):
                 self._task = self._loop.create_task(result)
                 self._task.add_done_callback(self._client_done)
 
+    def _claim(self) -> tuple[FramedReader, FramedWriter]:
+        """The reader and the writer, handed over: from now on whoever uses
+        them keeps them."""
+        reader, writer = self._unclaimed
+        self._unclaimed = []
+        return reader, writer
+
+    @property
+    def reader(self) -> FramedReader | None:
+        """The reader, unless it has been dropped (then what arrives is too)."""
+        return self._reader()
+
     def _client_done(self, task: asyncio.Task[None]) -> None:
-        transport = self.writer.transport  # type: ignore[union-attr]
+        self._task = None
+        transport = self._stream_transport
+        assert transport is not None  # (the callback runs once connected)
         if task.cancelled():
             transport.close()
             return
@@ -349,10 +370,14 @@ class _StreamProtocol(FramedProtocol):
             transport.close()
 
     def frames_received(self, frames: list[bytes]) -> None:
-        self.reader._feed(frames)
+        reader = self._reader()
+        if reader is not None:
+            reader._feed(frames)
 
     def framing_error(self, exc: FastframeError) -> None:
-        self.reader._fail(exc)
+        reader = self._reader()
+        if reader is not None:
+            reader._fail(exc)
 
     def eof_received(self) -> bool:
         self._end(None)
@@ -360,7 +385,8 @@ class _StreamProtocol(FramedProtocol):
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._connection_lost = True
-        if not self.reader._eof:  # closed on this side, or lost: no more bytes
+        reader = self._reader()
+        if reader is not None and not reader._eof:  # closed on this side, or lost: no more bytes
             self._end(exc)
         self._lost = exc
         for waiter in self._drain_waiters:
@@ -407,7 +433,9 @@ class _StreamProtocol(FramedProtocol):
     def _end(self, exc: BaseException | None) -> None:
         """No more bytes will come (``exc``: the connection was lost, and an
         unfinished frame with it)."""
-        reader = self.reader
+        reader = self._reader()
+        if reader is None:
+            return
         if exc is not None:
             reader._lose(exc)
             return
@@ -417,7 +445,9 @@ class _StreamProtocol(FramedProtocol):
 
     def _resume_decoding(self) -> None:
         """After an error has been read: cut the frames held behind it."""
-        reader = self.reader
+        reader = self._reader()
+        if reader is None:
+            return
         self._pump(reader._eof and reader._lost is None)
 
 
@@ -558,7 +588,7 @@ async def open_connection(
     # asyncio also takes port names and, with sock=, no host or port: typeshed's
     # overloads split those cases
     _, protocol = await loop.create_connection(factory, host, port, **kwds)  # type: ignore[arg-type]
-    return protocol.reader, protocol.writer  # type: ignore[return-value]
+    return protocol._claim()
 
 
 async def open_unix_connection(
@@ -573,7 +603,7 @@ async def open_unix_connection(
     loop = asyncio.get_running_loop()
     factory = _factory(framer, None, high_water, low_water)
     _, protocol = await loop.create_unix_connection(factory, path, **kwds)
-    return protocol.reader, protocol.writer  # type: ignore[return-value]
+    return protocol._claim()
 
 
 async def start_server(
@@ -606,6 +636,18 @@ async def start_unix_server(
     loop = asyncio.get_running_loop()
     factory = _factory(framer, client_connected_cb, high_water, low_water)
     return await loop.create_unix_server(factory, path, **kwds)
+
+
+def _fresh(exc: BaseException) -> BaseException:
+    """A new exception like ``exc``, to raise it again.  Raising ``exc`` itself
+    would give it a traceback through the reader that keeps it: a reference
+    cycle holding the connection until the garbage collector runs."""
+    try:
+        fresh = type(exc)(*exc.args)
+    except Exception:  # a constructor that does not take its args back
+        return exc.with_traceback(None)
+    fresh.__cause__ = exc.__cause__
+    return fresh
 
 
 def _water_marks(high_water: int, low_water: int | None) -> tuple[int, int]:
