@@ -6,9 +6,12 @@ decisions at random (a fixed seed: the corpus is reproducible), records the byte
 that read back as them, and keeps, for every class below, the first input whose
 scenario falls in it: each framing's valid streams, oversize frames,
 malformed headers, truncated frames, delivery through ``get_buffer`` and misuse,
-``max_size=sys.maxsize``, and encoder scenarios.  A few inputs are spelled out
-decision by decision instead (SCRIPTED).  Every input kept is replayed through
-``one_input`` before it is written: the seed corpus holds no finding.
+``max_size=sys.maxsize``, encoder scenarios, and FramedSocket scenarios (each raw
+read, framer switches, detach(), the compiled core's object path).  A few inputs
+are spelled out decision by decision instead (SCRIPTED).  Every input kept is
+replayed through ``one_input`` before it is written: the seed corpus holds no
+finding.  A drawn input with a finding is not seeded but reported, and the
+script then exits with status 1 (after writing the corpus).
 
     python fuzz/make_corpus.py [DIR]     # default: fuzz/corpus/decoders, emptied first;
                                          # another DIR must be empty or absent
@@ -83,7 +86,7 @@ class Decoding:
 
 def decoding(data: bytes) -> Decoding | None:
     c = Choices(data)
-    if c.one_in(8):
+    if fz.scenario_kind(c) != "decoder":
         return None
     framer, stream, calls = fz.decoder_setup(c)
     steps = fz.run(fz._purepython, framer, calls)
@@ -94,7 +97,49 @@ def decoding(data: bytes) -> Decoding | None:
 
 def encoder_framer(data: bytes) -> Any:
     c = Choices(data)
-    return fz.make_framer(c) if c.one_in(8) else None
+    return fz.make_framer(c) if fz.scenario_kind(c) == "encoder" else None
+
+
+@dataclass
+class SocketRun:
+    """A socket scenario as the twin runs it."""
+
+    scenario: fz.SocketScenario
+    steps: list[fz.SockStep]
+
+    def returned(self, *methods: str) -> list[Any]:
+        """The non-empty values the calls of these methods returned."""
+        return [
+            step.outcome[1]
+            for step in self.steps
+            if step.call.method in methods and step.outcome[0] == "returned" and step.outcome[1]
+        ]
+
+    def raised(self, *methods: str) -> set[type]:
+        return {s.outcome[1] for s in self.steps if s.call.method in methods and s.outcome[0] == "error"}
+
+    def frames_after_switch(self) -> bool:
+        """Frames returned after the framer became one of another type."""
+        framer, switched = self.scenario.framer, False
+        for step in self.steps:
+            if step.outcome == ("switched",):
+                switched |= type(step.call.args[0]) is not type(framer)
+                framer = step.call.args[0]
+            elif switched and step.call.method in fz.FRAME_CALLS and step.outcome[0] == "returned":
+                return bool(step.outcome[1])
+        return False
+
+    def detached_before_shutdown(self) -> bool:
+        methods = [s.call.method for s in self.steps if s.outcome[0] in ("detached", "shut")]
+        return methods[:1] == ["detach"]
+
+
+def socket_run(data: bytes) -> SocketRun | None:
+    c = Choices(data)
+    if fz.scenario_kind(c) != "socket":
+        return None
+    scenario = fz.socket_setup(c)
+    return SocketRun(scenario, fz.run_socket(fz._purepython, scenario))
 
 
 FRAMINGS = {
@@ -156,13 +201,61 @@ def classes() -> dict[str, Callable[[bytes], bool]]:
     )
     decoder_class("large-frame", lambda d: any(len(call.data) > 65536 for call in d.calls) and not d.errors)
     decoder_class("empty", lambda d: not d.stream)
+    out.update(socket_classes())
     return out
+
+
+RAW_READS = ("recv_exactly", "recv_until", "recv_until_eof")
+BROKEN = {FTL, PE}
+
+
+def socket_classes() -> dict[str, Callable[[bytes], bool]]:
+    tests: dict[str, Callable[[SocketRun], bool]] = {
+        "frames": lambda r: (
+            len(r.returned("recv", "next")) + sum(map(len, r.returned("recv_many"))) >= 2
+            and not BROKEN & r.raised(*fz.FRAME_CALLS)
+        ),
+        "iteration": lambda r: bool(r.returned("next")) and any(s.outcome == ("stopped",) for s in r.steps),
+        "oversize": lambda r: FTL in r.raised(*fz.FRAME_CALLS) and bool(r.returned(*fz.FRAME_CALLS)),
+        "malformed": lambda r: PE in r.raised(*fz.FRAME_CALLS) and bool(r.returned(*fz.FRAME_CALLS)),
+        "incomplete": lambda r: INC in r.raised(*fz.FRAME_CALLS) and bool(r.returned(*fz.FRAME_CALLS)),
+        "exactly": lambda r: len(r.returned("recv_exactly")) >= 2,
+        "exactly-incomplete": lambda r: INC in r.raised("recv_exactly"),
+        "exactly-large": lambda r: any(
+            s.call.method == "recv_exactly" and s.call.args[0] in (65536, 2**31 - 1) and s.buffered for s in r.steps
+        ),
+        "until": lambda r: any(dict(s.call.kwargs)["keep"] is False for s in returning(r, "recv_until")),
+        "until-keep": lambda r: any(dict(s.call.kwargs)["keep"] for s in returning(r, "recv_until")),
+        "until-oversize": lambda r: FTL in r.raised("recv_until"),
+        "until-eof": lambda r: bool(r.returned("recv_until_eof")),
+        "until-eof-oversize": lambda r: FTL in r.raised("recv_until_eof"),
+        "switch": SocketRun.frames_after_switch,
+        "detach-held": lambda r: any(s.outcome[0] == "detached" and s.outcome[2] for s in r.steps),
+        "detach-mid": SocketRun.detached_before_shutdown,
+        "object-path": lambda r: (
+            r.scenario.object_path and bool(r.returned(*fz.FRAME_CALLS)) and bool(r.returned(*RAW_READS))
+        ),
+        "refused": lambda r: bool({ValueError, TypeError} & r.raised(*fz.SOCKET_ALLOWED)),
+    }
+
+    def member(test: Callable[[SocketRun], bool]) -> Callable[[bytes], bool]:
+        def belongs(data: bytes) -> bool:
+            run = socket_run(data)
+            return run is not None and test(run)
+
+        return belongs
+
+    return {f"socket-{name}": member(test) for name, test in tests.items()}
+
+
+def returning(run: SocketRun, method: str) -> list[fz.SockStep]:
+    return [s for s in run.steps if s.call.method == method and s.outcome[0] == "returned"]
 
 
 # Scenarios spelled out decision by decision: the sizes past a C Py_ssize_t that the
 # compiled core once got wrong (an endless eof() on a netstring header, a negative
 # IncompleteFrame.expected).  Each is checked against what it is meant to be.
-NOT_ENCODER, FEED_ALL_AS_BYTES = 1, (0, 0, 0, 4)  # make_calls: all of it, feed(), bytes, no extra call
+DECODER, FEED_ALL_AS_BYTES = 1, (0, 0, 0, 4)  # make_calls: all of it, feed(), bytes, no extra call
 HUGE_MAX_SIZE = (0, fz.EDGE_SIZES.index(HUGE))
 NETSTRING_ALPHABET = fz.alphabet_of(ff.Netstring())
 
@@ -186,31 +279,31 @@ def raw_parts(*parts: bytes) -> list[int | bytes]:
 SCRIPTED: dict[str, tuple[list[int | bytes], str, bytes]] = {
     # name: (decisions, the framer's repr, the stream)
     "netstring-huge-header-eof": (
-        [NOT_ENCODER, 4, *HUGE_MAX_SIZE, *text_parts(b"9223372036854775", b"807:"), *FEED_ALL_AS_BYTES],
+        [DECODER, 4, *HUGE_MAX_SIZE, *text_parts(b"9223372036854775", b"807:"), *FEED_ALL_AS_BYTES],
         f"Netstring(max_size={HUGE})",
         b"%d:" % HUGE,
     ),
     "netstring-huge-body-eof": (
-        [NOT_ENCODER, 4, *HUGE_MAX_SIZE, *text_parts(b"9223372036854775", b"806:x"), *FEED_ALL_AS_BYTES],
+        [DECODER, 4, *HUGE_MAX_SIZE, *text_parts(b"9223372036854775", b"806:x"), *FEED_ALL_AS_BYTES],
         f"Netstring(max_size={HUGE})",
         b"%d:x" % (HUGE - 1),
     ),
     "lp-huge-field-eof": (
         # width 8, offset 0, adjustment 0, strip None, big-endian
-        [NOT_ENCODER, 0, 3, 0, 0, 0, 1, 0, *HUGE_MAX_SIZE, *raw_parts(HUGE.to_bytes(8, "big"), b"x")]
+        [DECODER, 0, 3, 0, 0, 0, 1, 0, *HUGE_MAX_SIZE, *raw_parts(HUGE.to_bytes(8, "big"), b"x")]
         + [*FEED_ALL_AS_BYTES],
         f"LengthPrefixed(width=8, byteorder='big', offset=0, adjustment=0, strip=8, max_size={HUGE})",
         HUGE.to_bytes(8, "big") + b"x",
     ),
     "lp-huge-adjustment-eof": (
         # width 1, offset 0, adjustment 2**63 - 1, strip None, big-endian
-        [NOT_ENCODER, 0, 0, 0, 3, fz.EDGE_ADJUSTMENTS.index(2**63 - 1), 1, 0, *HUGE_MAX_SIZE]
+        [DECODER, 0, 0, 0, 3, fz.EDGE_ADJUSTMENTS.index(2**63 - 1), 1, 0, *HUGE_MAX_SIZE]
         + [*raw_parts(b"\x00"), *FEED_ALL_AS_BYTES],
         f"LengthPrefixed(width=1, byteorder='big', offset=0, adjustment={2**63 - 1}, strip=1, max_size={HUGE})",
         b"\x00",
     ),
     "varint-huge-eof": (
-        [NOT_ENCODER, 5, *HUGE_MAX_SIZE, *raw_parts(b"\xff" * 8 + b"\x7f" + b"x"), *FEED_ALL_AS_BYTES],
+        [DECODER, 5, *HUGE_MAX_SIZE, *raw_parts(b"\xff" * 8 + b"\x7f" + b"x"), *FEED_ALL_AS_BYTES],
         f"VarintPrefixed(max_size={HUGE})",
         b"\xff" * 8 + b"\x7fx",
     ),
@@ -220,7 +313,7 @@ SCRIPTED: dict[str, tuple[list[int | bytes], str, bytes]] = {
 def scripted(name: str, rng: random.Random) -> bytes:
     script, framer, stream = SCRIPTED[name]
     c = Recorder(rng, script)
-    if not c.one_in(8):
+    if fz.scenario_kind(c) == "decoder":
         fz.decoder_setup(c)
     data = bytes(c.out)
     d = decoding(data)
@@ -232,8 +325,11 @@ def scripted(name: str, rng: random.Random) -> bytes:
 
 def draw(rng: random.Random) -> bytes:
     c = Recorder(rng)
-    if c.one_in(8):
+    kind = fz.scenario_kind(c)
+    if kind == "encoder":
         fz.encoder_scenario(c)
+    elif kind == "socket":
+        fz.socket_setup(c)
     else:
         fz.decoder_setup(c)
     return bytes(c.out)
@@ -242,9 +338,19 @@ def draw(rng: random.Random) -> bytes:
 DEFAULT_DIRECTORY = Path(__file__).resolve().parent / "corpus" / "decoders"
 
 
-def make(directory: Path) -> list[Path]:
+def finding_in(data: bytes) -> fz.Finding | None:
+    try:
+        fz.one_input(data)
+    except fz.Finding as finding:
+        return finding
+    return None
+
+
+def make(directory: Path) -> tuple[list[Path], list[tuple[bytes, fz.Finding]]]:
+    """The inputs written, and the drawn inputs left out for a finding."""
     rng = random.Random(SEED)
     written = []
+    findings = []
     directory.mkdir(parents=True, exist_ok=True)
     if directory.resolve() == DEFAULT_DIRECTORY:
         for old in directory.iterdir():
@@ -263,7 +369,10 @@ def make(directory: Path) -> list[Path]:
             data = draw(rng)
             if len(data) > 2048 or not member(data):
                 continue
-            fz.one_input(data)  # a finding stops the script: report it, do not seed it
+            finding = finding_in(data)
+            if finding:  # reported, not seeded
+                findings.append((data, finding))
+                continue
             path = directory / f"{name}-{kept}"
             path.write_bytes(data)
             written.append(path)
@@ -272,14 +381,19 @@ def make(directory: Path) -> list[Path]:
                 break
         else:
             sys.exit(f"class {name}: only {kept} inputs in {TRIES} tries")
-    return written
+    return written, findings
 
 
 def main(argv: list[str]) -> None:
     directory = Path(argv[1]) if len(argv) > 1 else DEFAULT_DIRECTORY
-    written = make(directory)
+    written, findings = make(directory)
     total = sum(path.stat().st_size for path in written)
     print(f"{len(written)} inputs, {total} bytes, in {directory}")
+    if findings:
+        data, finding = findings[0]
+        sys.exit(
+            f"{len(findings)} drawn inputs had a finding and were left out; the first, {data!r}:\n{finding}"[:6000]
+        )
 
 
 if __name__ == "__main__":
