@@ -459,6 +459,16 @@ cdef class Decoder:
                 self._buf = _no_bytes
                 self._bcap = 0
 
+    cdef void _release_if_empty(self) noexcept:
+        """Free the receive buffer if it holds nothing.  On a non-blocking
+        socket, one thread serves many connections: a buffer kept between reads
+        would be memory per connection, where one freed when empty serves the
+        next connection read."""
+        if self._bstart == self._bend and self._large == NULL and self._window == NO_WINDOW:
+            self._free_buf()
+            self._buf = _no_bytes
+            self._bstart = self._bend = self._bcap = 0
+
     cdef void _free_buf(self) noexcept:
         if self._bcap:  # else it is _no_bytes, not ours
             PyMem_Free(self._buf)
@@ -1603,6 +1613,8 @@ cdef class FramedSocket:
                     self._cut(dec, quota, frames)
                     frames = dec._deliver(frames)
                     if frames:
+                        if call.ready and call.timeout == 0.0 or waiter is not None and waiter.timeout == 0.0:
+                            dec._release_if_empty()
                         return frames
                     if self._eof:
                         return self._at_eof(dec)
@@ -1612,6 +1624,7 @@ cdef class FramedSocket:
                 if self._sock is None:  # close() in another thread woke the call
                     raise _sockets.closed()
                 if got == GOT_NOTHING:
+                    dec._release_if_empty()
                     return frames
                 if got == GOT_EOF:
                     self._eof = True
