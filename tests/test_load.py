@@ -35,8 +35,8 @@ CONNECTIONS = 5000
 FRAMES = 20  # per connection, each way: 100 000 each way, about 5 s a run here
 TIMEOUT = 240  # seconds: the harness's deadline; the subprocess gets a minute more
 # Server RSS per connection over its start-up RSS, at its peak.  Measured here at
-# 5 000 connections: selectors server 24-30 KiB (compiled core, whose receive
-# buffer stays allocated between reads) and 4 KiB (twin); aio server 56-64 KiB
+# 5 000 connections: selectors server 8-9 KiB (compiled core; 25 KiB while it kept
+# a drained receive buffer between reads) and 4 KiB (twin); aio server 56-64 KiB
 # (compiled) and 110 KiB (twin, whose get_buffer() area stays allocated).  The
 # largest buffer a connection keeps between reads by design is 256 KiB (the
 # compiled core's KEEP_HELD, fastframe.aio's BUSY_READ_SIZE): a connection
