@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _platform import HAVE_UNIX_SOCKETS
+from _platform import HAVE_UNIX_SOCKETS, child_signal_defaults
 from _support import child_env
 
 import fastframe
@@ -201,7 +201,12 @@ def test_ctrl_c_ends_cleanly_with_the_peer(contender: str) -> None:
     command = [sys.executable, "-m", "fastframe", "bench", "--size", "64", "--rounds", "1"]
     command += ["--window", "60", "--contender", contender]
     process = subprocess.Popen(
-        command, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        env=child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **child_signal_defaults(),  # SIGINT must reach it from a background run too
     )
     try:
         assert process.stderr is not None
