@@ -433,7 +433,20 @@ def head_of(framer: Any) -> dict[str, bytes]:
     return {"head": b"H" * offset} if offset else {}
 
 
-class SocketReceiver:
+class Receiver:
+    """What both kinds of receiver share: counting the frames as they come."""
+
+    got: int
+    on_frames: Callable[[int], None]
+
+    def _add(self, into: list[bytes], frames: list[bytes]) -> None:
+        assert all(type(frame) is bytes for frame in frames)
+        into += frames
+        self.got += len(frames)
+        self.on_frames(self.got)
+
+
+class SocketReceiver(Receiver):
     """A FramedSocket read by ``recv()``, ``recv_many()`` or ``for`` (blocking), or by
     ``recv_many()`` in a selectors loop (non-blocking): each call drains it until []."""
 
@@ -450,12 +463,6 @@ class SocketReceiver:
             sock.setblocking(False)
             self.selector = selectors.DefaultSelector()
             self.selector.register(fs, selectors.EVENT_READ)
-
-    def _add(self, into: list[bytes], frames: list[bytes]) -> None:
-        assert all(type(frame) is bytes for frame in frames)
-        into += frames
-        self.got += len(frames)
-        self.on_frames(self.got)
 
     def collect(self, stall: float | None) -> tuple[list[bytes], Any]:
         """Frames until the style's receiving stops: the exception, END or IDLE."""
@@ -518,7 +525,7 @@ def new_loop(loop_kind: str) -> asyncio.AbstractEventLoop:
     return asyncio.new_event_loop()
 
 
-class AioReceiver:
+class AioReceiver(Receiver):
     """A fastframe.aio reader over the socket, read by ``recv_many()`` or ``async for``;
     a stall is ``asyncio.wait_for`` timing out (on each call: ``anext()`` for ``async for``)."""
 
@@ -541,12 +548,6 @@ class AioReceiver:
             return self.loop.run_until_complete(asyncio.wait_for(coro, IO_TIMEOUT))
         except asyncio.TimeoutError:
             raise AssertionError(f"the reader did not return within {IO_TIMEOUT} s (it hung)") from None
-
-    def _add(self, into: list[bytes], frames: list[bytes]) -> None:
-        assert all(type(frame) is bytes for frame in frames)
-        into += frames
-        self.got += len(frames)
-        self.on_frames(self.got)
 
     def collect(self, stall: float | None) -> tuple[list[bytes], Any]:
         frames: list[bytes] = []

@@ -517,34 +517,39 @@ def ops_for(draw: st.DrawFn, data: bytes, *, extra: bool = False) -> list[Op]:
     return out
 
 
-# The start of a child process whose address space is capped at 1 GiB more than
-# it uses once fastframe and the core named by argv[1] are imported (Linux): big
-# allocations fail, so a test sees what a core reserves.  Defines ``ff``, ``core``,
-# ``MiB`` and ``vm(field)``; exits at once if the cap does not bite.
-MEMORY_CAPPED_CHILD = textwrap.dedent(
-    """
-    import importlib, resource, sys
+def memory_capped_child(cap_mib: int) -> str:
+    """The start of a child process whose address space is capped at ``cap_mib``
+    MiB more than it uses once fastframe and the core named by argv[1] are imported
+    (Linux): big allocations fail, so a test sees what a core reserves.  Defines
+    ``ff``, ``core``, ``MiB`` and ``vm(field)``; exits at once if the cap does not
+    bite."""
+    return textwrap.dedent(
+        f"""
+        import importlib, resource, sys
 
-    import fastframe as ff
+        import fastframe as ff
 
-    core = importlib.import_module(sys.argv[1])
-    MiB = 1024 * 1024
+        core = importlib.import_module(sys.argv[1])
+        MiB = 1024 * 1024
 
-    def vm(field):
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-        raise LookupError(field)
+        def vm(field):
+            with open("/proc/self/status") as status:
+                for line in status:
+                    if line.startswith(field + ":"):
+                        return int(line.split()[1]) * 1024
+            raise LookupError(field)
 
-    start = vm("VmSize")
-    limit = start + 1024 * MiB
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    try:  # the cap really bites
-        bytearray(1536 * MiB)
-    except MemoryError:
-        pass
-    else:
-        sys.exit("RLIMIT_AS is not enforced")
-    """
-)
+        start = vm("VmSize")
+        limit = start + {cap_mib} * MiB
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        try:  # the cap really bites
+            bytearray({cap_mib + 512} * MiB)
+        except MemoryError:
+            pass
+        else:
+            sys.exit("RLIMIT_AS is not enforced")
+        """
+    )
+
+
+MEMORY_CAPPED_CHILD = memory_capped_child(1024)

@@ -49,7 +49,7 @@ import pytest
 from _faults import CASES, FRAMERS, LARGE_FRAMERS, AioReceiver, Case, SocketReceiver, play_case
 from _platform import requires_unix_sockets
 from _sockets import MiB, fresh_pair
-from _support import child_env, varint
+from _support import child_env, memory_capped_child, varint
 
 import fastframe as ff
 
@@ -136,36 +136,16 @@ HOSTILE = [
 ]
 
 # A receiver per hostile stream, in a child whose address space is capped at CAP above
-# its own use once everything is imported; argv: core, style, then one "fd:framer repr"
+# its own use once fastframe is imported; argv: core, style, then one "fd:framer repr"
 # per stream.  Prints one JSON line per stream: its events, as HOSTILE writes them, with
 # IncompleteFrame's length and first bytes of .partial.
-CAPPED_CHILD = textwrap.dedent(
+CAPPED_CHILD = memory_capped_child(CAP // MiB) + textwrap.dedent(
     """
-    import asyncio, importlib, json, resource, socket, sys
+    import asyncio, json, socket
 
-    import fastframe as ff
     from fastframe import aio
 
-    core = importlib.import_module(sys.argv[1])
     style = sys.argv[2]
-    MiB = 1024 * 1024
-
-    def vm(field):
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-        raise LookupError(field)
-
-    start = vm("VmSize")
-    limit = start + CAP
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    try:  # the cap really bites
-        bytearray(CAP + 64 * MiB)
-    except MemoryError:
-        pass
-    else:
-        sys.exit("RLIMIT_AS is not enforced")
 
     def event(exc):
         if isinstance(exc, ff.IncompleteFrame):
@@ -217,7 +197,7 @@ CAPPED_CHILD = textwrap.dedent(
             events = blocking(sock, framer)
         print(json.dumps({"events": events, "grew_mib": (vm("VmPeak") - start) // MiB}), flush=True)
     """
-).replace("CAP", str(CAP))
+)
 
 
 def send_hostile(sock: socket.socket, header: bytes, body: int) -> None:
