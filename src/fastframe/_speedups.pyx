@@ -144,6 +144,10 @@ cdef class _Window:
     cdef Py_ssize_t size
 
     def __getbuffer__(self, Py_buffer* view, int flags):
+        # Cython has put a new reference to None in view.obj, which
+        # PyBuffer_FillInfo overwrites without releasing (a reference to None
+        # leaked per view: unbounded before Python 3.12 made None immortal)
+        Py_XDECREF(<PyObject*>view.obj)
         PyBuffer_FillInfo(view, self, self.ptr, self.size, 0, flags)
 
     def __releasebuffer__(self, Py_buffer* view):
