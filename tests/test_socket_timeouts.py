@@ -65,6 +65,23 @@ def stall_then_finish(impl: Any, a: socket.socket, b: socket.socket, call: str) 
 
 
 @pytest.mark.parametrize("call", sorted(CALLS))
+def test_a_deadline_too_short_to_wait_still_takes_what_has_arrived(impl: Any, pair: Any, call: str) -> None:
+    """A timeout of 1 ns is over before the call could wait: what the peer has
+    already sent is taken all the same (socket.socket reads it too), on every path;
+    then, with nothing more there, TimeoutError.  The socket-method paths (the twin's,
+    and the compiled core's without a descriptor) raised TimeoutError at once."""
+    framer, wire, read, result = CALLS[call]
+    a, b = pair
+    fs = impl.framed_socket(a, framer)
+    b.sendall(wire)
+    a.settimeout(1e-9)
+    assert read(fs) == result
+    with pytest.raises(TimeoutError):
+        read(fs)
+    assert fs.buffered == 0
+
+
+@pytest.mark.parametrize("call", sorted(CALLS))
 def test_timeout_mid_frame_loses_nothing(impl: Any, pair: Any, call: str) -> None:
     """Half of what the call needs, then a stall: TimeoutError after about the timeout
     (0.2 s); when the rest arrives the next call returns the whole thing."""

@@ -129,22 +129,22 @@ class Call:
         if self.timeout == 0.0:
             return False
         while True:
-            if self.timeout is None:
-                left = None
-            else:
-                left = self.deadline - time.monotonic()
-                if left <= 0.0:
-                    raise timed_out()
+            # past the deadline, one look without waiting: what is ready is taken,
+            # as the descriptor path (and socket.socket) do, trying before waiting
+            left = None if self.timeout is None else max(self.deadline - time.monotonic(), 0.0)
             if HAS_POLL:
                 poller = select.poll()
                 poller.register(self.fd, select.POLLOUT if writing else select.POLLIN)
-                ready = bool(poller.poll(None if left is None else left * 1000.0 + 1.0))
+                ms = None if left is None else left * 1000.0 + 1.0 if left else 0.0
+                ready = bool(poller.poll(ms))
             else:  # Windows
                 fds = [self.fd]
                 readable, writable, _ = select.select([] if writing else fds, fds if writing else [], [], left)
                 ready = bool(readable or writable)
             if ready or left is None:
                 return True
+            if not left:
+                raise timed_out()
             # Not ready, and the deadline not passed by the clock: select() can end
             # a little early, and time.monotonic() moves in 15.6 ms steps on Windows
             # before Python 3.13.  Wait again: the socket method called now would
