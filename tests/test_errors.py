@@ -956,3 +956,26 @@ def test_what_is_not_bytes_like_is_refused_in_the_same_words(impl: Any, framer: 
         else:
             codec.decoder().feed("abc")
     assert str(info.value) == NOT_BYTES_LIKE
+
+
+@pytest.mark.parametrize(
+    "framer",
+    [ff.LengthPrefixed(4), ff.LengthPrefixed(2, offset=1), ff.Lines(), ff.FixedSize(3), ff.Netstring(), ff.VarintPrefixed()],
+    ids=repr,
+)
+@pytest.mark.parametrize("call", ["encode", "encode_many", "feed"])
+def test_a_non_contiguous_buffer_is_refused_in_the_same_words(impl: Any, framer: Any, call: str) -> None:
+    """A strided memoryview is bytes-like but not contiguous: BufferError from both
+    cores (the compiled core asks the buffer API for a simple buffer).  The twin
+    raised TypeError ("sequence item 2: ..."), and FixedSize.encode took it."""
+    codec = impl.codec(framer)
+    head = (b"Q",) if getattr(framer, "offset", 0) else ()
+    strided = memoryview(b"aXbXcX")[::2]
+    with pytest.raises(BufferError) as info:
+        if call == "encode":
+            codec.encode(strided, *head)
+        elif call == "encode_many":
+            codec.encode_many([b"xyz", strided], *head)
+        else:
+            codec.decoder().feed(strided)
+    assert str(info.value) == "memoryview: underlying buffer is not C-contiguous"

@@ -32,12 +32,17 @@ def nbytes(payload: Any) -> int:
 
 
 def byte_view(obj: Any) -> memoryview:
-    """``memoryview(obj)``, refusing what is not bytes-like in the compiled core's
-    words (the twin's refusals would otherwise start with "memoryview: ")."""
+    """``memoryview(obj)``, refusing what is not bytes-like, or not contiguous, in
+    the compiled core's words (the twin's refusals would otherwise start with
+    "memoryview: " or "sequence item": the C buffer API the compiled core asks
+    for a simple, contiguous buffer)."""
     try:
-        return memoryview(obj)
+        view = memoryview(obj)
     except TypeError:
         raise TypeError(f"a bytes-like object is required, not '{type(obj).__name__}'") from None
+    if not view.c_contiguous:
+        raise BufferError("memoryview: underlying buffer is not C-contiguous")
+    return view
 
 
 def negative_length(value: int, adjustment: int) -> ProtocolError:
