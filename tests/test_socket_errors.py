@@ -19,6 +19,7 @@ import pytest
 from _sockets import (  # noqa: F401 - fixtures
     MiB,
     drain_frames,
+    pair,
     peer,
     reset,
     rss,
@@ -513,6 +514,19 @@ def test_recv_until_eof_exactly_max_size(impl: Any, transport: Any) -> None:
     p = send_and_close(b, b"x" * 1000)
     assert fs.recv_until_eof(max_size=1000) == b"x" * 1000
     p.finish()
+
+
+def test_the_largest_max_sizes_a_raw_read_takes(impl: Any, pair: Any) -> None:
+    """max_size=sys.maxsize, the largest taken: the bytes up to EOF, or up to the
+    delimiter, with bytes already held when the read starts.  (The compiled core
+    computed max_size + 1 - held in C, an overflow UBSan reports: nox -s asan.)"""
+    a, b = pair
+    fs = impl.framed_socket(a, ff.Lines())
+    b.sendall(b"one\ntwo|three")
+    assert fs.recv() == b"one"  # and the rest is held
+    assert fs.recv_until(b"|", max_size=sys.maxsize) == b"two"
+    b.shutdown(socket.SHUT_WR)
+    assert fs.recv_until_eof(max_size=sys.maxsize) == b"three"
 
 
 def test_recv_exactly_large(impl: Any, transport: Any) -> None:

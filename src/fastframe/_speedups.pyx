@@ -806,7 +806,7 @@ cdef class DelimitedDecoder(Decoder):
         return pos
 
     cdef int _oversize_delimited(self) except -1:
-        self._oversize(self._max + 1, 1)  # _skip is a flag here: skipping to a delimiter
+        self._oversize(<object>self._max + 1, 1)  # _skip is a flag here: skipping to a delimiter
         return 0
 
     cdef Py_ssize_t _want(self, const unsigned char* p, Py_ssize_t pos, Py_ssize_t n) except -1:
@@ -916,7 +916,9 @@ cdef class UntilEofDecoder(Decoder):
 
     cdef Py_ssize_t _want(self, const unsigned char* p, Py_ssize_t pos, Py_ssize_t n) except -1:
         cdef Py_ssize_t have = self._bend - self._bstart
-        return 0 if have > self._max else self._max + 1 - have
+        # have >= 1 (_want is asked about held bytes): _max - have + 1 cannot
+        # overflow, where _max + 1 - have does with max_size=sys.maxsize
+        return 0 if have > self._max else self._max - have + 1
 
     cdef object _expected(self):
         return None
