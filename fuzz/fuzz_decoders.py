@@ -444,22 +444,34 @@ def show(outcome: tuple) -> str:
     return repr(outcome)[:600]
 
 
-def where(framer: Any, stream: bytes, steps: Sequence[Step], i: int) -> str:
-    lines = [f"framer: {framer!r}", f"stream ({len(stream)} bytes): {stream[:300]!r}", "calls:"]
+def trail(steps: Sequence[Any], i: int) -> str:
+    """The calls up to step i (of a decoder or a socket scenario), that one marked."""
+    lines = ["calls:"]
     for k, step in enumerate(steps[: i + 1]):
         mark = ">>" if k == i else "  "
         lines.append(f" {mark} {k}: {step.call!r} -> {show(step.outcome)}; buffered={step.buffered}")
     return "\n".join(lines)
 
 
+def disagreement(compiled: Any, twin: Any) -> str:
+    """How the cores' steps differ ("" when they agree)."""
+    if compiled.outcome == twin.outcome and compiled.buffered == twin.buffered:
+        return ""
+    return (
+        f"compiled: {show(compiled.outcome)}; buffered={compiled.buffered}\n"
+        f"twin:     {show(twin.outcome)}; buffered={twin.buffered}"
+    )
+
+
+def where(framer: Any, stream: bytes, steps: Sequence[Step], i: int) -> str:
+    return f"framer: {framer!r}\nstream ({len(stream)} bytes): {stream[:300]!r}\n{trail(steps, i)}"
+
+
 def compare(framer: Any, stream: bytes, compiled: list[Step], twin: list[Step]) -> None:
     for i, (a, b) in enumerate(zip(compiled, twin)):
-        if a.outcome != b.outcome or a.buffered != b.buffered:
-            raise Finding(
-                f"the cores disagree at call {i}\n{where(framer, stream, twin, i)}\n"
-                f"compiled: {show(a.outcome)}; buffered={a.buffered}\n"
-                f"twin:     {show(b.outcome)}; buffered={b.buffered}"
-            )
+        differ = disagreement(a, b)
+        if differ:
+            raise Finding(f"the cores disagree at call {i}\n{where(framer, stream, twin, i)}\n{differ}")
     if len(compiled) != len(twin):
         raise Finding(
             f"eof() settles after {len(compiled)} calls on the compiled core, {len(twin)} on the twin\n"
@@ -981,22 +993,14 @@ def run_socket(core: ModuleType, sc: SocketScenario) -> list[SockStep]:
 
 
 def socket_where(sc: SocketScenario, steps: Sequence[SockStep], i: int) -> str:
-    i %= len(steps)
-    lines = [repr(sc), "calls:"]
-    for k, step in enumerate(steps[: i + 1]):
-        mark = ">>" if k == i else "  "
-        lines.append(f" {mark} {k}: {step.call!r} -> {show(step.outcome)}; buffered={step.buffered}")
-    return "\n".join(lines)
+    return f"{sc!r}\n{trail(steps, i % len(steps))}"
 
 
 def compare_sockets(sc: SocketScenario, compiled: list[SockStep], twin: list[SockStep]) -> None:
     for i, (a, b) in enumerate(zip(compiled, twin)):
-        if a.outcome != b.outcome or a.buffered != b.buffered:
-            raise Finding(
-                f"the cores' FramedSockets disagree at step {i}\n{socket_where(sc, twin, i)}\n"
-                f"compiled: {show(a.outcome)}; buffered={a.buffered}\n"
-                f"twin:     {show(b.outcome)}; buffered={b.buffered}"
-            )
+        differ = disagreement(a, b)
+        if differ:
+            raise Finding(f"the cores' FramedSockets disagree at step {i}\n{socket_where(sc, twin, i)}\n{differ}")
     if len(compiled) != len(twin):
         raise Finding(
             f"{len(compiled)} steps on the compiled core, {len(twin)} on the twin\n{socket_where(sc, twin, -1)}"
