@@ -314,7 +314,6 @@ class _StreamProtocol(FramedProtocol):
         # callback, or open_connection) it holds them itself.
         reader = FramedReader(self, high_water, low_water)
         self._reader = weakref.ref(reader)
-        self._writer: weakref.ref[FramedWriter] | None = None
         self._unclaimed: list[Any] = [reader]
         self._stream_transport: asyncio.BaseTransport | None = None
         self._client_connected_cb = client_connected_cb
@@ -328,9 +327,7 @@ class _StreamProtocol(FramedProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self._stream_transport = transport
-        writer = FramedWriter(transport, self)  # type: ignore[arg-type]
-        self._writer = weakref.ref(writer)
-        self._unclaimed.append(writer)
+        self._unclaimed.append(FramedWriter(transport, self))  # type: ignore[arg-type]
         cb = self._client_connected_cb
         if cb is not None:
             self._client_connected_cb = None
@@ -345,11 +342,6 @@ class _StreamProtocol(FramedProtocol):
         reader, writer = self._unclaimed
         self._unclaimed = []
         return reader, writer
-
-    @property
-    def reader(self) -> FramedReader | None:
-        """The reader, unless it has been dropped (then what arrives is too)."""
-        return self._reader()
 
     def _client_done(self, task: asyncio.Task[None]) -> None:
         self._task = None
