@@ -460,8 +460,6 @@ cdef class Decoder:
             self._bstart = self._bend = 0
             if self._bcap > KEEP_HELD:
                 self._free_buf()
-                self._buf = _no_bytes
-                self._bcap = 0
 
     cdef void _release_if_empty(self) noexcept:
         """Free the receive buffer if it holds nothing.  On a non-blocking
@@ -469,13 +467,15 @@ cdef class Decoder:
         would be memory per connection, where one freed when empty serves the
         next connection read."""
         if self._bstart == self._bend and self._large == NULL and self._window == NO_WINDOW:
+            self._bstart = self._bend = 0
             self._free_buf()
-            self._buf = _no_bytes
-            self._bstart = self._bend = self._bcap = 0
 
     cdef void _free_buf(self) noexcept:
+        """Free the buffer; the decoder then has none (it points at _no_bytes)."""
         if self._bcap:  # else it is _no_bytes, not ours
             PyMem_Free(self._buf)
+            self._buf = _no_bytes
+            self._bcap = 0
 
     cdef bytes _held_bytes(self):
         held = PyBytes_FromStringAndSize(<char*>self._buf + self._bstart, self._bend - self._bstart)
