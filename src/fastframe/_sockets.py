@@ -135,8 +135,8 @@ class Call:
             if HAS_POLL:
                 poller = select.poll()
                 poller.register(self.fd, select.POLLOUT if writing else select.POLLIN)
-                ms = None if left is None else left * 1000.0 + 1.0 if left else 0.0
-                ready = bool(poller.poll(ms))
+                # left None: blocking; 0.0: the one look past the deadline
+                ready = bool(poller.poll(left * 1000.0 + 1.0 if left else left))
             else:  # Windows
                 fds = [self.fd]
                 readable, writable, _ = select.select([] if writing else fds, fds if writing else [], [], left)
