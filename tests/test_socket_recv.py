@@ -7,6 +7,8 @@ buffer rules of recv / recv_many / iteration."""
 from __future__ import annotations
 
 import random
+import socket
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -362,9 +364,6 @@ def test_memory_a_connection_keeps_between_reads(impl: Any, blocking: bool) -> N
     receive buffer: 100 connections that have each read a 128 KiB burst hold next to
     nothing between reads (the compiled core kept its 64 KiB+ buffer each).  A
     blocking socket may keep one buffer: its thread is its only reader."""
-    import socket
-    import tracemalloc
-
     framer = ff.LengthPrefixed(4)
     burst = framer.encode_many([b"b" * 1000] * 131)  # 131 524 bytes
     pairs = [socket.socketpair() for _ in range(100)]
