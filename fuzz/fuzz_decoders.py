@@ -69,7 +69,7 @@ except ImportError:  # replaying inputs needs no atheris
 _instrumenting = atheris is not None and __name__ == "__main__"
 with atheris.instrument_imports(include=["fastframe"]) if _instrumenting else contextlib.nullcontext():
     import fastframe as ff
-    from fastframe import _purepython, _wire
+    from fastframe import _messages, _purepython
     from fastframe._switch import pure_python_requested
     from fastframe.errors import ConnectionClosed, FrameTooLarge, IncompleteFrame, ProtocolError
 
@@ -403,7 +403,7 @@ def outcome_of(dec: Any, call: Call) -> tuple:
             except ValueError as exc:
                 # the view's size is each core's own business (the contract says
                 # ">= sizehint"), so the message is checked against it here, not compared
-                if exc.args == _wire.nbytes_out_of_range(window, nbytes).args:
+                if exc.args == _messages.nbytes_out_of_range(window, nbytes).args:
                     return ("error", ValueError, ("nbytes out of range",))
                 raise
     except Exception as exc:  # noqa: BLE001 - the exception is the outcome

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 import fastframe as ff
-from fastframe import _wire
+from fastframe import _messages
 from fastframe.errors import FrameTooLarge, IncompleteFrame, ProtocolError
 
 # The ``impl`` fixture is function-scoped but immutable, so sharing it between
@@ -310,7 +310,7 @@ def expect(framer: Any, payload: bytes, head: bytes = b"") -> Expect:
     n = len(payload)
     if isinstance(framer, ff.LengthPrefixed):
         if len(head) != framer.offset:
-            return Expect(errors=((ValueError, _wire.head_size(framer.offset, len(head)).args),))
+            return Expect(errors=((ValueError, _messages.head_size(framer.offset, len(head)).args),))
         value = length_field(framer, n)
         size = lp_frame_size(framer, n)
         errors = []
@@ -319,7 +319,7 @@ def expect(framer: Any, payload: bytes, head: bytes = b"") -> Expect:
         if size > framer.max_size:
             errors.append((FrameTooLarge, (size, framer.max_size)))
         if value < 0:
-            errors.append((ValueError, _wire.body_below_adjustment(n, framer.adjustment).args))
+            errors.append((ValueError, _messages.body_below_adjustment(n, framer.adjustment).args))
         if errors:
             return Expect(errors=tuple(errors))
         wire = head + field_bytes(framer, value) + payload
@@ -330,9 +330,9 @@ def expect(framer: Any, payload: bytes, head: bytes = b"") -> Expect:
         errors = []
         # the decoder ends the frame at the first delimiter of payload + delimiter
         if (payload + delim).find(delim) != n:
-            errors.append((ValueError, _wire.contains_delimiter(delim).args))
+            errors.append((ValueError, _messages.contains_delimiter(delim).args))
         elif isinstance(framer, ff.Lines) and payload.endswith(b"\r"):
-            errors.append((ValueError, _wire.line_ends_with_cr().args))
+            errors.append((ValueError, _messages.line_ends_with_cr().args))
         size = n + len(delim) * keep
         if size > framer.max_size:
             errors.append((FrameTooLarge, (size, framer.max_size)))
@@ -341,7 +341,7 @@ def expect(framer: Any, payload: bytes, head: bytes = b"") -> Expect:
         return Expect(wire=payload + delim, frame=payload + delim if keep else payload)
     if isinstance(framer, ff.FixedSize):
         if n != framer.size:
-            return Expect(errors=((ValueError, _wire.wrong_fixed_size(framer.size, n).args),))
+            return Expect(errors=((ValueError, _messages.wrong_fixed_size(framer.size, n).args),))
         return Expect(wire=payload, frame=payload)
     if n > framer.max_size:
         return Expect(errors=((FrameTooLarge, (n, framer.max_size)),))

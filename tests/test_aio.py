@@ -59,8 +59,8 @@ from hypothesis import strategies as st
 
 import fastframe as ff
 from fastframe import _purepython, aio
+from fastframe._limits import RECV_SIZE
 from fastframe._switch import pure_python_requested
-from fastframe._wire import RECV_SIZE
 from fastframe.errors import ConnectionClosed, FastframeError, FrameTooLarge, IncompleteFrame, ProtocolError
 
 if pure_python_requested():

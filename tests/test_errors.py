@@ -27,7 +27,7 @@ from _support import (
 )
 
 import fastframe as ff
-from fastframe import _wire
+from fastframe import _messages
 from fastframe.errors import (
     ConnectionClosed,
     FastframeError,
@@ -420,7 +420,7 @@ def test_search_stops_once_no_frame_is_possible(impl: Any, framer: Any) -> None:
 
 def test_negative_length_is_a_sticky_protocol_error(impl: Any) -> None:
     framer = ff.LengthPrefixed(2, adjustment=-2)
-    error = E(_wire.negative_length(1, -2))
+    error = E(_messages.negative_length(1, -2))
     dec = impl.decoder(framer)
     assert E(raises(dec.feed, b"\x00\x01")) == error
     assert dec.buffered == 2
@@ -448,7 +448,7 @@ def test_negative_length_is_a_sticky_protocol_error(impl: Any) -> None:
 )
 def test_negative_length_after_frames(impl: Any, framer: Any, header: bytes, value: int) -> None:
     good = oversize_frame(framer, 2)
-    error = E(_wire.negative_length(value, framer.adjustment))
+    error = E(_messages.negative_length(value, framer.adjustment))
     for chunks in splits(good + header + b"zz"):
         assert events(impl.decoder(framer), feed_ops(chunks)) == [F(good[framer.strip :]), error]
     dec = impl.decoder(framer)
@@ -462,29 +462,29 @@ def test_negative_length_after_frames(impl: Any, framer: Any, header: bytes, val
 
 NETSTRING_BAD = [
     # stream, index of the first offending byte, the error
-    (b"x:abc,", 0, _wire.netstring_non_digit(ord("x"))),
-    (b"5x", 1, _wire.netstring_non_digit(ord("x"))),
-    (b"-1:a,", 0, _wire.netstring_non_digit(ord("-"))),
-    (b" 5:hello,", 0, _wire.netstring_non_digit(ord(" "))),
-    (b"5 :hello,", 1, _wire.netstring_non_digit(ord(" "))),
-    (b"0x10:", 1, _wire.netstring_non_digit(ord("x"))),
-    (b"05:hello,", 1, _wire.netstring_leading_zero()),
-    (b"00:,", 1, _wire.netstring_leading_zero()),
-    (b":,", 0, _wire.netstring_empty()),
-    (b"1" * 21 + b":", 20, _wire.netstring_too_long()),
-    (b"5:helloX", 7, _wire.netstring_no_comma(ord("X"))),
-    (b"0:;", 2, _wire.netstring_no_comma(ord(";"))),
-    (b"3:abc,4x", 7, _wire.netstring_non_digit(ord("x"))),
-    (b"3:abc,0:,,", 9, _wire.netstring_non_digit(ord(","))),
+    (b"x:abc,", 0, _messages.netstring_non_digit(ord("x"))),
+    (b"5x", 1, _messages.netstring_non_digit(ord("x"))),
+    (b"-1:a,", 0, _messages.netstring_non_digit(ord("-"))),
+    (b" 5:hello,", 0, _messages.netstring_non_digit(ord(" "))),
+    (b"5 :hello,", 1, _messages.netstring_non_digit(ord(" "))),
+    (b"0x10:", 1, _messages.netstring_non_digit(ord("x"))),
+    (b"05:hello,", 1, _messages.netstring_leading_zero()),
+    (b"00:,", 1, _messages.netstring_leading_zero()),
+    (b":,", 0, _messages.netstring_empty()),
+    (b"1" * 21 + b":", 20, _messages.netstring_too_long()),
+    (b"5:helloX", 7, _messages.netstring_no_comma(ord("X"))),
+    (b"0:;", 2, _messages.netstring_no_comma(ord(";"))),
+    (b"3:abc,4x", 7, _messages.netstring_non_digit(ord("x"))),
+    (b"3:abc,0:,,", 9, _messages.netstring_non_digit(ord(","))),
 ]
 
 VARINT_BAD = [
-    (b"\x80" * 10, 9, _wire.varint_too_long()),
-    (b"\x80" * 9 + b"\x81", 9, _wire.varint_too_long()),
-    (b"\xff" * 12, 9, _wire.varint_too_long()),
-    (b"\xff" * 9 + b"\x02", 9, _wire.varint_overflow()),
-    (b"\x80" * 9 + b"\x7f", 9, _wire.varint_overflow()),
-    (b"\x01a" + b"\x80" * 10, 11, _wire.varint_too_long()),
+    (b"\x80" * 10, 9, _messages.varint_too_long()),
+    (b"\x80" * 9 + b"\x81", 9, _messages.varint_too_long()),
+    (b"\xff" * 12, 9, _messages.varint_too_long()),
+    (b"\xff" * 9 + b"\x02", 9, _messages.varint_overflow()),
+    (b"\x80" * 9 + b"\x7f", 9, _messages.varint_overflow()),
+    (b"\x01a" + b"\x80" * 10, 11, _messages.varint_too_long()),
 ]
 
 
@@ -689,7 +689,7 @@ def test_buffer_updated_needs_get_buffer_first(impl: Any, between: str) -> None:
             assert dec.detach() == b""
     buffered = dec.buffered
     exc = raises(dec.buffer_updated, 1)
-    assert E(exc) == E(_wire.buffer_updated_first())
+    assert E(exc) == E(_messages.buffer_updated_first())
     assert dec.buffered == buffered
 
 
@@ -700,7 +700,7 @@ def test_buffer_updated_out_of_range(impl: Any, delta: int) -> None:
     view = dec.get_buffer(5)
     n = -1 if delta < 0 else len(view) + 1
     exc = raises(dec.buffer_updated, n)
-    assert E(exc) == E(_wire.nbytes_out_of_range(len(view), n))
+    assert E(exc) == E(_messages.nbytes_out_of_range(len(view), n))
     assert dec.buffered == 3
 
 
@@ -738,29 +738,29 @@ ENCODE_REFUSED = [
     (ff.Netstring(max_size=3), b"abcd", b"", FrameTooLarge(4, 3)),
     (ff.VarintPrefixed(max_size=3), b"abcd", b"", FrameTooLarge(4, 3)),
     # head must be exactly ``offset`` bytes
-    (ff.LengthPrefixed(2, offset=1), b"a", b"", _wire.head_size(1, 0)),
-    (ff.LengthPrefixed(2, offset=1), b"a", b"ab", _wire.head_size(1, 2)),
-    (ff.LengthPrefixed(2), b"a", b"x", _wire.head_size(0, 1)),
+    (ff.LengthPrefixed(2, offset=1), b"a", b"", _messages.head_size(1, 0)),
+    (ff.LengthPrefixed(2, offset=1), b"a", b"ab", _messages.head_size(1, 2)),
+    (ff.LengthPrefixed(2), b"a", b"x", _messages.head_size(0, 1)),
     # the body must be at least a positive adjustment
-    (ff.LengthPrefixed(2, adjustment=2), b"a", b"", _wire.body_below_adjustment(1, 2)),
-    (ff.LengthPrefixed(2, adjustment=2), b"", b"", _wire.body_below_adjustment(0, 2)),
+    (ff.LengthPrefixed(2, adjustment=2), b"a", b"", _messages.body_below_adjustment(1, 2)),
+    (ff.LengthPrefixed(2, adjustment=2), b"", b"", _messages.body_below_adjustment(0, 2)),
     # the delimiter inside the payload, or straddling into the appended one
-    (ff.Delimited(b"\n"), b"a\nb", b"", _wire.contains_delimiter(b"\n")),
-    (ff.Delimited(b"\r\n"), b"\r\n", b"", _wire.contains_delimiter(b"\r\n")),
-    (ff.Delimited(b"aa"), b"xa", b"", _wire.contains_delimiter(b"aa")),
-    (ff.Delimited(b"aba"), b"ab", b"", _wire.contains_delimiter(b"aba")),
-    (ff.Delimited(b"abab"), b"ab", b"", _wire.contains_delimiter(b"abab")),
-    (ff.Delimited(b"aaa"), b"xa", b"", _wire.contains_delimiter(b"aaa")),
-    (ff.Delimited(b"aaa"), b"xaa", b"", _wire.contains_delimiter(b"aaa")),
-    (ff.Delimited(b"<END>"), b"x<END>y", b"", _wire.contains_delimiter(b"<END>")),
-    (ff.Delimited(b"<END>", keep=True), b"a<END>", b"", _wire.contains_delimiter(b"<END>")),
-    (ff.Lines(), b"a\nb", b"", _wire.contains_delimiter(b"\n")),
-    (ff.Lines(), b"a\r", b"", _wire.line_ends_with_cr()),
-    (ff.Lines(), b"\r", b"", _wire.line_ends_with_cr()),
+    (ff.Delimited(b"\n"), b"a\nb", b"", _messages.contains_delimiter(b"\n")),
+    (ff.Delimited(b"\r\n"), b"\r\n", b"", _messages.contains_delimiter(b"\r\n")),
+    (ff.Delimited(b"aa"), b"xa", b"", _messages.contains_delimiter(b"aa")),
+    (ff.Delimited(b"aba"), b"ab", b"", _messages.contains_delimiter(b"aba")),
+    (ff.Delimited(b"abab"), b"ab", b"", _messages.contains_delimiter(b"abab")),
+    (ff.Delimited(b"aaa"), b"xa", b"", _messages.contains_delimiter(b"aaa")),
+    (ff.Delimited(b"aaa"), b"xaa", b"", _messages.contains_delimiter(b"aaa")),
+    (ff.Delimited(b"<END>"), b"x<END>y", b"", _messages.contains_delimiter(b"<END>")),
+    (ff.Delimited(b"<END>", keep=True), b"a<END>", b"", _messages.contains_delimiter(b"<END>")),
+    (ff.Lines(), b"a\nb", b"", _messages.contains_delimiter(b"\n")),
+    (ff.Lines(), b"a\r", b"", _messages.line_ends_with_cr()),
+    (ff.Lines(), b"\r", b"", _messages.line_ends_with_cr()),
     # fixed size
-    (ff.FixedSize(3), b"ab", b"", _wire.wrong_fixed_size(3, 2)),
-    (ff.FixedSize(3), b"abcd", b"", _wire.wrong_fixed_size(3, 4)),
-    (ff.FixedSize(3), b"", b"", _wire.wrong_fixed_size(3, 0)),
+    (ff.FixedSize(3), b"ab", b"", _messages.wrong_fixed_size(3, 2)),
+    (ff.FixedSize(3), b"abcd", b"", _messages.wrong_fixed_size(3, 4)),
+    (ff.FixedSize(3), b"", b"", _messages.wrong_fixed_size(3, 0)),
 ]
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from . import _core, _wire
+from . import _core, _limits
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
@@ -31,7 +31,7 @@ __all__ = [
     "VarintPrefixed",
 ]
 
-DEFAULT_MAX_SIZE = _wire.DEFAULT_MAX_SIZE
+DEFAULT_MAX_SIZE = _limits.DEFAULT_MAX_SIZE
 _INT64 = 2**63
 
 

@@ -17,8 +17,9 @@ from collections.abc import Iterable
 from socket import socket as _Socket  # FramedSocket.socket hides the module
 from typing import TYPE_CHECKING, Any
 
-from . import _sockets, _wire
-from ._wire import LARGE_FRAME, NETSTRING_DIGITS, RECV_SIZE, VARINT_MAX, nbytes
+from . import _checks, _limits, _messages, _sending, _waiting
+from ._checks import nbytes
+from ._limits import LARGE_FRAME, NETSTRING_DIGITS, RECV_SIZE, VARINT_MAX
 from .errors import ConnectionClosed, FrameTooLarge, IncompleteFrame
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ class Decoder:
     def feed(self, data: Buffer) -> list[bytes]:
         """Take in ``data``; return every frame it completes, in order."""
         if type(data) is not bytes:
-            data = _wire.byte_view(data).tobytes()
+            data = _checks.byte_view(data).tobytes()
         self._window = None
         frames: list[bytes] = []
         self._consume(data, frames)
@@ -111,9 +112,9 @@ class Decoder:
         view; return every frame they complete."""
         window = self._window
         if window is None:
-            raise _wire.buffer_updated_first()
+            raise _messages.buffer_updated_first()
         if not 0 <= nbytes <= window:
-            raise _wire.nbytes_out_of_range(window, nbytes)
+            raise _messages.nbytes_out_of_range(window, nbytes)
         self._window = None
         with memoryview(self._area) as view:  # type: ignore[arg-type]
             data = view[:nbytes].tobytes()
@@ -269,7 +270,7 @@ class Decoder:
         last = pieces[-1]
         if last[-1] != self._ltrail:
             self._stop_collecting()
-            self._fail(_wire.netstring_no_comma(last[-1]))
+            self._fail(_messages.netstring_no_comma(last[-1]))
             return
         pieces[-1] = last[:-1]
         frames.append(b"".join(pieces))
@@ -409,7 +410,7 @@ class LengthPrefixedDecoder(Decoder):
 
     def _bad_header(self, value: int, body: int) -> None:
         if body < 0:
-            self._fail(_wire.negative_length(value, self._adj))
+            self._fail(_messages.negative_length(value, self._adj))
         else:
             size = body + self._hl - self._strip
             self._oversize(size, self._hl + body)
@@ -448,7 +449,7 @@ class LengthPrefixedCodec:
 
     def _head(self, head: Any) -> Any:
         if nbytes(head) != self._fmt.offset:
-            raise _wire.head_size(self._fmt.offset, nbytes(head))
+            raise _messages.head_size(self._fmt.offset, nbytes(head))
         return head
 
     def _field(self, n: int) -> bytes:
@@ -458,7 +459,7 @@ class LengthPrefixedCodec:
             raise FrameTooLarge(size, fmt.encode_max)
         value = n - fmt.adjustment
         if value < 0:
-            raise _wire.body_below_adjustment(n, fmt.adjustment)
+            raise _messages.body_below_adjustment(n, fmt.adjustment)
         return fmt.struct.pack(value)
 
     def encode(self, payload: Buffer, head: Buffer = b"") -> bytes:
@@ -626,14 +627,14 @@ class DelimitedCodec:
 
     def _check(self, payload: Any) -> None:
         delim = self._delim
-        data = payload if type(payload) is bytes else _wire.byte_view(payload).tobytes()
+        data = payload if type(payload) is bytes else _checks.byte_view(payload).tobytes()
         # The decoder ends the frame at the first delimiter in payload + delimiter:
         # that must be the appended one (b"xa" + b"aa" would end after b"x").
         tail = data[max(len(data) - len(delim) + 1, 0) :]
         if delim in data or (tail + delim).find(delim) != len(tail):
-            raise _wire.contains_delimiter(delim)
+            raise _messages.contains_delimiter(delim)
         if self._strip_cr and data.endswith(b"\r"):
-            raise _wire.line_ends_with_cr()
+            raise _messages.line_ends_with_cr()
         size = len(data) + len(delim) * self._keep
         if size > self._max:
             raise FrameTooLarge(size, self._max)
@@ -696,7 +697,7 @@ class FixedSizeCodec:
 
     def _check(self, payload: Any) -> None:
         if nbytes(payload) != self._size:
-            raise _wire.wrong_fixed_size(self._size, nbytes(payload))
+            raise _messages.wrong_fixed_size(self._size, nbytes(payload))
 
     def encode(self, payload: Buffer) -> bytes:
         self._check(payload)
@@ -750,16 +751,16 @@ class NetstringDecoder(Decoder):
         # find the first offending byte, whatever the chunking
         for i, byte in enumerate(digits):
             if not 48 <= byte <= 57:
-                self._fail(_wire.netstring_non_digit(byte))
+                self._fail(_messages.netstring_non_digit(byte))
                 return -1, 0
             if i == 1 and digits[0] == 48:
-                self._fail(_wire.netstring_leading_zero())
+                self._fail(_messages.netstring_leading_zero())
                 return -1, 0
         if colon == pos:
-            self._fail(_wire.netstring_empty())
+            self._fail(_messages.netstring_empty())
             return -1, 0
         if len(digits) > NETSTRING_DIGITS:
-            self._fail(_wire.netstring_too_long())
+            self._fail(_messages.netstring_too_long())
             return -1, 0
         return None
 
@@ -782,7 +783,7 @@ class NetstringDecoder(Decoder):
             if end >= n:
                 return pos
             if data[end] != 44:
-                self._fail(_wire.netstring_no_comma(data[end]))
+                self._fail(_messages.netstring_no_comma(data[end]))
                 return pos
             append(data[start:end])
             pos = end + 1
@@ -867,11 +868,11 @@ class VarintPrefixedDecoder(Decoder):
             value |= (byte & 0x7F) << (7 * i)
             if byte < 0x80:
                 if i == VARINT_MAX - 1 and byte > 1:
-                    self._fail(_wire.varint_overflow())
+                    self._fail(_messages.varint_overflow())
                     return -1, 0
                 return value, i + 1
             if i == VARINT_MAX - 1:
-                self._fail(_wire.varint_too_long())
+                self._fail(_messages.varint_too_long())
                 return -1, 0
         return None
 
@@ -975,7 +976,7 @@ class FramedSocket:
     """
 
     def __init__(self, sock: _Socket, framer: Any) -> None:
-        _sockets.check_socket(sock)
+        _checks.check_socket(sock)
         self._sock: _Socket | None = sock
         self._out: list[Any] = []  # queued output, oldest first
         self._out_pos = 0  # bytes of _out[0] already sent
@@ -1004,13 +1005,13 @@ class FramedSocket:
     def _one(self, kind: int, key: Any) -> bytes:
         frames = self._receive(kind, key, 1)
         if not frames:
-            raise _sockets.no_frame_yet()
+            raise _messages.no_frame_yet()
         return frames[0]
 
     def recv_many(self, max_frames: int | None = None) -> list[bytes]:
         """Every complete frame, at most ``max_frames``; waits for one unless
         the socket is non-blocking (then ``[]`` when none is complete)."""
-        limit = _sockets.check_max_frames(max_frames)
+        limit = _checks.check_max_frames(max_frames)
         return self._receive(_FRAMES, None, _NO_QUOTA if limit is None else limit)
 
     def __iter__(self) -> FramedSocket:
@@ -1026,22 +1027,22 @@ class FramedSocket:
 
     def recv_exactly(self, n: int) -> bytes:
         """Exactly ``n`` bytes of the stream, unframed."""
-        n = _sockets.check_count(n)
+        n = _checks.check_count(n)
         if n == 0:
             self._check_open()
             return b""
         return self._one(_EXACTLY, n)
 
     def recv_until(
-        self, delimiter: Buffer, *, keep: bool = False, max_size: int = _wire.DEFAULT_MAX_SIZE
+        self, delimiter: Buffer, *, keep: bool = False, max_size: int = _limits.DEFAULT_MAX_SIZE
     ) -> bytes:
         """The bytes up to ``delimiter`` (consumed; returned if ``keep``)."""
-        key = _sockets.check_until(delimiter, max_size) + (bool(keep),)
+        key = _checks.check_until(delimiter, max_size) + (bool(keep),)
         return self._one(_UNTIL, key)
 
-    def recv_until_eof(self, *, max_size: int = _wire.DEFAULT_MAX_SIZE) -> bytes:
+    def recv_until_eof(self, *, max_size: int = _limits.DEFAULT_MAX_SIZE) -> bytes:
         """Every byte until the peer closes its side (``b""`` if none)."""
-        return self._one(_UNTIL_EOF, _sockets.check_max_size(max_size))
+        return self._one(_UNTIL_EOF, _checks.check_max_size(max_size))
 
     @property
     def buffered(self) -> int:
@@ -1055,9 +1056,9 @@ class FramedSocket:
 
     @framer.setter
     def framer(self, framer: Any) -> None:
-        _sockets.check_framer(framer)
+        _checks.check_framer(framer)
         if self._receiving.locked():  # which bytes the new framing would start at is a race
-            raise _sockets.busy("receiving")
+            raise _messages.busy("receiving")
         self._codec = globals()[framer._codec_name](framer)
         self._framer = framer
 
@@ -1066,7 +1067,7 @@ class FramedSocket:
         allows until there is one ([] only on a non-blocking socket)."""
         self._check_open()
         if not self._receiving.acquire(blocking=False):
-            raise _sockets.busy("receiving")
+            raise _messages.busy("receiving")
         frames: list[bytes] = []
         call = None
         try:
@@ -1090,17 +1091,17 @@ class FramedSocket:
                     if self._eof:
                         return self._at_eof(dec)
                 if call is None:
-                    call = _sockets.Call(self._sock)  # type: ignore[arg-type]
+                    call = _waiting.Call(self._sock)  # type: ignore[arg-type]
                 got = self._recv_into(call)
                 if self._sock is None:  # close() in another thread woke the call
-                    raise _sockets.closed()
+                    raise _messages.closed()
                 if got == _GOT_NOTHING:
                     return frames
                 if got == _GOT_EOF:
                     self._eof = True
         except OSError:
             if self._sock is None:  # the wake-up's error, not the connection's
-                raise _sockets.closed() from None
+                raise _messages.closed() from None
             raise
         finally:
             self._receiving.release()
@@ -1128,7 +1129,7 @@ class FramedSocket:
             return [dec.detach()]
         frames = dec.eof()
         if not frames:
-            raise _sockets.connection_closed()
+            raise _messages.connection_closed()
         return frames
 
     def _switch(self, kind: int, key: Any) -> None:
@@ -1151,10 +1152,10 @@ class FramedSocket:
         self._kind = kind
         self._key = key
 
-    def _recv_into(self, call: _sockets.Call) -> int:
+    def _recv_into(self, call: _waiting.Call) -> int:
         """One receive, waiting as the socket's mode says."""
         if self._sock is None:  # closed by another thread
-            raise _sockets.closed()
+            raise _messages.closed()
         data = call.attempt(False, call.sock.recv, RECV_SIZE)
         if data is None:
             return _GOT_NOTHING
@@ -1187,7 +1188,7 @@ class FramedSocket:
         if all_small or not any(nbytes(p) >= LARGE_FRAME for p in seq):
             self._write([self._encode_many(seq, head)])
         else:
-            self._write(_sockets.parts_to_send(
+            self._write(_sending.parts_to_send(
                 seq, lambda small: self._encode_many(small, head),
                 lambda big: self._affixed(big, head)))
 
@@ -1232,7 +1233,7 @@ class FramedSocket:
         """Queue parts behind what is queued and send, in order, what the socket
         takes; True when nothing is left queued."""
         if not self._sending.acquire(blocking=False):
-            raise _sockets.busy("sending")
+            raise _messages.busy("sending")
         try:
             for part in parts:
                 if type(part) is not bytes:
@@ -1242,11 +1243,11 @@ class FramedSocket:
                     self._out_size += len(part)
             sent_all = self._drain()
             if self._sock is None:  # close() in another thread emptied the queue
-                raise _sockets.closed()
+                raise _messages.closed()
             return sent_all
         except OSError:
             if self._sock is None:  # the wake-up's error, not the connection's
-                raise _sockets.closed() from None
+                raise _messages.closed() from None
             raise
         finally:
             self._own_queue()
@@ -1258,9 +1259,9 @@ class FramedSocket:
         call = None
         while out:
             if self._sock is None:  # closed by another thread
-                raise _sockets.closed()
+                raise _messages.closed()
             if call is None:
-                call = _sockets.Call(self._sock)
+                call = _waiting.Call(self._sock)
             chunk = out[:64]
             if self._out_pos:
                 chunk[0] = memoryview(chunk[0])[self._out_pos :]
@@ -1269,7 +1270,7 @@ class FramedSocket:
             else:
                 sent = call.attempt(True, call.sock.send, chunk[0])
             if self._sock is None:  # close() in another thread woke the call
-                raise _sockets.closed()
+                raise _messages.closed()
             if sent is None:
                 return False
             self._advance(sent)
@@ -1315,7 +1316,7 @@ class FramedSocket:
         """Send what is queued, then tell the peer that nothing more is coming;
         this side goes on receiving."""
         if not self.flush():
-            raise _sockets.output_queued(self._out_size)
+            raise _messages.output_queued(self._out_size)
         self._check_open().shutdown(socket.SHUT_WR)
 
     def close(self) -> None:
@@ -1353,9 +1354,9 @@ class FramedSocket:
         """Give the socket back with every byte received and not returned;
         this FramedSocket is closed afterwards."""
         if not self.flush():
-            raise _sockets.output_queued(self._out_size)
+            raise _messages.output_queued(self._out_size)
         if self._receiving.locked():
-            raise _sockets.busy("receiving")
+            raise _messages.busy("receiving")
         sock = self._check_open()
         held = self._dec.detach() + self._rest[self._rest_pos :]
         self._rest = b""
@@ -1376,5 +1377,5 @@ class FramedSocket:
 
     def _check_open(self) -> _Socket:
         if self._sock is None:
-            raise _sockets.closed()
+            raise _messages.closed()
         return self._sock

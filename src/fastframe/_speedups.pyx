@@ -23,7 +23,7 @@ from libc.string cimport memchr, memcmp, memcpy, memmove, strerror
 
 from socket import SHUT_RDWR as _SHUT_RDWR, SHUT_WR as _SHUT_WR
 
-from . import _sockets, _wire
+from . import _checks, _limits, _messages, _sending, _waiting
 from .errors import ConnectionClosed, FrameTooLarge, IncompleteFrame
 
 cdef extern from "Python.h":
@@ -56,8 +56,8 @@ cdef enum Window:
     LARGE_WINDOW
 
 assert (RECV_SIZE, LARGE_FRAME, RESERVE_AHEAD, VARINT_MAX, NETSTRING_DIGITS) == (
-    _wire.RECV_SIZE, _wire.LARGE_FRAME, _wire.RESERVE_AHEAD, _wire.VARINT_MAX,
-    _wire.NETSTRING_DIGITS,
+    _limits.RECV_SIZE, _limits.LARGE_FRAME, _limits.RESERVE_AHEAD, _limits.VARINT_MAX,
+    _limits.NETSTRING_DIGITS,
 )
 
 
@@ -273,9 +273,9 @@ cdef class Decoder:
         self._enter()
         try:
             if window == NO_WINDOW:
-                raise _wire.buffer_updated_first()
+                raise _messages.buffer_updated_first()
             if not 0 <= nbytes <= self._window_size:
-                raise _wire.nbytes_out_of_range(self._window_size, nbytes)
+                raise _messages.nbytes_out_of_range(self._window_size, nbytes)
             self._window = NO_WINDOW
             if window == LARGE_WINDOW:
                 self._lhave += nbytes
@@ -606,7 +606,7 @@ cdef class Decoder:
             last = <unsigned char>_bytes_data(self._large)[size - 1]
             if last != self._ltrail:
                 self._unlarge()
-                self._fail(_wire.netstring_no_comma(last))
+                self._fail(_messages.netstring_no_comma(last))
                 return 0
             size -= 1
         if _refcnt(self._large) > 1:  # a get_buffer() window is alive: hand out a copy
@@ -721,7 +721,7 @@ cdef class LengthPrefixedDecoder(Decoder):
     cdef int _bad_header(self, uint64_t value) except -1:
         body = <object>value + self._adj
         if body < 0:
-            self._fail(_wire.negative_length(value, self._adj))
+            self._fail(_messages.negative_length(value, self._adj))
         else:
             wire = self._hl + body
             self._oversize(wire - self._strip, wire if wire < 2**64 else 2**64 - 1)
@@ -951,19 +951,19 @@ cdef class NetstringDecoder(Decoder):
             c = p[i]
             if c == c':':
                 if i == 0:
-                    self._fail(_wire.netstring_empty())
+                    self._fail(_messages.netstring_empty())
                     return BAD
                 length[0] = value
                 hl[0] = i + 1
                 return COMPLETE
             if not c'0' <= c <= c'9':
-                self._fail(_wire.netstring_non_digit(c))
+                self._fail(_messages.netstring_non_digit(c))
                 return BAD
             if i == 1 and p[0] == c'0':
-                self._fail(_wire.netstring_leading_zero())
+                self._fail(_messages.netstring_leading_zero())
                 return BAD
             if i == NETSTRING_DIGITS:
-                self._fail(_wire.netstring_too_long())
+                self._fail(_messages.netstring_too_long())
                 return BAD
             if value > (<uint64_t>-1 - (c - c'0')) // 10:
                 value = <uint64_t>-1  # saturate: far over any max_size
@@ -988,7 +988,7 @@ cdef class NetstringDecoder(Decoder):
             if <Py_ssize_t>length >= n - start:
                 return pos
             if p[start + length] != c',':
-                self._fail(_wire.netstring_no_comma(p[start + length]))
+                self._fail(_messages.netstring_no_comma(p[start + length]))
                 return pos
             frames.append(PyBytes_FromStringAndSize(<const char*>p + start, <Py_ssize_t>length))
             pos = start + <Py_ssize_t>length + 1
@@ -1045,13 +1045,13 @@ cdef class VarintPrefixedDecoder(Decoder):
             value |= <uint64_t>(byte & 0x7F) << (7 * i)
             if byte < 0x80:
                 if i == VARINT_MAX - 1 and byte > 1:
-                    self._fail(_wire.varint_overflow())
+                    self._fail(_messages.varint_overflow())
                     return BAD
                 length[0] = value
                 hl[0] = i + 1
                 return COMPLETE
             if i == VARINT_MAX - 1:
-                self._fail(_wire.varint_too_long())
+                self._fail(_messages.varint_too_long())
                 return BAD
         return INCOMPLETE
 
@@ -1238,7 +1238,7 @@ cdef class LengthPrefixedCodec(_Codec):
         if size > fmt.encode_max:
             raise FrameTooLarge(size, fmt.encode_max)
         if n < fmt.adjustment:
-            raise _wire.body_below_adjustment(n, fmt.adjustment)
+            raise _messages.body_below_adjustment(n, fmt.adjustment)
         return fmt.header + n
 
     cdef unsigned char* _head(
@@ -1255,7 +1255,7 @@ cdef class LengthPrefixedCodec(_Codec):
         PyObject_GetBuffer(head, view, PyBUF_SIMPLE)
         if view.len != self._fmt.offset:
             PyBuffer_Release(view)
-            raise _wire.head_size(self._fmt.offset, view.len)
+            raise _messages.head_size(self._fmt.offset, view.len)
         return 0
 
     def encode(self, payload, head=b""):
@@ -1298,12 +1298,12 @@ cdef class DelimitedCodec(_Codec):
         # The decoder ends the frame at the first delimiter in payload + delimiter:
         # that must be the appended one (b"xa" + b"aa" would end after b"x").
         if _find(p, n, self._d, dl) >= 0:
-            raise _wire.contains_delimiter(self._delim)
+            raise _messages.contains_delimiter(self._delim)
         for k in range(1, dl if dl <= n else n + 1):
             if memcmp(p + n - k, self._d, k) == 0 and memcmp(self._d, self._d + k, dl - k) == 0:
-                raise _wire.contains_delimiter(self._delim)
+                raise _messages.contains_delimiter(self._delim)
         if self._strip_cr and n and p[n - 1] == 13:
-            raise _wire.line_ends_with_cr()
+            raise _messages.line_ends_with_cr()
         size = n + dl * self._keep
         if size > self._max:
             raise FrameTooLarge(size, self._max)
@@ -1326,7 +1326,7 @@ cdef class FixedSizeCodec(_Codec):
 
     cdef Py_ssize_t _frame_size(self, const unsigned char* p, Py_ssize_t n) except -1:
         if n != self._size:
-            raise _wire.wrong_fixed_size(self._size, n)
+            raise _messages.wrong_fixed_size(self._size, n)
         return n
 
     def encode(self, payload):
@@ -1486,7 +1486,7 @@ cdef class FramedSocket:
         self._out = []
 
     def __init__(self, sock, framer):
-        _sockets.check_socket(sock)
+        _checks.check_socket(sock)
         self.framer = framer
         self._dec = self._codec.decoder()
         self._key = framer
@@ -1507,7 +1507,7 @@ cdef class FramedSocket:
             return frame
         frames = self._receive(kind, key, 1)
         if not frames:
-            raise _sockets.no_frame_yet()
+            raise _messages.no_frame_yet()
         return frames[0]
 
     cdef inline bint _fits(self, Kind kind, object key):
@@ -1540,7 +1540,7 @@ cdef class FramedSocket:
     def recv_many(self, max_frames=None):
         """Every complete frame, at most ``max_frames``; waits for one unless
         the socket is non-blocking (then ``[]`` when none is complete)."""
-        limit = _sockets.check_max_frames(max_frames)
+        limit = _checks.check_max_frames(max_frames)
         return self._receive(FRAMES, None, PY_SSIZE_T_MAX if limit is None else limit)
 
     def __iter__(self):
@@ -1556,20 +1556,20 @@ cdef class FramedSocket:
 
     def recv_exactly(self, n):
         """Exactly ``n`` bytes of the stream, unframed."""
-        n = _sockets.check_count(n)
+        n = _checks.check_count(n)
         if n == 0:
             self._check_open()
             return b""
         return self._one(EXACTLY, n)
 
-    def recv_until(self, delimiter, *, keep=False, max_size=_wire.DEFAULT_MAX_SIZE):
+    def recv_until(self, delimiter, *, keep=False, max_size=_limits.DEFAULT_MAX_SIZE):
         """The bytes up to ``delimiter`` (consumed; returned if ``keep``)."""
-        key = _sockets.check_until(delimiter, max_size) + (bool(keep),)
+        key = _checks.check_until(delimiter, max_size) + (bool(keep),)
         return self._one(UNTIL, key)
 
-    def recv_until_eof(self, *, max_size=_wire.DEFAULT_MAX_SIZE):
+    def recv_until_eof(self, *, max_size=_limits.DEFAULT_MAX_SIZE):
         """Every byte until the peer closes its side (``b""`` if none)."""
-        return self._one(UNTIL_EOF, _sockets.check_max_size(max_size))
+        return self._one(UNTIL_EOF, _checks.check_max_size(max_size))
 
     @property
     def buffered(self):
@@ -1583,9 +1583,9 @@ cdef class FramedSocket:
 
     @framer.setter
     def framer(self, framer):
-        _sockets.check_framer(framer)
+        _checks.check_framer(framer)
         if self._receiving:  # which bytes the new framing would start at is a race
-            raise _sockets.busy("receiving")
+            raise _messages.busy("receiving")
         self._codec = globals()[framer._codec_name](framer)
         self._framer = framer
 
@@ -1599,7 +1599,7 @@ cdef class FramedSocket:
         cdef object waiter = None  # the object path's Call
         self._check_open()
         if self._receiving:
-            raise _sockets.busy("receiving")
+            raise _messages.busy("receiving")
         self._receiving = True
         call.ready = False
         try:
@@ -1625,10 +1625,10 @@ cdef class FramedSocket:
                     if self._eof:
                         return self._at_eof(dec)
                 if not self._fd_path and waiter is None:
-                    waiter = _sockets.Call(self._sock)
+                    waiter = _waiting.Call(self._sock)
                 got = self._recv_into(dec, &call, waiter)
                 if self._sock is None:  # close() in another thread woke the call
-                    raise _sockets.closed()
+                    raise _messages.closed()
                 if got == GOT_NOTHING:
                     dec._release_if_empty()
                     return frames
@@ -1636,7 +1636,7 @@ cdef class FramedSocket:
                     self._eof = True
         except OSError:
             if self._sock is None:  # the wake-up's error, not the connection's
-                raise _sockets.closed() from None
+                raise _messages.closed() from None
             raise
         finally:
             self._receiving = False
@@ -1657,7 +1657,7 @@ cdef class FramedSocket:
             return [dec.detach()]
         frames = dec.eof()
         if not frames:
-            raise _sockets.connection_closed()
+            raise _messages.connection_closed()
         return frames
 
     cdef int _switch(self, Kind kind, object key) except -1:
@@ -1693,7 +1693,7 @@ cdef class FramedSocket:
         cdef int err
         cdef bint large = dec._large != NULL and dec._error is None and not dec._skip
         if self._sock is None:  # closed by another thread
-            raise _sockets.closed()
+            raise _messages.closed()
         if waiter is None:
             self._prepare(call)
         # a signal that came with the last bytes (the call returned them, not
@@ -1777,7 +1777,7 @@ cdef class FramedSocket:
             return 0
         fd = self._sock.fileno()
         if fd < 0:
-            raise _sockets.closed()
+            raise _messages.closed()
         timeout = self._sock.gettimeout()
         call.fd = fd
         call.timeout = -1.0 if timeout is None else timeout
@@ -1803,7 +1803,7 @@ cdef class FramedSocket:
             if call.timeout > 0.0:
                 left = call.deadline - ff_monotonic()
                 if left <= 0.0:
-                    raise _sockets.timed_out()
+                    raise _messages.timed_out()
                 ms = <int>(left * 1000.0) + 1 if left < 2e6 else 2000000000
             with nogil:
                 ready = ff_poll(call.fd, writing, ms)
@@ -1834,7 +1834,7 @@ cdef class FramedSocket:
         if not any(_nbytes(p) >= LARGE_FRAME for p in seq):
             self._write([self._encode_many(seq, head)])
         else:
-            self._write(_sockets.parts_to_send(
+            self._write(_sending.parts_to_send(
                 seq, lambda small: self._encode_many(small, head),
                 lambda big: self._affixed(big, head)))
 
@@ -1888,7 +1888,7 @@ cdef class FramedSocket:
         cdef Call call
         cdef bint sent_all
         if self._sending:
-            raise _sockets.busy("sending")
+            raise _messages.busy("sending")
         self._sending = True
         call.ready = False
         try:
@@ -1900,11 +1900,11 @@ cdef class FramedSocket:
                     self._out_size += len(part)
             sent_all = self._drain(&call)
             if self._sock is None:  # close() in another thread emptied the queue
-                raise _sockets.closed()
+                raise _messages.closed()
             return sent_all
         except OSError:
             if self._sock is None:  # the wake-up's error, not the connection's
-                raise _sockets.closed() from None
+                raise _messages.closed() from None
             raise
         finally:
             self._own_queue()
@@ -1920,10 +1920,10 @@ cdef class FramedSocket:
         cdef object waiter = None  # the object path's Call
         while out:
             if self._sock is None:  # closed by another thread
-                raise _sockets.closed()
+                raise _messages.closed()
             if not self._fd_path:
                 if waiter is None:
-                    waiter = _sockets.Call(self._sock)
+                    waiter = _waiting.Call(self._sock)
                 if not self._send_object(waiter):
                     return False
                 continue
@@ -1944,7 +1944,7 @@ cdef class FramedSocket:
                 for i in range(count):
                     PyBuffer_Release(&views[i])
             if self._sock is None:  # close() in another thread woke the call
-                raise _sockets.closed()
+                raise _messages.closed()
             if sent >= 0:
                 self._advance(sent)
                 if out:
@@ -1968,7 +1968,7 @@ cdef class FramedSocket:
         except BlockingIOError:
             return waiter.wait(True)
         if self._sock is None:  # close() in another thread woke the call
-            raise _sockets.closed()
+            raise _messages.closed()
         self._advance(sent)
         if self._out:
             PyErr_CheckSignals()  # as on the descriptor path
@@ -2018,7 +2018,7 @@ cdef class FramedSocket:
         """Send what is queued, then tell the peer that nothing more is coming;
         this side goes on receiving."""
         if not self.flush():
-            raise _sockets.output_queued(self._out_size)
+            raise _messages.output_queued(self._out_size)
         self._sock.shutdown(_SHUT_WR)
 
     def close(self):
@@ -2055,9 +2055,9 @@ cdef class FramedSocket:
         """Give the socket back with every byte received and not returned;
         this FramedSocket is closed afterwards."""
         if not self.flush():
-            raise _sockets.output_queued(self._out_size)
+            raise _messages.output_queued(self._out_size)
         if self._receiving:
-            raise _sockets.busy("receiving")
+            raise _messages.busy("receiving")
         sock = self._sock
         held = self._dec.detach()
         self._sock = None
@@ -2076,7 +2076,7 @@ cdef class FramedSocket:
 
     cdef int _check_open(self) except -1:
         if self._sock is None:
-            raise _sockets.closed()
+            raise _messages.closed()
         return 0
 
 

@@ -19,7 +19,7 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from . import _sockets
+from . import _checks, _messages
 from .errors import ConnectionClosed, FastframeError, FrameTooLarge, IncompleteFrame
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class FramedProtocol(asyncio.BufferedProtocol):
     """
 
     def __init__(self, framer: Framer) -> None:
-        _sockets.check_framer(framer)
+        _checks.check_framer(framer)
         self.framer = framer
         self.transport: asyncio.BaseTransport | None = None
         self._decoder = framer.decoder()
@@ -194,7 +194,7 @@ class FramedReader:
 
     async def recv_many(self, max_frames: int | None = None) -> list[bytes]:
         """Every frame received (at most ``max_frames``), waiting for one."""
-        limit = _sockets.check_max_frames(max_frames)
+        limit = _checks.check_max_frames(max_frames)
         frames = self._frames
         if not frames:
             await self._wait()
@@ -243,7 +243,7 @@ class FramedReader:
             if self._lost is not None:
                 raise _fresh(self._lost)
             if self._eof:
-                raise _sockets.connection_closed()
+                raise _messages.connection_closed()
             if self._waiter is not None:
                 raise RuntimeError("another task is already waiting for a frame on this reader")
             self._waiter = self._protocol._loop.create_future()
@@ -559,7 +559,7 @@ def _factory(
     not at the first connection."""
     if framer is None:
         raise TypeError("a framer is required (framer=fastframe.LengthPrefixed(4), ...)")
-    _sockets.check_framer(framer)
+    _checks.check_framer(framer)
     _water_marks(high_water, low_water)
     return lambda: _StreamProtocol(framer, cb, high_water=high_water, low_water=low_water)
 

@@ -1,48 +1,14 @@
-"""What both cores share: size limits and the errors that malformed input raises.
-
-The error builders live here so that both implementations raise the very same
-exception, message included, for the same bytes.
-"""
+"""The exceptions both cores raise, built in one place so that both raise the
+very same exception, message included, for the same bytes or the same call."""
 
 from __future__ import annotations
 
-from typing import Any
+import errno
 
-from .errors import ProtocolError
+from ._limits import NETSTRING_DIGITS, VARINT_MAX
+from .errors import ConnectionClosed, ProtocolError
 
-# the largest frame a decoder returns unless told otherwise
-DEFAULT_MAX_SIZE = 16 * 1024 * 1024
-
-# get_buffer() hands out at least this much: big enough for few syscalls, small
-# enough that the frames cut out of it are still in cache.
-RECV_SIZE = 64 * 1024
-# A frame at least this long is received straight into its own bytes object
-# (compiled core), so its bytes are copied once.
-LARGE_FRAME = 64 * 1024
-# Memory reserved for a large frame runs ahead of the bytes that arrived by at most
-# max(RESERVE_AHEAD, bytes arrived): a lying header cannot reserve what it announces.
-RESERVE_AHEAD = 1024 * 1024
-VARINT_MAX = 10  # bytes in a 64-bit varint
-NETSTRING_DIGITS = 20  # digits of 2**64 - 1
-
-
-def nbytes(payload: Any) -> int:
-    """The size in bytes of a bytes-like object."""
-    return len(payload) if type(payload) is bytes else byte_view(payload).nbytes
-
-
-def byte_view(obj: Any) -> memoryview:
-    """``memoryview(obj)``, refusing what is not bytes-like, or not contiguous, in
-    the compiled core's words (the twin's refusals would otherwise start with
-    "memoryview: " or "sequence item": the C buffer API the compiled core asks
-    for a simple, contiguous buffer)."""
-    try:
-        view = memoryview(obj)
-    except TypeError:
-        raise TypeError(f"a bytes-like object is required, not '{type(obj).__name__}'") from None
-    if not view.c_contiguous:
-        raise BufferError("memoryview: underlying buffer is not C-contiguous")
-    return view
+# -- malformed input --------------------------------------------------------------
 
 
 def negative_length(value: int, adjustment: int) -> ProtocolError:
@@ -79,6 +45,9 @@ def varint_overflow() -> ProtocolError:
     return ProtocolError("varint length overflows 64 bits")
 
 
+# -- encoding and the decoder API misused ----------------------------------------------
+
+
 def head_size(offset: int, got: int) -> ValueError:
     return ValueError(f"head must be exactly offset={offset} bytes, got {got}")
 
@@ -105,3 +74,32 @@ def buffer_updated_first() -> RuntimeError:
 
 def nbytes_out_of_range(window: int, nbytes: int) -> ValueError:
     return ValueError(f"nbytes must be between 0 and {window}, got {nbytes}")
+
+
+# -- FramedSocket calls -------------------------------------------------------------
+
+
+def closed() -> OSError:
+    return OSError(errno.EBADF, "the FramedSocket is closed")
+
+
+def connection_closed() -> ConnectionClosed:
+    return ConnectionClosed("the peer closed the connection")
+
+
+def timed_out() -> TimeoutError:
+    return TimeoutError("timed out")
+
+
+def no_frame_yet() -> BlockingIOError:
+    return BlockingIOError(errno.EAGAIN, "no complete frame has arrived yet")
+
+
+def output_queued(pending: int) -> BlockingIOError:
+    return BlockingIOError(
+        errno.EAGAIN, f"{pending} bytes of output are still queued: flush() until it returns True"
+    )
+
+
+def busy(side: str) -> RuntimeError:
+    return RuntimeError(f"another thread is {side} on this FramedSocket")

@@ -1,0 +1,89 @@
+"""Argument checks shared by the cores and the front ends, so that a bad argument
+gets the same exception, message included, wherever it is passed."""
+
+from __future__ import annotations
+
+import operator
+import socket
+import sys
+from typing import Any
+
+# Methods that a socket wrapper overrides when the bytes on the wire are not the
+# bytes of the stream (ssl.SSLSocket): reading the descriptor would bypass it.
+_IO_METHODS = ("recv", "recv_into", "send", "sendall", "sendmsg")
+
+
+def nbytes(payload: Any) -> int:
+    """The size in bytes of a bytes-like object."""
+    return len(payload) if type(payload) is bytes else byte_view(payload).nbytes
+
+
+def byte_view(obj: Any) -> memoryview:
+    """``memoryview(obj)``, refusing what is not bytes-like, or not contiguous, in
+    the compiled core's words (the twin's refusals would otherwise start with
+    "memoryview: " or "sequence item": the C buffer API the compiled core asks
+    for a simple, contiguous buffer)."""
+    try:
+        view = memoryview(obj)
+    except TypeError:
+        raise TypeError(f"a bytes-like object is required, not '{type(obj).__name__}'") from None
+    if not view.c_contiguous:
+        raise BufferError("memoryview: underlying buffer is not C-contiguous")
+    return view
+
+
+def check_socket(sock: Any) -> None:
+    if not isinstance(sock, socket.socket):
+        raise TypeError(f"FramedSocket needs a socket.socket, not {type(sock).__name__}")
+    cls = type(sock)
+    for name in _IO_METHODS:
+        if getattr(cls, name, None) is not getattr(socket.socket, name, None):
+            raise TypeError(
+                f"FramedSocket reads and writes the socket's descriptor itself, so it "
+                f"cannot wrap {cls.__name__}, which overrides {name}()"
+            )
+    if sock.type != socket.SOCK_STREAM:
+        raise ValueError(f"FramedSocket needs a stream socket (SOCK_STREAM), not {sock.type!r}")
+
+
+def check_framer(framer: Any) -> None:
+    from ._framers import Framer  # _framers imports the core, which imports this
+
+    if not isinstance(framer, Framer):
+        raise TypeError(f"framer must be a fastframe framer, not {type(framer).__name__}")
+
+
+def check_max_frames(max_frames: Any) -> int | None:
+    if max_frames is None:
+        return None
+    max_frames = operator.index(max_frames)
+    if max_frames < 1:
+        raise ValueError(f"max_frames must be None or at least 1, not {max_frames}")
+    if max_frames > sys.maxsize:
+        raise ValueError(f"max_frames must be at most sys.maxsize ({sys.maxsize}), not {max_frames}")
+    return max_frames  # type: ignore[no-any-return]
+
+
+def check_count(n: Any) -> int:
+    n = operator.index(n)
+    if n < 0:
+        raise ValueError(f"recv_exactly() needs a byte count >= 0, not {n}")
+    if n > sys.maxsize:
+        raise ValueError(f"recv_exactly() needs a byte count of at most sys.maxsize ({sys.maxsize}), not {n}")
+    return n  # type: ignore[no-any-return]
+
+
+def check_until(delimiter: Any, max_size: Any) -> tuple[bytes, int]:
+    delimiter = bytes(delimiter)
+    if not delimiter:
+        raise ValueError("recv_until() needs a non-empty delimiter")
+    return delimiter, check_max_size(max_size)
+
+
+def check_max_size(max_size: Any) -> int:
+    max_size = operator.index(max_size)
+    if max_size < 1:
+        raise ValueError(f"max_size must be at least 1, not {max_size}")
+    if max_size > sys.maxsize:
+        raise ValueError(f"max_size must be at most sys.maxsize ({sys.maxsize}), not {max_size}")
+    return max_size  # type: ignore[no-any-return]
