@@ -40,14 +40,17 @@ if _switch.pure_python_requested():
 else:
     # The .pyx itself is the source: setuptools hands it to Cython (a build
     # requirement) when the extension is built, so the sdist ships the .pyx and
-    # never generated C.  Compiler directives are in the .pyx's header.
+    # never generated C.  Compiler directives are in the .pyx's header; the
+    # .pxd, the included .pxi files and io.h are what it is built from too.
+    core = os.path.join("src", "fastframe", "_core_c")
     setup(
         ext_modules=[
             Extension(
-                "fastframe._speedups",
-                ["src/fastframe/_speedups.pyx"],
-                include_dirs=["src/fastframe"],
-                depends=["src/fastframe/_io.h"],
+                "fastframe._core_c.core",
+                [os.path.join(core, "core.pyx")],
+                include_dirs=[core],
+                depends=[os.path.join(core, name) for name in sorted(os.listdir(core))
+                         if name.endswith((".pxd", ".pxi", ".h"))],
             )
         ]
     )

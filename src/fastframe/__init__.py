@@ -10,7 +10,14 @@ frames over a stream socket; ``fastframe.aio`` does the same on asyncio.
 from typing import Any
 
 from ._core import IMPLEMENTATION, Decoder
-from ._framers import (
+from .errors import (
+    ConnectionClosed,
+    FastframeError,
+    FrameTooLarge,
+    IncompleteFrame,
+    ProtocolError,
+)
+from .framers import (
     DEFAULT_MAX_SIZE,
     Delimited,
     FixedSize,
@@ -19,13 +26,6 @@ from ._framers import (
     Lines,
     Netstring,
     VarintPrefixed,
-)
-from .errors import (
-    ConnectionClosed,
-    FastframeError,
-    FrameTooLarge,
-    IncompleteFrame,
-    ProtocolError,
 )
 from .socket import FramedSocket, connect
 

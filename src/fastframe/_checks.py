@@ -46,13 +46,6 @@ def check_socket(sock: Any) -> None:
         raise ValueError(f"FramedSocket needs a stream socket (SOCK_STREAM), not {sock.type!r}")
 
 
-def check_framer(framer: Any) -> None:
-    from ._framers import Framer  # _framers imports the core, which imports this
-
-    if not isinstance(framer, Framer):
-        raise TypeError(f"framer must be a fastframe framer, not {type(framer).__name__}")
-
-
 def check_max_frames(max_frames: Any) -> int | None:
     if max_frames is None:
         return None

@@ -28,17 +28,19 @@ def _built_pure() -> bool:
     return build.PURE_PYTHON is True
 
 
+# Under TYPE_CHECKING the twin: type checkers see annotated Python, and the
+# compiled core's stub (_core_c/core.pyi) is checked to match it.
 if TYPE_CHECKING or pure_python_requested() or _built_pure():
-    from . import _purepython as impl
+    from . import _core_py as impl
 else:
     try:
-        from . import _speedups as impl
+        from . import _core_c as impl
     except ImportError as error:
         raise ImportError(
-            f"fastframe's compiled core (fastframe._speedups) does not import: {error}. "
+            f"fastframe's compiled core (fastframe._core_c) does not import: {error}. "
             f"Reinstall fastframe with a C compiler available, or set {VARIABLE}=1 "
             "to use the pure-Python implementation.",
-            name="fastframe._speedups",
+            name="fastframe._core_c.core",
         ) from error
 
 IMPLEMENTATION: str = impl.IMPLEMENTATION

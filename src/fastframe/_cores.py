@@ -12,30 +12,41 @@ does not import rather than failing.
 
 from __future__ import annotations
 
+import functools
 import importlib
-from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any
 
-from . import _core
+from . import _core, socket
 from ._switch import pure_python_requested
 
 __all__ = ["CORES", "NAMES", "Core", "load"]
 
 # the compiled core first, the twin last: the twin is the reference it is compared with
 NAMES = ("cython", "python")
-_MODULES = {"cython": "fastframe._speedups", "python": "fastframe._purepython"}
+_MODULES = {"cython": "fastframe._core_c", "python": "fastframe._core_py"}
 
 
-@dataclass(frozen=True)
 class Core:
     """One core, reached the way fastframe reaches the selected one: through a
-    framer's codec, and the core's ``FramedSocket``."""
+    framer's codec, and the core's ``FramedSocket``.  (A plain class: a
+    dataclass would import ``inspect`` into every harness that measures memory.)"""
 
-    module: ModuleType
-    # the compiled FramedSocket's system calls on the descriptor; False: through
-    # the socket object's methods, the path of platforms without descriptors
-    fd_path: bool = True
+    __slots__ = ("module", "fd_path")
+
+    def __init__(self, module: ModuleType, fd_path: bool = True) -> None:
+        self.module = module
+        # the compiled FramedSocket's system calls on the descriptor; False:
+        # through the socket object's methods, the path of platforms without them
+        self.fd_path = fd_path
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Core):
+            return NotImplemented
+        return (self.module, self.fd_path) == (other.module, other.fd_path)
+
+    def __hash__(self) -> int:
+        return hash((self.module, self.fd_path))
 
     @property
     def name(self) -> str:
@@ -51,7 +62,7 @@ class Core:
         """This core with its FramedSockets on the socket object's methods."""
         if not self.has_object_path:
             raise ValueError(f"the {self.module.IMPLEMENTATION} core has one path only")
-        return replace(self, fd_path=False)
+        return Core(self.module, fd_path=False)
 
     def codec(self, framer: Any) -> Any:
         """The framer's codec in this core: ``decoder()``, ``encode``, ``encode_many``."""
@@ -67,20 +78,36 @@ class Core:
 
     @property
     def FramedSocket(self) -> Any:  # noqa: N802 - the class, as the core names it
-        return self.module.FramedSocket
+        """fastframe's FramedSocket on this core's loop."""
+        return _framed_socket_class(self.module)
 
     def framed_socket(self, sock: Any, framer: Any) -> Any:
         """``FramedSocket(sock, framer)`` of this core, on this core's path."""
         if self.fd_path:
-            return self.module.FramedSocket(sock, framer)
+            return self.FramedSocket(sock, framer)
         self.module._use_fd_path(False)
         try:
-            return self.module.FramedSocket(sock, framer)
+            return self.FramedSocket(sock, framer)
         finally:
             self.module._use_fd_path(True)
 
     def __repr__(self) -> str:
         return self.name
+
+
+@functools.cache
+def _framed_socket_class(module: ModuleType) -> Any:
+    """The selected core's FramedSocket is fastframe's own; another core's is
+    the same API (fastframe.socket.SocketAPI) on that core's loop."""
+    if module is _core.impl:
+        return socket.FramedSocket
+
+    class FramedSocket(socket.SocketAPI, module.SocketLoop):  # type: ignore[misc, name-defined]
+        __doc__ = socket.FramedSocket.__doc__
+        __slots__ = ()
+        _core = module
+
+    return FramedSocket
 
 
 def load(name: str) -> Core:

@@ -48,6 +48,10 @@ def varint_overflow() -> ProtocolError:
 # -- encoding and the decoder API misused ----------------------------------------------
 
 
+def head_needs_length_prefixed(framer: object) -> TypeError:
+    return TypeError(f"head= is for LengthPrefixed framers, not {framer!r}")
+
+
 def head_size(offset: int, got: int) -> ValueError:
     return ValueError(f"head must be exactly offset={offset} bytes, got {got}")
 
@@ -103,3 +107,8 @@ def output_queued(pending: int) -> BlockingIOError:
 
 def busy(side: str) -> RuntimeError:
     return RuntimeError(f"another thread is {side} on this FramedSocket")
+
+
+def cannot_pickle(obj: object) -> TypeError:
+    cls = type(obj)
+    return TypeError(f"cannot pickle '{cls.__module__}.{cls.__qualname__}' object")

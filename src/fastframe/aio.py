@@ -21,11 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from . import _checks, _messages
 from .errors import ConnectionClosed, FastframeError, FrameTooLarge, IncompleteFrame
+from .framers import Framer, LengthPrefixed, check_framer
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
-
-    from ._framers import Framer
 
 __all__ = [
     "DEFAULT_HIGH_WATER",
@@ -62,7 +61,7 @@ class FramedProtocol(asyncio.BufferedProtocol):
     """
 
     def __init__(self, framer: Framer) -> None:
-        _checks.check_framer(framer)
+        check_framer(framer)
         self.framer = framer
         self.transport: asyncio.BaseTransport | None = None
         self._decoder = framer.decoder()
@@ -456,7 +455,7 @@ class FramedWriter:
         codec = protocol.framer._codec
         self._encode = codec.encode
         self._encode_many = codec.encode_many
-        self._takes_head = protocol.framer._codec_name == "LengthPrefixedCodec"
+        self._takes_head = isinstance(protocol.framer, LengthPrefixed)
         self._closed = False  # by close()
 
     @property
@@ -543,7 +542,7 @@ class FramedWriter:
 
     def _check_head(self) -> None:
         if not self._takes_head:
-            raise TypeError(f"head= is for LengthPrefixed framers, not {self._framer!r}")
+            raise _messages.head_needs_length_prefixed(self._framer)
 
     def __repr__(self) -> str:
         return f"<FramedWriter transport={self._transport!r} framer={self._framer!r}>"
@@ -559,7 +558,7 @@ def _factory(
     not at the first connection."""
     if framer is None:
         raise TypeError("a framer is required (framer=fastframe.LengthPrefixed(4), ...)")
-    _checks.check_framer(framer)
+    check_framer(framer)
     _water_marks(high_water, low_water)
     return lambda: _StreamProtocol(framer, cb, high_water=high_water, low_water=low_water)
 

@@ -1,7 +1,8 @@
 """Framers: immutable value objects saying how a byte stream is cut into frames.
 
-They validate and hold the options; the cutting itself is done by a codec from the
-selected core (``_speedups`` or ``_purepython``), bound once at construction.
+They validate and hold the options; the cutting itself is done by a codec of the
+selected core (``fastframe._core_c`` or its twin ``fastframe._core_py``), bound
+once at construction: each framer class names its codec class (``_codec_in``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from . import _core, _limits
 if TYPE_CHECKING:
     from typing_extensions import Buffer
 
-    from ._purepython import Decoder
+    from ._core_py import Decoder
 
 __all__ = [
     "DEFAULT_MAX_SIZE",
@@ -56,7 +57,6 @@ class Framer:
 
     __slots__ = ("_codec",)
     _fields: ClassVar[tuple[str, ...]]
-    _codec_name: ClassVar[str]
     _codec: Any
 
     def _freeze(self, **options: object) -> None:
@@ -65,8 +65,9 @@ class Framer:
         object.__setattr__(self, "_codec", self._codec_in(_core.impl))
 
     def _codec_in(self, core: ModuleType) -> Any:
-        """This framer's codec from the given core (both cores have the same names)."""
-        return getattr(core, self._codec_name)(self)
+        """This framer's codec in ``core`` (``fastframe._core_c`` or
+        ``fastframe._core_py``: their codec classes have the same names)."""
+        raise NotImplementedError
 
     def _bound_to(self, core: ModuleType) -> Framer:
         """An equal framer whose decoders and encoders are the given core's (tests
@@ -122,7 +123,6 @@ class LengthPrefixed(Framer):
 
     __slots__ = ("width", "byteorder", "offset", "adjustment", "strip", "max_size")
     _fields = __slots__
-    _codec_name = "LengthPrefixedCodec"
     width: int
     byteorder: str
     offset: int
@@ -147,7 +147,7 @@ class LengthPrefixed(Framer):
             raise ValueError(f"byteorder must be 'big' or 'little', got {byteorder!r}")
         offset = _int("offset", offset)
         if not 0 <= offset <= sys.maxsize // 2:
-            raise ValueError(f"offset must be >= 0, got {offset}")
+            raise ValueError(f"offset must be between 0 and {sys.maxsize // 2}, got {offset}")
         adjustment = _int("adjustment", adjustment)
         if not -_INT64 < adjustment < _INT64:
             raise ValueError(f"adjustment must be within +-(2**63 - 1), got {adjustment}")
@@ -164,6 +164,9 @@ class LengthPrefixed(Framer):
             max_size=_size("max_size", max_size),
         )
 
+    def _codec_in(self, core: ModuleType) -> Any:
+        return core.LengthPrefixedCodec(self)
+
     def encode(self, payload: Buffer, *, head: Buffer = b"") -> bytes:
         """The body ``payload`` as one frame; ``head`` is the ``offset`` bytes before
         the length field (a message type, for instance)."""
@@ -179,7 +182,6 @@ class Delimited(Framer):
 
     __slots__ = ("delimiter", "max_size", "keep")
     _fields = __slots__
-    _codec_name = "DelimitedCodec"
     _strip_cr: ClassVar[bool] = False
     delimiter: bytes
     max_size: int
@@ -198,13 +200,15 @@ class Delimited(Framer):
             raise ValueError("delimiter must not be empty")
         self._freeze(delimiter=delimiter, max_size=_size("max_size", max_size), keep=bool(keep))
 
+    def _codec_in(self, core: ModuleType) -> Any:
+        return core.DelimitedCodec(self)
+
 
 class Lines(Framer):
     """Frames that end with ``b"\\n"``; one ``b"\\r"`` before it is removed too."""
 
     __slots__ = ("max_size",)
     _fields = __slots__
-    _codec_name = "DelimitedCodec"
     _strip_cr: ClassVar[bool] = True
     delimiter: ClassVar[bytes] = b"\n"
     keep: ClassVar[bool] = False
@@ -213,17 +217,22 @@ class Lines(Framer):
     def __init__(self, *, max_size: int = DEFAULT_MAX_SIZE) -> None:
         self._freeze(max_size=_size("max_size", max_size))
 
+    def _codec_in(self, core: ModuleType) -> Any:
+        return core.DelimitedCodec(self)
+
 
 class FixedSize(Framer):
     """Frames of exactly ``size`` bytes."""
 
     __slots__ = ("size",)
     _fields = __slots__
-    _codec_name = "FixedSizeCodec"
     size: int
 
     def __init__(self, size: int) -> None:
         self._freeze(size=_size("size", size))
+
+    def _codec_in(self, core: ModuleType) -> Any:
+        return core.FixedSizeCodec(self)
 
     @property
     def max_size(self) -> int:
@@ -235,11 +244,13 @@ class Netstring(Framer):
 
     __slots__ = ("max_size",)
     _fields = __slots__
-    _codec_name = "NetstringCodec"
     max_size: int
 
     def __init__(self, *, max_size: int = DEFAULT_MAX_SIZE) -> None:
         self._freeze(max_size=_size("max_size", max_size))
+
+    def _codec_in(self, core: ModuleType) -> Any:
+        return core.NetstringCodec(self)
 
 
 class VarintPrefixed(Framer):
@@ -247,8 +258,16 @@ class VarintPrefixed(Framer):
 
     __slots__ = ("max_size",)
     _fields = __slots__
-    _codec_name = "VarintPrefixedCodec"
     max_size: int
 
     def __init__(self, *, max_size: int = DEFAULT_MAX_SIZE) -> None:
         self._freeze(max_size=_size("max_size", max_size))
+
+    def _codec_in(self, core: ModuleType) -> Any:
+        return core.VarintPrefixedCodec(self)
+
+
+def check_framer(framer: Any) -> None:
+    """What FramedSocket and fastframe.aio take as a framer."""
+    if not isinstance(framer, Framer):
+        raise TypeError(f"framer must be a fastframe framer, not {type(framer).__name__}")

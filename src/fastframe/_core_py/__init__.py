@@ -1,0 +1,40 @@
+"""The pure-Python twin of the compiled core (``fastframe._core_c``): the same
+names, behaviour and split into files (decode, framings, encode, socket).  It is
+what PyPy and platforms without a compiled wheel run."""
+
+from .decode import Decoder
+from .encode import (
+    DelimitedCodec,
+    FixedSizeCodec,
+    LengthPrefixedCodec,
+    NetstringCodec,
+    VarintPrefixedCodec,
+)
+from .framings import (
+    DelimitedDecoder,
+    FixedSizeDecoder,
+    LengthPrefixedDecoder,
+    NetstringDecoder,
+    UntilEofDecoder,
+    VarintPrefixedDecoder,
+)
+from .socket import SocketLoop
+
+IMPLEMENTATION = "python"
+
+__all__ = [
+    "IMPLEMENTATION",
+    "Decoder",
+    "DelimitedCodec",
+    "DelimitedDecoder",
+    "FixedSizeCodec",
+    "FixedSizeDecoder",
+    "LengthPrefixedCodec",
+    "LengthPrefixedDecoder",
+    "NetstringCodec",
+    "NetstringDecoder",
+    "SocketLoop",
+    "UntilEofDecoder",
+    "VarintPrefixedCodec",
+    "VarintPrefixedDecoder",
+]

@@ -1,0 +1,367 @@
+"""Decoder: the stream machinery every framing shares (held bytes, frames of
+known size collected in pieces, errors in stream order, get_buffer's window) and
+the seam a transport uses.  The framings themselves are in framings.py.
+
+Written for speed as plain Python goes: frames are sliced straight out of the
+bytes handed in (one copy per frame, no per-frame buffer moves), and only the
+unfinished frame at the end of a chunk is kept: as zero-copy pieces joined once
+when its header gave its size, else in one bytearray.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+from .. import _checks, _messages
+from .._limits import RECV_SIZE
+from ..errors import FrameTooLarge, IncompleteFrame
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
+
+NO_QUOTA = sys.maxsize
+
+
+def _piece(data: bytes, start: int, end: int) -> Any:
+    """data[start:end] to keep: a zero-copy view when it is a good part of data,
+    else a copy, so that a few held bytes never keep a big chunk alive."""
+    if (end - start) * 4 >= len(data):
+        return memoryview(data)[start:end]
+    return data[start:end]
+
+
+class Decoder:
+    """Sans-IO decoder: bytes in, whole frames (``bytes``) out.
+
+    Made by a framer's ``decoder()``.  ``feed(data)`` (or ``get_buffer()`` then
+    ``buffer_updated(n)``) returns the frames the bytes complete, in order; any
+    split of the stream gives the same frames.  ``eof()`` says the stream ended,
+    ``buffered`` counts bytes held for an unfinished frame, ``detach()`` returns
+    them.
+    """
+
+    # The stream machinery is here; subclasses (framings.py) say how one framing
+    # cuts frames (_cut), what a held unfinished frame still needs (_want), where
+    # an oversize frame ends (_skip_in), and what a frame's header announces
+    # (_layout, _expected).  An unfinished frame whose size its header has
+    # announced is kept as pieces of the chunks it arrived in and joined once,
+    # when complete; anything else unfinished (a header cut short, a line without
+    # its delimiter yet) is held in one bytearray.  The fields mean what the
+    # compiled core's (core.pxd) of the same names do.
+
+    __slots__ = (
+        "_buf", "_scanned", "_error", "_sticky", "_skip", "_pieces", "_phead",
+        "_phave", "_psize", "_ptrail", "_area", "_window_size", "_max", "_quota",
+        "_rest", "_rest_pos",
+    )
+
+    def __init__(self, max_size: int) -> None:
+        self._max = max_size
+        self._buf = bytearray()  # the unfinished frame (or, after an error, bytes not yet cut)
+        self._scanned = 0  # delimited framings: leading bytes of _buf known to hold no delimiter
+        self._error: Exception | None = None  # raised by the next call
+        self._sticky = False  # the error is a ProtocolError and stays
+        # bytes of an oversize frame still to discard (delimited framings:
+        # nonzero while discarding up to the next delimiter)
+        self._skip = 0
+        # a frame of known size being collected in pieces: _phead (the bytes
+        # strip removes), then _phave of its _psize bytes (body and trailer)
+        self._pieces: list[Any] | None = None
+        self._phead = b""
+        self._phave = self._psize = 0
+        self._ptrail: int | None = None  # the byte that must end it
+        self._area: bytearray | None = None  # get_buffer()'s memory
+        self._window_size: int | None = None  # length of the last get_buffer() view
+        # at most this many frames are cut per call (FramedSocket.recv cuts one, so
+        # the bytes after it can still be decoded otherwise: framer switch, raw reads)
+        self._quota = NO_QUOTA
+        # received bytes not yet taken in, _rest[_rest_pos:]: what a cut stopped
+        # by the quota left, or what received() brought
+        self._rest = b""
+        self._rest_pos = 0
+
+    # -- public API ---------------------------------------------------------
+
+    def feed(self, data: Buffer) -> list[bytes]:
+        """Take in ``data``; return every frame it completes, in order."""
+        if type(data) is not bytes:
+            data = _checks.byte_view(data).tobytes()
+        self._window_size = None
+        frames: list[bytes] = []
+        self._consume(data, frames)
+        return frames if self._error is None else self._deliver(frames)
+
+    def get_buffer(self, sizehint: int = -1) -> memoryview:
+        """A writable buffer for the next bytes (``asyncio.BufferedProtocol``)."""
+        size = sizehint if sizehint > RECV_SIZE else RECV_SIZE
+        area = self._area
+        if area is None or len(area) < size:
+            area = self._area = bytearray(size)
+        self._window_size = len(area)
+        return memoryview(area)
+
+    def buffer_updated(self, nbytes: int) -> list[bytes]:
+        """``nbytes`` were written at the start of the last ``get_buffer()``
+        view; return every frame they complete."""
+        window = self._window_size
+        if window is None:
+            raise _messages.buffer_updated_first()
+        if not 0 <= nbytes <= window:
+            raise _messages.nbytes_out_of_range(window, nbytes)
+        self._window_size = None
+        with memoryview(self._area) as view:  # type: ignore[arg-type]
+            data = view[:nbytes].tobytes()
+        frames: list[bytes] = []
+        self._consume(data, frames)
+        return self._deliver(frames)
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held that are not yet a frame."""
+        if self._skip:
+            return 0
+        rest = len(self._rest) - self._rest_pos
+        if self._pieces is not None:
+            return len(self._phead) + self._phave + rest
+        return len(self._buf) + rest
+
+    def eof(self) -> list[bytes]:
+        """The stream has ended: return the frames still held (normally none).
+
+        Raises ``IncompleteFrame`` if an unfinished frame is held, and any error
+        still pending from an earlier call.
+        """
+        self._window_size = None
+        frames: list[bytes] = []
+        self._consume(b"", frames)
+        if self._error is None and self.buffered:
+            if self._pieces is not None:
+                expected: int | None = len(self._phead) + self._psize
+            else:
+                expected = self._expected()
+            if not frames:
+                # not through a local: the traceback would hold it, a cycle that
+                # keeps the held bytes until the garbage collector runs
+                raise IncompleteFrame(self._held_bytes(), expected)
+            self._error = IncompleteFrame(self._held_bytes(), expected)
+        return self._deliver(frames)
+
+    def detach(self) -> bytes:
+        """Hand over every byte held and reset the decoder to its initial state."""
+        held = b"" if self._skip else self._held_bytes() + self._rest[self._rest_pos :]
+        self._rest = b""
+        self._rest_pos = 0
+        self._pieces = None
+        self._buf.clear()
+        self._scanned = 0
+        self._error = None
+        self._sticky = False
+        self._skip = 0
+        self._window_size = None
+        return held
+
+    def __reduce_ex__(self, protocol: object) -> Any:
+        # a decoder is one live stream's state (as in the compiled core, which
+        # has no way to pickle its C buffers)
+        raise _messages.cannot_pickle(self)
+
+    # -- the seam: what a transport asks (as core.pxd declares for the compiled
+    # core).  The twin receives bytes objects, not into an area of its own:
+    # socket.recv() makes one, and cutting frames out of it by slicing is the
+    # fastest plain Python gets.  received() hands one over; cut() takes frames.
+    # To decode what is held otherwise (a framer switch, a raw read) a transport
+    # moves the held bytes to another decoder with adopt(), once
+    # ready_to_hand_over() says the old framing is done with them.
+
+    def received(self, data: bytes) -> None:
+        """``data`` arrived (the transport receives only once cut() has taken
+        in everything received before)."""
+        self._rest = data
+        self._rest_pos = 0
+
+    def cut(self, quota: int) -> list[bytes]:
+        """Up to quota frames of the bytes held; [] when none is whole.  Raises
+        the error met before any frame."""
+        data = self._rest
+        pos = self._rest_pos
+        self._rest = b""
+        self._rest_pos = 0
+        self._quota = quota
+        self._window_size = None
+        frames: list[bytes] = []
+        self._consume(data, frames, pos)
+        return self._deliver(frames)
+
+    def ready_to_hand_over(self, at_eof: bool) -> bool:
+        """Whether adopt() may take the held bytes now.  An error met before
+        them is raised first; an oversize frame being skipped is skipped first
+        (False until its end has come), unless the stream has ended."""
+        if self._error is not None:
+            self._deliver([])  # raises it
+        if self._skip and not at_eof:
+            self.cut(0)
+            return not self._skip
+        return True
+
+    def adopt(self, other: Decoder) -> None:
+        """Take over other's held bytes, leaving other empty.  This decoder
+        must hold nothing."""
+        self._rest = other.detach()
+        self._rest_pos = 0
+
+    # -- the stream machinery -------------------------------------------------
+
+    def _deliver(self, frames: list[bytes]) -> list[bytes]:
+        error = self._error
+        if error is None or frames:
+            return frames
+        if self._sticky:
+            raise type(error)(*error.args)
+        self._error = None
+        try:
+            raise error
+        finally:
+            del error  # else its traceback holds this frame, which holds it
+
+
+    def _consume(self, data: bytes, frames: list[bytes], pos: int = 0) -> None:
+        """Take in ``data[pos:]``: cut frames into ``frames`` until an error is
+        met; whatever is not cut is held (or skipped, inside an oversize frame).
+        Stopped by the quota, it leaves the uncut bytes as they are in _rest."""
+        buf = self._buf
+        n = len(data)
+        while True:
+            if self._skip:
+                pos = self._skip_in(data, pos)
+                if self._skip:
+                    return
+            if self._error is not None:
+                if pos < n:
+                    if self._pieces is not None:
+                        self._stop_collecting()
+                    if not buf:
+                        self._scanned = 0
+                    buf += memoryview(data)[pos:]
+                return
+            if len(frames) >= self._quota:
+                if pos < n:
+                    self._rest = data
+                    self._rest_pos = pos
+                return
+            pieces = self._pieces
+            if pieces is not None:
+                take = self._psize - self._phave
+                if take > n - pos:
+                    if pos < n:
+                        pieces.append(_piece(data, pos, n))
+                        self._phave += n - pos
+                    return
+                if take:
+                    pieces.append(_piece(data, pos, pos + take))
+                    pos += take
+                if self._ptrail is not None:
+                    self._finish_trailed(frames)
+                    continue
+                frames.append(b"".join(pieces))  # the frame is whole: one copy
+                self._pieces = None
+            elif buf:
+                if self._want(data, pos) > n - pos:
+                    buf += memoryview(data)[pos:]
+                    return
+                # the held frame ends (or fails) in data: one loop cuts it and the rest
+                data = b"".join((buf, data[pos:] if pos else data))
+                pos = 0
+                n = len(data)
+                buf.clear()
+                self._scanned = 0
+            if pos >= n:
+                return
+            pos = self._cut(data, pos, frames)
+            if self._error is None and len(frames) < self._quota:
+                if pos < n and not self._start_collecting(data, pos):
+                    buf += memoryview(data)[pos:]
+                    self._scanned = n - pos  # _cut looked at all of it
+                return
+            # an error, or the quota: the loop's top deals with the rest
+
+    def _held_bytes(self) -> bytes:
+        if self._pieces is not None:
+            return self._phead + b"".join(self._pieces)
+        return bytes(self._buf)
+
+    def _start_collecting(self, data: bytes, pos: int) -> bool:
+        """If data[pos:] begins a frame whose header gives its size, go on
+        collecting that frame in pieces and return True."""
+        layout = self._layout(data, pos)
+        if layout is None:
+            return False
+        self._collect(data, pos, *layout)
+        return True
+
+    def _collect(self, data: bytes, pos: int, total: int, strip: int, trail: int | None) -> None:
+        """Go on collecting the frame at data[pos:] (total bytes on the wire) in pieces."""
+        start = pos + strip
+        n = len(data)
+        self._phead = data[pos:start]
+        self._pieces = [_piece(data, start, n)] if start < n else []
+        self._phave = n - start
+        self._psize = total - strip
+        self._ptrail = trail
+
+    def _finish_trailed(self, frames: list[bytes]) -> None:
+        """The collected frame is whole: check the byte that must end it."""
+        pieces = self._pieces
+        assert pieces is not None
+        last = pieces[-1]
+        if last[-1] != self._ptrail:
+            self._stop_collecting()
+            self._fail(_messages.netstring_no_comma(last[-1]))
+            return
+        pieces[-1] = last[:-1]
+        frames.append(b"".join(pieces))
+        self._pieces = None
+
+    def _stop_collecting(self) -> None:
+        """Hold the frame being collected as plain held bytes again (after an
+        error, bytes are taken in without being cut)."""
+        self._buf += self._held_bytes()
+        self._pieces = None
+        self._scanned = 0
+
+    def _oversize(self, size: int, wire: int) -> None:
+        self._error = FrameTooLarge(size, self._max)
+        self._skip = wire
+
+    def _fail(self, error: Exception) -> None:
+        self._error = error
+        self._sticky = True
+
+    def _skip_in(self, data: bytes, pos: int) -> int:
+        """Discard the oversize frame's bytes (held ones first); return the new pos."""
+        buf = self._buf
+        k = min(self._skip, len(buf))
+        del buf[:k]
+        self._skip -= k
+        k = min(self._skip, len(data) - pos)
+        self._skip -= k
+        return pos + k
+
+    def _cut(self, data: bytes, pos: int, frames: list[bytes]) -> int:
+        """Cut every whole frame of data[pos:] into frames; return where the
+        first unfinished (or bad: the error is set) frame starts."""
+        raise NotImplementedError
+
+    def _want(self, data: bytes, pos: int) -> int:
+        """How many bytes of ``data[pos:]`` the held frame needs before ``_cut``
+        can decide it (whole frame or error) or know its size; more than there
+        are if that is not yet known."""
+        raise NotImplementedError
+
+    def _layout(self, data: bytes, pos: int) -> tuple[int, int, int | None] | None:
+        """(wire size, stripped head, final byte) of the frame at data[pos:] if
+        its (valid) header is complete there."""
+        return None
+
+    def _expected(self) -> int | None:
+        raise NotImplementedError

@@ -1,0 +1,408 @@
+"""A decoder per framing: how it cuts whole frames out of bytes, what a held
+unfinished frame still needs, and what its header announces (the hooks decode.py's
+Decoder leaves to them)."""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from .. import _messages
+from .._limits import NETSTRING_DIGITS, VARINT_MAX
+from .decode import NO_QUOTA, Decoder
+
+_FORMATS = {1: "B", 2: "H", 4: "I", 8: "Q"}
+
+
+class _LengthFormat:
+    """Shared option arithmetic of LengthPrefixed's decoder and encoder."""
+
+    def __init__(self, framer: Any) -> None:
+        fmt = (">" if framer.byteorder == "big" else "<") + _FORMATS[framer.width]
+        self.struct = struct.Struct(fmt)
+        self.offset: int = framer.offset
+        self.header: int = framer.offset + framer.width
+        self.adjustment: int = framer.adjustment
+        self.strip: int = framer.strip
+        self.max_size: int = framer.max_size
+        self.field_max: int = 2 ** (8 * framer.width) - 1
+        # the frame encode() may produce: within max_size and what the field can say
+        self.encode_max = min(
+            self.max_size, self.field_max + self.adjustment + self.header - self.strip
+        )
+
+
+class LengthPrefixedDecoder(Decoder):
+    __slots__ = ("_unpack", "_off", "_hl", "_adj", "_strip", "_plain")
+
+    def __init__(self, fmt: _LengthFormat) -> None:
+        super().__init__(fmt.max_size)
+        self._unpack = fmt.struct.unpack_from
+        self._off = fmt.offset
+        self._hl = fmt.header
+        self._adj = fmt.adjustment
+        self._strip = fmt.strip
+        # the common layout [length][body] has a shorter loop
+        self._plain = fmt.offset == 0 and fmt.adjustment == 0 and fmt.strip == fmt.header
+
+    def _cut(self, data: bytes, pos: int, frames: list[bytes]) -> int:
+        unpack = self._unpack
+        hl = self._hl
+        n = len(data)
+        append = frames.append
+        if self._plain and self._max >= n and self._quota == NO_QUOTA:
+            # A frame that ends inside data is shorter than data, so it cannot
+            # exceed a max_size >= len(data): only the last frame needs a check.
+            # The next header is read before a frame is cut: when that read
+            # works, the frame is whole, so the loop needs no bounds test.
+            try:
+                (size,) = unpack(data, pos)
+            except struct.error:
+                return pos
+            start = pos + hl
+            if start + size > n:  # big frames: the first is already cut short
+                pos = start + size
+            else:
+                try:
+                    while True:
+                        start = pos + hl
+                        pos = start + size
+                        (size,) = unpack(data, pos)
+                        append(data[start:pos])
+                except (struct.error, OverflowError):  # OverflowError: pos past 2**63
+                    pass
+            if pos <= n:  # [start:pos] is whole; fewer than hl bytes follow it
+                append(data[start:pos])
+                return pos
+            size = pos - start  # [start:pos] is cut short
+            if size > self._max:
+                self._oversize(size, hl + size)
+                return start - hl
+            self._collect(data, start - hl, hl + size, hl, None)
+            return n
+        off = self._off
+        adj = self._adj
+        strip = self._strip
+        max_size = self._max
+        quota = self._quota
+        while n - pos >= hl and len(frames) < quota:
+            (value,) = unpack(data, pos + off)
+            body = value + adj
+            if body < 0 or body + hl - strip > max_size:
+                self._bad_header(value, body)
+                return pos
+            end = pos + hl + body
+            if end > n:
+                return pos
+            append(data[pos + strip : end])
+            pos = end
+        return pos
+
+    def _bad_header(self, value: int, body: int) -> None:
+        if body < 0:
+            self._fail(_messages.negative_length(value, self._adj))
+        else:
+            size = body + self._hl - self._strip
+            self._oversize(size, self._hl + body)
+
+    def _want(self, data: bytes, pos: int) -> int:
+        have = len(self._buf)
+        if have < self._hl:
+            return self._hl - have
+        value: int = self._unpack(self._buf, self._off)[0]
+        body = value + self._adj
+        if body < 0 or body + self._hl - self._strip > self._max:
+            return 0  # _cut reports it
+        return max(self._hl + body - have, 0)  # 0: bytes taken in after an error hold it
+
+    def _layout(self, data: bytes, pos: int) -> tuple[int, int, int | None] | None:
+        if len(data) - pos < self._hl:
+            return None
+        (value,) = self._unpack(data, pos + self._off)
+        return self._hl + value + self._adj, self._strip, None
+
+    def _expected(self) -> int | None:
+        if len(self._buf) < self._hl:
+            return None
+        value: int = self._unpack(self._buf, self._off)[0]
+        return self._hl + value + self._adj
+
+
+class DelimitedDecoder(Decoder):
+    """Frames ending with a delimiter; ``Lines`` also strips one ``\\r`` before it.
+
+    The search for a frame's end stops once no frame within ``max_size`` is
+    possible (``_limit`` bytes from its start), so an endless line costs at most
+    ``max_size`` plus a few bytes of memory.
+    """
+
+    __slots__ = ("_delim", "_keep", "_strip_cr", "_limit")
+
+    def __init__(self, delimiter: bytes, keep: bool, strip_cr: bool, max_size: int) -> None:
+        super().__init__(max_size)
+        self._delim = delimiter
+        self._keep = keep
+        self._strip_cr = strip_cr
+        # the furthest a valid frame's delimiter can end, counted from the frame's start
+        self._limit = max_size + (0 if keep else len(delimiter)) + strip_cr
+
+    def _cut(self, data: bytes, pos: int, frames: list[bytes]) -> int:
+        delim = self._delim
+        dl = len(delim)
+        n = len(data)
+        limit = self._limit
+        append = frames.append
+        if n - pos < limit and self._quota == NO_QUOTA:
+            # no frame that ends inside data can be too large: split does it all
+            parts = data[pos:].split(delim) if pos else data.split(delim)
+            rest = parts.pop()
+            if self._keep:
+                parts = [part + delim for part in parts]
+            elif self._strip_cr and b"\r\n" in data:
+                parts = [part[:-1] if part[-1:] == b"\r" else part for part in parts]
+            frames += parts
+            return n - len(rest)
+        quota = self._quota
+        while len(frames) < quota:
+            end = data.find(delim, pos, pos + limit)
+            if end < 0:
+                if n - pos >= limit:
+                    self._oversize(self._max + 1, 1)
+                return pos
+            size = end - pos
+            if self._strip_cr and size and data[end - 1] == 13:
+                size -= 1
+            elif self._keep:
+                size += dl
+            if size > self._max:
+                self._oversize(size, 1)
+                return pos
+            append(data[pos : pos + size])
+            pos = end + dl
+        return pos
+
+    def _want(self, data: bytes, pos: int) -> int:
+        buf = self._buf
+        delim = self._delim
+        dl = len(delim)
+        have = len(buf)
+        if buf.find(delim, max(self._scanned - dl + 1, 0)) >= 0 or have >= self._limit:
+            self._scanned = 0
+            return 0  # a frame's end or the limit is held: _cut decides
+        self._scanned = have
+        # a delimiter may straddle the held bytes and data
+        tail = bytes(buf[max(have - dl + 1, 0) :])
+        end = (tail + data[pos : pos + dl - 1]).find(delim)
+        if end >= 0:
+            return end + dl - len(tail)
+        room = self._limit - have
+        end = data.find(delim, pos, pos + room)
+        if end >= 0:
+            return end + dl - pos
+        return min(room, len(data) - pos + 1)
+
+    def _skip_in(self, data: bytes, pos: int) -> int:
+        # The oversize frame runs to the first delimiter; only its last
+        # len(delim) - 1 bytes are held, in case the delimiter straddles chunks.
+        buf = self._buf
+        delim = self._delim
+        dl = len(delim)
+        n = len(data)
+        end = buf.find(delim)
+        if end >= 0:
+            del buf[: end + dl]
+            return self._skipped(pos)
+        tail = bytes(buf[max(len(buf) - dl + 1, 0) :])
+        buf.clear()
+        end = (tail + data[pos : pos + dl - 1]).find(delim)
+        if end >= 0:
+            return self._skipped(pos + end + dl - len(tail))
+        end = data.find(delim, pos)
+        if end >= 0:
+            return self._skipped(end + dl)
+        if dl > 1:
+            buf += (tail + data[max(pos, n - dl + 1) :])[1 - dl :]
+        return n
+
+    def _skipped(self, pos: int) -> int:
+        self._skip = 0
+        self._scanned = 0
+        return pos
+
+    def _expected(self) -> int | None:
+        return None
+
+
+class FixedSizeDecoder(Decoder):
+    __slots__ = ("_size",)
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self._size = size
+
+    def _cut(self, data: bytes, pos: int, frames: list[bytes]) -> int:
+        size = self._size
+        end = pos + min((len(data) - pos) // size, self._quota - len(frames)) * size
+        frames += [data[i : i + size] for i in range(pos, end, size)]
+        return end
+
+    def _want(self, data: bytes, pos: int) -> int:
+        return max(self._size - len(self._buf), 0)
+
+    def _layout(self, data: bytes, pos: int) -> tuple[int, int, int | None] | None:
+        return self._size, 0, None
+
+    def _expected(self) -> int | None:
+        return self._size
+
+
+class UntilEofDecoder(Decoder):
+    """The rest of the stream is one frame, ended by EOF (``recv_until_eof``);
+    more than max_size bytes is oversize, and the rest of the stream is skipped."""
+
+    __slots__ = ()
+
+    def _cut(self, data: bytes, pos: int, frames: list[bytes]) -> int:
+        if len(data) - pos > self._max:
+            self._oversize(self._max + 1, 2**64 - 1)
+        return pos
+
+    def _want(self, data: bytes, pos: int) -> int:
+        have = len(self._buf)
+        return 0 if have > self._max else self._max + 1 - have
+
+    def _expected(self) -> int | None:
+        return None
+
+
+class _PrefixedDecoder(Decoder):
+    """A length header (_header: decimal or varint), then the body, then (for
+    netstrings) the byte _trail."""
+
+    __slots__ = ()
+    _trail: int | None = None  # the byte after the body
+
+    def _header(self, data: Any, pos: int) -> tuple[int, int] | None:
+        """(length, header size) of the frame at pos; None while incomplete.
+        A malformed header sets the error and gives (-1, 0)."""
+        raise NotImplementedError
+
+    def _want(self, data: bytes, pos: int) -> int:
+        header = self._header(self._buf, 0)
+        if header is None:
+            return 1
+        length, hl = header
+        if hl == 0 or length > self._max:
+            return 0
+        return max(hl + length + (self._trail is not None) - len(self._buf), 0)
+
+    def _layout(self, data: bytes, pos: int) -> tuple[int, int, int | None] | None:
+        header = self._header(data, pos)
+        if header is None:
+            return None
+        length, hl = header
+        return hl + length + (self._trail is not None), hl, self._trail
+
+    def _expected(self) -> int | None:
+        header = self._header(self._buf, 0)
+        return None if header is None else header[0] + header[1] + (self._trail is not None)
+
+
+class NetstringDecoder(_PrefixedDecoder):
+    """``b"5:hello,"``: decimal length without leading zeros, ``:``, body, ``,``."""
+
+    __slots__ = ()
+    _trail = 44  # b","
+
+    def _header(self, data: Any, pos: int) -> tuple[int, int] | None:
+        colon = data.find(b":", pos, pos + NETSTRING_DIGITS + 1)
+        digits = data[pos : colon if colon >= 0 else pos + NETSTRING_DIGITS + 1]
+        if colon >= 0 and digits.isdigit() and (digits[0] != 48 or len(digits) == 1):
+            return int(digits), len(digits) + 1
+        # find the first offending byte, whatever the chunking
+        for i, byte in enumerate(digits):
+            if not 48 <= byte <= 57:
+                self._fail(_messages.netstring_non_digit(byte))
+                return -1, 0
+            if i == 1 and digits[0] == 48:
+                self._fail(_messages.netstring_leading_zero())
+                return -1, 0
+        if colon == pos:
+            self._fail(_messages.netstring_empty())
+            return -1, 0
+        if len(digits) > NETSTRING_DIGITS:
+            self._fail(_messages.netstring_too_long())
+            return -1, 0
+        return None
+
+    def _cut(self, data: bytes, pos: int, frames: list[bytes]) -> int:
+        n = len(data)
+        append = frames.append
+        quota = self._quota
+        while pos < n and len(frames) < quota:
+            header = self._header(data, pos)
+            if header is None:
+                return pos
+            length, hl = header
+            if hl == 0:
+                return pos
+            if length > self._max:
+                self._oversize(length, hl + length + 1)
+                return pos
+            start = pos + hl
+            end = start + length
+            if end >= n:
+                return pos
+            if data[end] != 44:
+                self._fail(_messages.netstring_no_comma(data[end]))
+                return pos
+            append(data[start:end])
+            pos = end + 1
+        return pos
+
+
+class VarintPrefixedDecoder(_PrefixedDecoder):
+    """A base-128 varint (least significant group first) then that many bytes."""
+
+    __slots__ = ()
+
+    def _header(self, data: Any, pos: int) -> tuple[int, int] | None:
+        value = 0
+        for i in range(min(len(data) - pos, VARINT_MAX)):
+            byte = data[pos + i]
+            value |= (byte & 0x7F) << (7 * i)
+            if byte < 0x80:
+                if i == VARINT_MAX - 1 and byte > 1:
+                    self._fail(_messages.varint_overflow())
+                    return -1, 0
+                return value, i + 1
+            if i == VARINT_MAX - 1:
+                self._fail(_messages.varint_too_long())
+                return -1, 0
+        return None
+
+    def _cut(self, data: bytes, pos: int, frames: list[bytes]) -> int:
+        n = len(data)
+        append = frames.append
+        max_size = self._max
+        quota = self._quota
+        while pos < n and len(frames) < quota:
+            length = data[pos]
+            if length < 0x80:
+                hl = 1
+            else:
+                header = self._header(data, pos)
+                if header is None:
+                    return pos
+                length, hl = header
+                if hl == 0:
+                    return pos
+            if length > max_size:
+                self._oversize(length, hl + length)
+                return pos
+            end = pos + hl + length
+            if end > n:
+                return pos
+            append(data[pos + hl : end])
+            pos = end
+        return pos
