@@ -52,15 +52,15 @@ if __name__ == "__main__" and not __package__:  # python bench/loopback.py
 
     sys.exit(main())
 
+from fastframe import _cores
 from fastframe._bench import contenders as shared
 from fastframe._bench.contenders import (
-    CORES,
     REQUIRE_CYTHON_VARIABLE,
     SOCKET_METHODS,
     Receiver,
     Unavailable,
-    core_module,
     cython_required,
+    load_core,
 )
 from fastframe._bench.loopback import Loopback, Sender
 from fastframe._bench.runner import Group, Plan, RecvGroup, Window, measure, save
@@ -121,8 +121,8 @@ def socket_floors() -> ModuleType:
                 f"the socket floor is compiled at bench time and needs Cython ({exc})",
                 compiled=True,
             ) from exc
-        try:  # imported first, so a stray _speedups.pyx is never compiled by the hook
-            core_module("cython")
+        try:  # imported first, so the core's own .pyx source is never compiled by the hook
+            load_core("cython")
         except Unavailable:
             pass
         hooks = pyximport.install(pyimport=False, language_level=3)
@@ -135,14 +135,13 @@ def socket_floors() -> ModuleType:
 
 # fastframe's and the peers' (fastframe._bench.contenders), then the floor and the sink
 RECV_CONTENDERS = [
-    *(f"fastframe-{core}.{method}" for core in CORES for method in SOCKET_METHODS),
+    *(f"fastframe-{core}.{method}" for core in _cores.NAMES for method in SOCKET_METHODS),
     *(name for name in shared.RECEIVERS if not name.startswith("fastframe-")),
     "floor-bytes",
     "sink",
 ]
 SEND_CONTENDERS = [
-    "fastframe-cython.send_many",
-    "fastframe-python.send_many",
+    *(f"fastframe-{core}.send_many" for core in _cores.NAMES),
     "best-python",
     "join-sendall",
     "pack-sendall",
@@ -174,7 +173,7 @@ def sender(name: str) -> Sender:
         assert method == "send_many", name
         import fastframe
 
-        cls = core_module(core).FramedSocket
+        cls = load_core(core).FramedSocket
         framer = fastframe.LengthPrefixed(4)
 
         def make(sock: socket.socket) -> tuple[Callable[[list[bytes]], Any], Callable[[], Any]]:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fastframe import _cores
 from fastframe._bench.table import AIO_TARGETS, TARGET_SIZE, si, text
 from fastframe._bench.table import Row as SocketRow
 from fastframe._bench.table import rows as socket_rows
@@ -42,8 +43,7 @@ CONTENDERS = [
     "floor-bytes",
     "floor-memcpy",
     "floor-encode",
-    "fastframe-cython",
-    "fastframe-python",
+    *(f"fastframe-{core}" for core in _cores.NAMES),
     "best-python",
     "howto",
 ]
