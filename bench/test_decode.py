@@ -11,8 +11,8 @@ import pytest
 
 from fastframe import _cores
 
-from .contenders import Round, decode_round
-from .workloads import DECODE_SIZES, decode_workload, label
+from .micro_contenders import Round, decode_round
+from .micro_workloads import DECODE_SIZES, decode_workload, label
 
 CONTENDERS = (
     *(f"fastframe-{core}" for core in _cores.NAMES),

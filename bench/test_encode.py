@@ -10,8 +10,8 @@ import pytest
 
 from fastframe import _cores
 
-from .contenders import Round, encode_round
-from .workloads import encode_workload
+from .micro_contenders import Round, encode_round
+from .micro_workloads import encode_workload
 
 CONTENDERS = (*(f"fastframe-{core}" for core in _cores.NAMES), "best-python", "floor-encode")
 

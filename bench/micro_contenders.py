@@ -5,7 +5,7 @@ Both fastframe cores are measured directly (each one's codec of the framer, thro
 core is measured when it imports and skipped, with the import error as the reason,
 when it does not -- unless ``FASTFRAME_BENCH_REQUIRE_CYTHON=1``, which makes a
 missing core an error (use it wherever the extension is supposed to be built).  The
-floors (``peers/floors.pyx``) are compiled with pyximport on first use; without
+floors (``floors/codec.pyx``) are compiled with pyximport on first use; without
 Cython they are skipped in the same way, or an error under that variable.
 """
 
@@ -32,9 +32,9 @@ from fastframe._bench.facts import speedups_status
 from fastframe._bench.peers import best_python, howto
 from fastframe._cores import Core
 
-from .workloads import CHUNK, decode_workload, encode_workload
+from .micro_workloads import CHUNK, decode_workload, encode_workload
 
-# Probe the compiled core before pyximport is ever installed (load_floors), so the
+# Probe the compiled core before pyximport is ever installed (floors.load), so the
 # core's own .pyx source can never be compiled on the fly and passed off as the core.
 SPEEDUPS = speedups_status()
 
@@ -65,16 +65,16 @@ _floors: ModuleType | None = None
 
 
 def floors_module() -> ModuleType:
-    """``bench/peers/floors.pyx``, compiled by pyximport on first use."""
+    """``bench/floors/codec.pyx``, compiled by pyximport on first use."""
     global _floors
     if _floors is None:
         try:
             import Cython  # noqa: F401
         except ImportError as exc:
             _missing(f"the floors are compiled at bench time and need Cython ({exc})")
-        from .peers import load_floors
+        from . import floors
 
-        _floors = load_floors()
+        _floors = floors.load("codec")
     return _floors
 
 
