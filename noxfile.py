@@ -137,7 +137,8 @@ def asan(session: nox.Session) -> None:
     }
     session.run(
         "python", "-c",
-        "import sys, fastframe, fastframe._speedups as core; assert fastframe.IMPLEMENTATION == 'cython'; "
+        "import sys, fastframe; from fastframe import _cores; core = _cores.load('cython').module; "
+        "assert fastframe.IMPLEMENTATION == 'cython'; "
         "assert core.__file__.startswith(sys.argv[1]), core.__file__; print('sanitized core:', core.__file__)",
         lib, env=env,
     )  # fmt: skip

@@ -1,6 +1,7 @@
 """pytest hooks of the micro benchmarks: group order, machine facts, report header.
 
-The contenders themselves are in ``contenders.py``, the workloads in ``workloads.py``.
+The micro benchmarks' contenders are in ``micro_contenders.py``, their workloads in
+``micro_workloads.py``; the socket benchmark is ``socket_bench.py``.
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from . import contenders  # noqa: F401 (fastframe must import; probes the compiled core first)
-from .workloads import CHUNK, GROUP_ORDER
+from . import micro_contenders  # noqa: F401 (fastframe must import; probes the compiled core first)
+from .micro_workloads import CHUNK, GROUP_ORDER
 
 
 def pytest_benchmark_group_stats(config: Any, benchmarks: Any, group_by: str) -> Any:

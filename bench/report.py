@@ -7,12 +7,12 @@
     python bench/report.py --check            # exit status 1 when a target is missed
     python bench/report.py -- --benchmark-max-time=3    # more pytest options
     python bench/report.py -- -k socket       # only the loopback socket benchmark
-    python bench/report.py --json sock.json   # ... or report on `bench/loopback.py --json`
+    python bench/report.py --json sock.json   # ... or report on `bench/socket_bench.py --json`
 
 Medians throughout.  A ratio "A vs B" is B's median time over A's: how many times
 faster A is than B (0.9x = A runs at 90% of B's speed).  MB/s counts wire bytes (headers
 included) at 10**6 bytes per MB.  The loopback socket benchmark (``test_socket.py``,
-``loopback.py``) is timed by its own harness, not pytest-benchmark: the suite writes its
+``socket_bench.py``) is timed by its own harness, not pytest-benchmark: the suite writes its
 results to the file named by FASTFRAME_BENCH_SOCKET_JSON, which this script sets and
 merges into the saved JSON (key ``fastframe_socket``).
 """
@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fastframe import _cores
 from fastframe._bench.table import AIO_TARGETS, TARGET_SIZE, si, text
 from fastframe._bench.table import Row as SocketRow
 from fastframe._bench.table import rows as socket_rows
@@ -42,8 +43,7 @@ CONTENDERS = [
     "floor-bytes",
     "floor-memcpy",
     "floor-encode",
-    "fastframe-cython",
-    "fastframe-python",
+    *(f"fastframe-{core}" for core in _cores.NAMES),
     "best-python",
     "howto",
 ]
@@ -308,7 +308,7 @@ def micro_report(data: dict[str, Any], as_markdown: bool) -> int:
 
 # -- the loopback socket benchmark ---------------------------------------------------
 #
-# Results of bench/loopback.py's harness (also run by bench/test_socket.py): per group,
+# Results of bench/socket_bench.py's harness (also run by bench/test_socket.py): per group,
 # per contender, one [frames, wire_bytes, seconds] per round.  Every contender of a
 # group ran once per round, interleaved, against the same peer process.
 
@@ -437,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--json", type=Path, help="report on this pytest-benchmark (or loopback.py) JSON file"
+        "--json", type=Path, help="report on this pytest-benchmark (or socket_bench.py) JSON file"
     )
     parser.add_argument("--save", type=Path, help="run the suite and keep its JSON here")
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
@@ -453,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.save or pytest_args:
             parser.error("--json reports on an earlier run: no --save, no pytest arguments")
         status, data = 0, load(args.json)
-        if data.get("kind") == SOCKET_KIND:  # saved by bench/loopback.py --json
+        if data.get("kind") == SOCKET_KIND:  # saved by bench/socket_bench.py --json
             data = {SOCKET_KEY: data}
     else:
         status, data = run_and_load(args.save, pytest_args)

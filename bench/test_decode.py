@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import pytest
 
-from .contenders import Round, decode_round
-from .workloads import DECODE_SIZES, decode_workload, label
+from fastframe import _cores
+
+from .micro_contenders import Round, decode_round
+from .micro_workloads import DECODE_SIZES, decode_workload, label
 
 CONTENDERS = (
-    "fastframe-cython",
-    "fastframe-python",
+    *(f"fastframe-{core}" for core in _cores.NAMES),
     "best-python",
     "howto",
     "floor-bytes",

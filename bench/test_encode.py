@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from .contenders import Round, encode_round
-from .workloads import encode_workload
+from fastframe import _cores
 
-CONTENDERS = ("fastframe-cython", "fastframe-python", "best-python", "floor-encode")
+from .micro_contenders import Round, encode_round
+from .micro_workloads import encode_workload
+
+CONTENDERS = (*(f"fastframe-{core}" for core in _cores.NAMES), "best-python", "floor-encode")
 
 
 @pytest.fixture(params=CONTENDERS)

@@ -1,12 +1,12 @@
 """The loopback socket benchmark under pytest: ``FramedSocket`` and ``fastframe.aio``
 (on asyncio's default loop and on uvloop) against the HOWTO's loop, the best
 pure-Python loop, asyncio streams, a C floor and a raw byte sink, over a real
-connection to a peer process (the harness is ``loopback.py`` on ``fastframe._bench``).
+connection to a peer process (the harness is ``socket_bench.py`` on ``fastframe._bench``).
 
 * ``test_socket_frames``: every contender once, untimed, over AF_UNIX and TCP: every
   frame it receives (or every byte the peer gets from it) is compared with what
   was sent.
-* ``test_socket_bench``: one per group, timed by ``loopback.py``'s harness, not by
+* ``test_socket_bench``: one per group, timed by ``socket_bench.py``'s harness, not by
   pytest-benchmark: ``ROUNDS`` rounds of ``WINDOW``-second windows, all contenders of
   the group once per round in a rotated order; every window asserts its frame
   count.  Medians and ratios are printed at the end of the session and written to
@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from . import loopback as lb
+from . import socket_bench as sb
 
 TRANSPORTS = ("unix", "tcp")
 
@@ -37,33 +37,33 @@ def _group_id(group: str) -> str:
     return group.replace(" ", "-").replace("-B", "B").replace("-KiB", "KiB")
 
 
-def _unavailable(exc: lb.Unavailable) -> None:
-    if exc.compiled and lb.cython_required():
-        pytest.fail(f"{exc} (and {lb.REQUIRE_CYTHON_VARIABLE}=1)", pytrace=False)
+def _unavailable(exc: sb.Unavailable) -> None:
+    if exc.compiled and sb.cython_required():
+        pytest.fail(f"{exc} (and {sb.REQUIRE_CYTHON_VARIABLE}=1)", pytrace=False)
     pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="session", params=TRANSPORTS)
 def loopback(request: pytest.FixtureRequest) -> Any:
-    with lb.Loopback(request.param) as peer:
+    with sb.Loopback(request.param) as peer:
         yield peer
 
 
 @pytest.fixture(scope="session")
 def unix_loopback() -> Any:
-    with lb.Loopback("unix") as peer:
+    with sb.Loopback("unix") as peer:
         yield peer
 
 
 @pytest.mark.parametrize(
     ("group", "contender"),
-    [(group, name) for group in lb.GROUPS for name in lb.contenders(group)],
-    ids=[f"{_group_id(group)}-{name}" for group in lb.GROUPS for name in lb.contenders(group)],
+    [(group, name) for group in sb.GROUPS for name in sb.contenders(group)],
+    ids=[f"{_group_id(group)}-{name}" for group in sb.GROUPS for name in sb.contenders(group)],
 )
-def test_socket_frames(loopback: lb.Loopback, group: str, contender: str) -> None:
+def test_socket_frames(loopback: sb.Loopback, group: str, contender: str) -> None:
     try:
-        lb.group(group, [contender]).check(loopback, contender)
-    except lb.Unavailable as exc:
+        sb.group(group, [contender]).check(loopback, contender)
+    except sb.Unavailable as exc:
         _unavailable(exc)
 
 
@@ -80,9 +80,9 @@ class SocketResults:
             self.results = results
         else:
             self.results["groups"] += results["groups"]
-        path = os.environ.get(lb.SOCKET_JSON_VARIABLE)
+        path = os.environ.get(sb.SOCKET_JSON_VARIABLE)
         if path:
-            lb.save(self.results, path)
+            sb.save(self.results, path)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.results is None:
@@ -106,10 +106,10 @@ def socket_results(request: pytest.FixtureRequest) -> SocketResults:
     return plugin
 
 
-@pytest.mark.parametrize("group", lb.GROUPS, ids=[_group_id(group) for group in lb.GROUPS])
+@pytest.mark.parametrize("group", sb.GROUPS, ids=[_group_id(group) for group in sb.GROUPS])
 def test_socket_bench(
     request: pytest.FixtureRequest,
-    unix_loopback: lb.Loopback,
+    unix_loopback: sb.Loopback,
     socket_results: SocketResults,
     group: str,
 ) -> None:
@@ -118,18 +118,18 @@ def test_socket_bench(
         pytest.skip("Benchmarks are skipped (--benchmark-skip was used).")
     smoke = bool(config.getoption("benchmark_disable", False))
     socket_results.smoke = smoke
-    plan = lb.Plan(
-        groups=[lb.group(group)],
-        rounds=1 if smoke else lb.ROUNDS,
-        window=lb.SMOKE_WINDOW if smoke else lb.WINDOW,
-        warmup=0 if smoke else lb.WARMUP,
+    plan = sb.Plan(
+        groups=[sb.group(group)],
+        rounds=1 if smoke else sb.ROUNDS,
+        window=sb.SMOKE_WINDOW if smoke else sb.WINDOW,
+        warmup=0 if smoke else sb.WARMUP,
         check=False,  # test_socket_frames did
         transport="unix",
     )
     try:
-        results = lb.measure(plan, loopback=unix_loopback)  # asserts every window's count
+        results = sb.measure(plan, loopback=unix_loopback)  # asserts every window's count
     except RuntimeError as exc:  # a missing compiled core under FASTFRAME_BENCH_REQUIRE_CYTHON=1
-        if lb.REQUIRE_CYTHON_VARIABLE in str(exc):
+        if sb.REQUIRE_CYTHON_VARIABLE in str(exc):
             pytest.fail(str(exc), pytrace=False)
         raise
     (measured,) = results["groups"]

@@ -28,7 +28,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import fastframe as ff
-from fastframe import _speedups as core
+from fastframe import _cores
+from fastframe._cores import Core
 from fastframe.errors import ConnectionClosed, FrameTooLarge, IncompleteFrame, ProtocolError
 
 MAX = 48  # the small framers' max_size: oversize frames stay cheap
@@ -238,10 +239,16 @@ def expect(error: type[BaseException], call: Callable[[], object]) -> BaseExcept
     raise AssertionError(f"no {error.__name__} from {call}")
 
 
-def check_socket(small: ff.Framer, big: ff.Framer, other: ff.Framer, rng: random.Random, i: int) -> None:
-    core._use_fd_path(i % 2 == 0)  # read when a FramedSocket is made
+def on_path(core: Core, i: int) -> Core:
+    """The core whose FramedSockets iteration ``i`` makes: on the descriptor when
+    ``i`` is even, through the socket object's methods when it is odd."""
+    return core if i % 2 == 0 else core.object_path()
+
+
+def check_socket(core: Core, small: ff.Framer, big: ff.Framer, other: ff.Framer, rng: random.Random, i: int) -> None:
+    path = on_path(core, i)
     a, b = socket.socketpair()
-    with ff.FramedSocket(a, small) as fa, ff.FramedSocket(b, small) as fb:
+    with path.framed_socket(a, small) as fa, path.framed_socket(b, small) as fb:
         payloads = [payload(small, rng, size) for size in (0, 5, 9, MAX // 2, 3)]
         sent = [wire_and_frame(small, p) for p in payloads]
         frames = [frame for _, frame in sent]
@@ -311,15 +318,15 @@ def check_socket(small: ff.Framer, big: ff.Framer, other: ff.Framer, rng: random
             sock.close()
 
 
-def check_nonblocking(framer: ff.Framer, rng: random.Random, i: int) -> None:
+def check_nonblocking(core: Core, framer: ff.Framer, rng: random.Random, i: int) -> None:
     """Large frames through small socket buffers: sends queue, flush() drains them."""
-    core._use_fd_path(i % 2 == 0)
+    path = on_path(core, i)
     a, b = socket.socketpair()
     a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     b.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     a.setblocking(False)
     b.setblocking(False)
-    with ff.FramedSocket(a, framer) as fa, ff.FramedSocket(b, framer) as fb:
+    with path.framed_socket(a, framer) as fa, path.framed_socket(b, framer) as fb:
         payloads = [payload(framer, rng, size) for size in (LARGE, 10, 2 * LARGE, 0)]
         fa.send(payloads[0], **head(framer))
         fa.send_many(payloads[1:], **head(framer))
@@ -344,6 +351,7 @@ def main() -> int:
     iterations = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     if ff.IMPLEMENTATION != "cython":
         sys.exit(f"the compiled core is not in use (IMPLEMENTATION={ff.IMPLEMENTATION!r})")
+    core = _cores.load("cython")
     rng = random.Random(1234)
     pairs = framings()
     frames = 0
@@ -354,11 +362,10 @@ def main() -> int:
             check_encoders(small, big, rng)
         check_protocol_errors(rng)
         small, big = pairs[i % len(pairs)]
-        check_socket(small, big, pairs[(i + 1) % len(pairs)][1], rng, i)
+        check_socket(core, small, big, pairs[(i + 1) % len(pairs)][1], rng, i)
         if large:
-            check_nonblocking(pairs[i // LARGE_EVERY % len(pairs)][1], rng, i)
-    core._use_fd_path(True)
-    print(f"memcheck script: {iterations} iterations, {frames} decoded frames checked, core {core.__file__}")
+            check_nonblocking(core, pairs[i // LARGE_EVERY % len(pairs)][1], rng, i)
+    print(f"memcheck script: {iterations} iterations, {frames} decoded frames checked, core {core.module.__file__}")
     return 0
 
 

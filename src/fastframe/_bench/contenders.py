@@ -1,35 +1,33 @@
 """Every receive contender, by name.  Each reads one connection until the peer
 closes it; ``receiver(name)`` says how, or raises ``Unavailable``.
 
-* ``fastframe-CORE.METHOD``: ``FramedSocket`` of a core (``cython``:
-  ``fastframe._speedups``, ``python``: ``fastframe._purepython``), calling
-  ``recv_many()``, ``recv()`` or iterating (``iter``) until ``ConnectionClosed``.
+* ``fastframe-CORE.METHOD``: ``FramedSocket`` of a core (``cython``: the
+  compiled core, ``python``: the pure-Python twin, both as ``fastframe._cores``
+  names them), calling ``recv_many()``, ``recv()`` or iterating (``iter``) until
+  ``ConnectionClosed``.
 * ``aio-CORE.API@LOOP``: ``fastframe.aio`` with the framer bound to a core, on
   asyncio's default loop or uvloop: ``frame_received`` (a ``FramedProtocol``
   counting frames), ``recv_many`` or ``recv`` (a ``FramedReader`` loop).
 * ``howto``, ``best-python``, ``streams@LOOP``: the peers (``peers/``).
 
 Both cores are measured in one process, whatever ``fastframe.IMPLEMENTATION``
-picked.  The compiled core counts as missing when ``fastframe._speedups`` does not
-import, as on a pure-Python install; under ``FASTFRAME_BENCH_REQUIRE_CYTHON=1``
-that is an error for the caller to raise (``Unavailable.compiled``).
+picked.  The compiled core counts as missing when it does not import, as on a
+pure-Python install; under ``FASTFRAME_BENCH_REQUIRE_CYTHON=1`` that is an error
+for the caller to raise (``Unavailable.compiled``).
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
-from .. import ConnectionClosed, IncompleteFrame, LengthPrefixed
+from .. import ConnectionClosed, IncompleteFrame, LengthPrefixed, _cores
 from .peers import best_python, howto
 
 REQUIRE_CYTHON_VARIABLE = "FASTFRAME_BENCH_REQUIRE_CYTHON"
-CORES = ("cython", "python")
 LOOPS = ("asyncio", "uvloop")
 SOCKET_METHODS = ("recv_many", "recv", "iter")
 AIO_APIS = ("frame_received", "recv_many", "recv")
@@ -37,8 +35,8 @@ PEERS = ["best-python", "howto", *(f"streams@{loop}" for loop in LOOPS)]
 
 # What `fastframe bench` runs, in the order of its tables.
 RECEIVERS = [
-    *(f"fastframe-{core}.{method}" for core in CORES for method in ("recv_many", "recv")),
-    *(f"aio-{core}.{api}@{loop}" for core in CORES for loop in LOOPS for api in AIO_APIS),
+    *(f"fastframe-{core}.{method}" for core in _cores.NAMES for method in ("recv_many", "recv")),
+    *(f"aio-{core}.{api}@{loop}" for core in _cores.NAMES for loop in LOOPS for api in AIO_APIS),
     *PEERS,
 ]
 
@@ -65,16 +63,15 @@ def cython_required() -> bool:
     return value == "1"
 
 
-def core_module(core: str) -> ModuleType:
-    """``fastframe._speedups`` ("cython") or ``fastframe._purepython`` ("python")."""
-    if core == "python":
-        return importlib.import_module("fastframe._purepython")
-    if core != "cython":
-        raise LookupError(core)
+def load_core(name: str) -> _cores.Core:
+    """The core called ``name`` ("cython" or "python"); Unavailable, naming the
+    module that did not import, when it is not in this installation."""
     try:
-        return importlib.import_module("fastframe._speedups")
+        return _cores.load(name)
     except ImportError as exc:
-        raise Unavailable(f"fastframe._speedups does not import: {exc}", compiled=True) from exc
+        # only a compiled core can be missing: the twin imports wherever _cores does
+        what = exc.name or f"the {name} core"
+        raise Unavailable(f"{what} does not import: {exc}", compiled=True) from exc
 
 
 def event_loop_runner(loop: str) -> Callable[[Any], Any]:
@@ -145,7 +142,7 @@ class clean_eof:
 
 
 def _framed_socket(core: str, method: str) -> Read:
-    cls = core_module(core).FramedSocket
+    cls = load_core(core).FramedSocket
     framer = LengthPrefixed(4)
     if method == "recv_many":
 
@@ -208,13 +205,13 @@ def receiver(name: str) -> Receiver:
         return _keeping(lambda sock, keep: run(streams.read(sock, keep)))
     family, _, method = what.partition(".")
     kind, _, core = family.partition("-")
-    if kind == "fastframe" and core in CORES and not loop:
+    if kind == "fastframe" and core in _cores.NAMES and not loop:
         return _keeping(_framed_socket(core, method))
-    if kind == "aio" and core in CORES and loop:
+    if kind == "aio" and core in _cores.NAMES and loop:
         from . import aio_receivers
 
         run = event_loop_runner(loop)
-        framer = LengthPrefixed(4)._bound_to(core_module(core))
+        framer = load_core(core).bind(LengthPrefixed(4))
         read = aio_receivers.reader(method)
         return _keeping(lambda sock, keep: run(read(sock, framer, keep)))
     raise LookupError(name)

@@ -9,7 +9,7 @@ from typing import Any
 
 import fastframe
 
-from .contenders import Unavailable, core_module
+from .contenders import Unavailable, load_core
 
 
 def cpu_model() -> str:
@@ -31,9 +31,9 @@ def _version(module: str) -> str | None:
 
 
 def speedups_status() -> str:
-    """"loaded", or why ``fastframe._speedups`` does not import."""
+    """"loaded", or why the compiled core does not import."""
     try:
-        core_module("cython")
+        load_core("cython")
     except Unavailable as exc:
         return str(exc)
     return "loaded"

@@ -2,10 +2,10 @@
 against the receive and send loops Python programs use today, over a real
 connection to another process.
 
-    python bench/loopback.py                        # 5 rounds of ~1 s windows, all groups
-    python bench/loopback.py --rounds 9 --json out.json
-    python bench/loopback.py --group "recv 64 B" --contender best-python
-    python bench/loopback.py --smoke                # every contender once, briefly
+    python bench/socket_bench.py                    # 5 rounds of ~1 s windows, all groups
+    python bench/socket_bench.py --rounds 9 --json out.json
+    python bench/socket_bench.py --group "recv 64 B" --contender best-python
+    python bench/socket_bench.py --smoke            # every contender once, briefly
 
 The harness is ``fastframe._bench`` (what ``python -m fastframe bench`` runs): a peer
 process (``python -m fastframe._bench.peer``, started once) holds the other end of
@@ -17,8 +17,9 @@ peer drains the connection and reports the bytes it got.  Rounds interleave the
 contenders in a rotated order; medians over rounds are reported.
 
 This file adds what only the repository measures: the send group (``send_many``
-against ``sendall`` loops), the C floor of a receive loop (``floor-bytes``, compiled
-by pyximport at bench time), the raw byte sink and ``FramedSocket`` iteration.
+against the ``sendall`` loops of ``socket_loops.py``), the C floor of a receive loop
+(``floor-bytes``, ``floors/recv.pyx``, compiled by pyximport at bench time), the raw
+byte sink (``socket_loops.py``) and ``FramedSocket`` iteration.
 
 Transport: AF_UNIX by default, ``--transport tcp`` for TCP over 127.0.0.1.  AF_UNIX
 is the default because it is the cheaper kernel path and because its byte sink is a
@@ -33,7 +34,6 @@ Nothing here asserts a speed: a window asserts frame counts (and ``--smoke`` /
 from __future__ import annotations
 
 import argparse
-import importlib
 import random
 import socket
 import subprocess
@@ -46,26 +46,28 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-if __name__ == "__main__" and not __package__:  # python bench/loopback.py
+if __name__ == "__main__" and not __package__:  # python bench/socket_bench.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from bench.loopback import main
+    from bench.socket_bench import main
 
     sys.exit(main())
 
+from fastframe import _cores
 from fastframe._bench import contenders as shared
 from fastframe._bench.contenders import (
-    CORES,
     REQUIRE_CYTHON_VARIABLE,
     SOCKET_METHODS,
     Receiver,
     Unavailable,
-    core_module,
     cython_required,
+    load_core,
 )
 from fastframe._bench.loopback import Loopback, Sender
 from fastframe._bench.runner import Group, Plan, RecvGroup, Window, measure, save
 from fastframe._bench.workloads import SIZES as RECV_SIZES
 from fastframe._bench.workloads import encode, label
+
+from . import floors, socket_loops
 
 __all__ = [
     "GROUPS",
@@ -106,43 +108,39 @@ GROUPS = [recv_group(size) for size in RECV_SIZES] + [send_group()]
 # -- contenders only the repository measures ----------------------------------------
 
 
-_socket_floors: ModuleType | None = None
+_recv_floor: ModuleType | None = None
 
 
-def socket_floors() -> ModuleType:
-    """``bench/peers/socket_floors.pyx``, compiled by pyximport on first use (cached in
+def recv_floor_module() -> ModuleType:
+    """``bench/floors/recv.pyx``, compiled by pyximport on first use (cached in
     ~/.pyxbld); the hook is removed again at once."""
-    global _socket_floors
-    if _socket_floors is None:
+    global _recv_floor
+    if _recv_floor is None:
+        try:  # imported first, so the core's own .pyx source is never compiled by the hook
+            load_core("cython")
+        except Unavailable:
+            pass
         try:
-            import pyximport
-        except ImportError as exc:
+            _recv_floor = floors.load("recv")
+        except ModuleNotFoundError as exc:
+            if exc.name != "pyximport":
+                raise
             raise Unavailable(
                 f"the socket floor is compiled at bench time and needs Cython ({exc})",
                 compiled=True,
             ) from exc
-        try:  # imported first, so a stray _speedups.pyx is never compiled by the hook
-            core_module("cython")
-        except Unavailable:
-            pass
-        hooks = pyximport.install(pyimport=False, language_level=3)
-        try:
-            _socket_floors = importlib.import_module(f"{__package__}.peers.socket_floors")
-        finally:
-            pyximport.uninstall(*hooks)
-    return _socket_floors
+    return _recv_floor
 
 
 # fastframe's and the peers' (fastframe._bench.contenders), then the floor and the sink
 RECV_CONTENDERS = [
-    *(f"fastframe-{core}.{method}" for core in CORES for method in SOCKET_METHODS),
+    *(f"fastframe-{core}.{method}" for core in _cores.NAMES for method in SOCKET_METHODS),
     *(name for name in shared.RECEIVERS if not name.startswith("fastframe-")),
     "floor-bytes",
     "sink",
 ]
 SEND_CONTENDERS = [
-    "fastframe-cython.send_many",
-    "fastframe-python.send_many",
+    *(f"fastframe-{core}.send_many" for core in _cores.NAMES),
     "best-python",
     "join-sendall",
     "pack-sendall",
@@ -156,25 +154,21 @@ def contenders(group_name: str) -> list[str]:
 def receiver(name: str) -> Receiver:
     """The receive contender called ``name``; raises Unavailable."""
     if name == "floor-bytes":
-        recv_floor = socket_floors().recv_floor
+        recv_floor = recv_floor_module().recv_floor
         return Receiver(recv_floor, lambda sock: recv_floor(sock, keep=True))
     if name == "sink":
-        from .peers import socket_peers as peers
-
-        return Receiver(peers.sink_count, peers.sink_bytes, counts_bytes=True)
+        return Receiver(socket_loops.sink_count, socket_loops.sink_bytes, counts_bytes=True)
     return shared.receiver(name)
 
 
 def sender(name: str) -> Sender:
     """The send contender called ``name``; raises Unavailable."""
-    from .peers import socket_peers as peers
-
     if name.startswith("fastframe-"):
         core, method = name.removeprefix("fastframe-").split(".")
         assert method == "send_many", name
         import fastframe
 
-        cls = core_module(core).FramedSocket
+        cls = load_core(core).FramedSocket
         framer = fastframe.LengthPrefixed(4)
 
         def make(sock: socket.socket) -> tuple[Callable[[list[bytes]], Any], Callable[[], Any]]:
@@ -183,9 +177,9 @@ def sender(name: str) -> Sender:
 
         return make
     factory = {
-        "best-python": peers.send_best_python,
-        "join-sendall": peers.send_join_sendall,
-        "pack-sendall": peers.send_pack_sendall,
+        "best-python": socket_loops.send_best_python,
+        "join-sendall": socket_loops.send_join_sendall,
+        "pack-sendall": socket_loops.send_pack_sendall,
     }[name]
     return lambda sock: (factory(sock), lambda: sock.shutdown(socket.SHUT_WR))
 

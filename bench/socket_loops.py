@@ -10,7 +10,7 @@ Python and asyncio streams are ``fastframe._bench.peers``, shared with
   per batch.
 
 The C floor of the receive side (one ``recv`` into a buffer, one bytes object per
-frame) is ``socket_floors.pyx``.
+frame) is ``floors/recv.pyx``.
 """
 
 from __future__ import annotations

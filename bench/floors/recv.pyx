@@ -8,7 +8,7 @@ as a consumer of ``recv_many()`` would), then the unfinished tail moved to the f
 No timeout, no signal handling beyond EINTR, no max_size, no state kept between
 calls: fastframe cannot do less, so it says how close to the machine
 ``FramedSocket.recv_many()`` is.  Compiled at bench time with ``pyximport`` (see
-``bench/loopback.py``); nothing here is part of fastframe.
+``bench/floors/__init__.py``); nothing here is part of fastframe.
 """
 
 from cpython.bytes cimport PyBytes_FromStringAndSize

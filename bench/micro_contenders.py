@@ -1,11 +1,11 @@
 """The contenders of the micro benchmarks, each as a ``Round``: one timed unit of work.
 
-Both fastframe cores are measured directly (``framer._codec_in(module)``), whatever
-``fastframe.IMPLEMENTATION`` picked.  The compiled core is measured when
-``fastframe._speedups`` imports and skipped, with the import error as the reason,
+Both fastframe cores are measured directly (each one's codec of the framer, through
+``fastframe._cores``), whatever ``fastframe.IMPLEMENTATION`` picked.  The compiled
+core is measured when it imports and skipped, with the import error as the reason,
 when it does not -- unless ``FASTFRAME_BENCH_REQUIRE_CYTHON=1``, which makes a
 missing core an error (use it wherever the extension is supposed to be built).  The
-floors (``peers/floors.pyx``) are compiled with pyximport on first use; without
+floors (``floors/codec.pyx``) are compiled with pyximport on first use; without
 Cython they are skipped in the same way, or an error under that variable.
 """
 
@@ -30,11 +30,12 @@ except ImportError as exc:  # the facade refuses to run without the core it expe
 from fastframe._bench import contenders as shared
 from fastframe._bench.facts import speedups_status
 from fastframe._bench.peers import best_python, howto
+from fastframe._cores import Core
 
-from .workloads import CHUNK, decode_workload, encode_workload
+from .micro_workloads import CHUNK, decode_workload, encode_workload
 
-# Probe the compiled core before pyximport is ever installed (load_floors), so a
-# stray _speedups.pyx can never be compiled on the fly and passed off as the core.
+# Probe the compiled core before pyximport is ever installed (floors.load), so the
+# core's own .pyx source can never be compiled on the fly and passed off as the core.
 SPEEDUPS = speedups_status()
 
 
@@ -52,10 +53,10 @@ def _missing(reason: str) -> NoReturn:
     pytest.skip(f"{reason}; set {shared.REQUIRE_CYTHON_VARIABLE}=1 to make this an error")
 
 
-def core_module(name: str) -> ModuleType:
+def load_core(name: str) -> Core:
     """The core called ``name`` ("cython" or "python")."""
     try:
-        return shared.core_module(name)
+        return shared.load_core(name)
     except shared.Unavailable as exc:
         _missing(str(exc))
 
@@ -64,16 +65,16 @@ _floors: ModuleType | None = None
 
 
 def floors_module() -> ModuleType:
-    """``bench/peers/floors.pyx``, compiled by pyximport on first use."""
+    """``bench/floors/codec.pyx``, compiled by pyximport on first use."""
     global _floors
     if _floors is None:
         try:
             import Cython  # noqa: F401
         except ImportError as exc:
             _missing(f"the floors are compiled at bench time and need Cython ({exc})")
-        from .peers import load_floors
+        from . import floors
 
-        _floors = load_floors()
+        _floors = floors.load("codec")
     return _floors
 
 
@@ -125,8 +126,8 @@ def _floor_round(run: Callable[[], int], size: int) -> Round:
 def decode_round(contender: str, size: int) -> Round:
     workload = decode_workload(size)
     if contender.startswith("fastframe-"):
-        module = core_module(contender.removeprefix("fastframe-"))
-        return _decoder_round(fastframe.LengthPrefixed(4)._codec_in(module).decoder, size)
+        core = load_core(contender.removeprefix("fastframe-"))
+        return _decoder_round(core.codec(fastframe.LengthPrefixed(4)).decoder, size)
     if contender == "best-python":
         return _decoder_round(best_python.Splitter, size)
     if contender == "howto":
@@ -146,8 +147,8 @@ def encode_round(contender: str) -> Round:
     workload = encode_workload()
     payloads = workload.payloads
     if contender.startswith("fastframe-"):
-        module = core_module(contender.removeprefix("fastframe-"))
-        encode_many = fastframe.LengthPrefixed(4)._codec_in(module).encode_many
+        core = load_core(contender.removeprefix("fastframe-"))
+        encode_many = core.codec(fastframe.LengthPrefixed(4)).encode_many
     elif contender == "best-python":
         encode_many = best_python.encode_many
     elif contender == "floor-encode":

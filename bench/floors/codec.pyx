@@ -4,7 +4,7 @@
 They know the stream layout in advance and skip everything a real framer does (state
 across chunks, validation, max_size, buffer management), so no implementation can beat
 them; they say how close to the machine a contender is.  Compiled at bench time with
-``pyximport`` (see ``bench/peers/__init__.py``); nothing here is part of fastframe.
+``pyximport`` (see ``bench/floors/__init__.py``); nothing here is part of fastframe.
 
 Decoding floors deliver frames the way ``Decoder.feed`` does when the stream arrives
 in ``chunk``-byte pieces: a frame is handed over in the list of the chunk that
