@@ -63,7 +63,7 @@ def types(session: nox.Session) -> None:
     # the optional imports mypy follows (matplotlib, uvloop)
     session.install(".[lint,test]")
     session.run("python", "-m", "mypy")
-    session.run("python", "-m", "mypy.stubtest", "fastframe._speedups")
+    session.run("python", "-m", "mypy.stubtest", "fastframe._core_c.core")
 
 
 @nox.session
@@ -137,7 +137,7 @@ def asan(session: nox.Session) -> None:
     }
     session.run(
         "python", "-c",
-        "import sys, fastframe; from fastframe import _cores; core = _cores.load('cython').module; "
+        "import sys, fastframe, fastframe._core_c.core as core; "
         "assert fastframe.IMPLEMENTATION == 'cython'; "
         "assert core.__file__.startswith(sys.argv[1]), core.__file__; print('sanitized core:', core.__file__)",
         lib, env=env,

@@ -38,7 +38,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     facts = bench_facts()
     return [
         f"fastframe {facts['fastframe_version']} from {facts['fastframe_path']}: "
-        f"IMPLEMENTATION={facts['implementation']}; _speedups: {facts['speedups']}",
+        f"IMPLEMENTATION={facts['implementation']}; compiled core: {facts['compiled_core']}",
         f"CPU: {facts['cpu_model']} ({facts['cpus_usable']} usable of {facts['cpu_count']}); "
         f"{facts['python']}; Cython {facts['cython_version']}",
     ]

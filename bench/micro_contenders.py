@@ -28,7 +28,7 @@ except ImportError as exc:  # the facade refuses to run without the core it expe
     ) from exc
 
 from fastframe._bench import contenders as shared
-from fastframe._bench.facts import speedups_status
+from fastframe._bench.facts import compiled_core_status
 from fastframe._bench.peers import best_python, howto
 from fastframe._cores import Core
 
@@ -36,7 +36,7 @@ from .micro_workloads import CHUNK, decode_workload, encode_workload
 
 # Probe the compiled core before pyximport is ever installed (floors.load), so the
 # core's own .pyx source can never be compiled on the fly and passed off as the core.
-SPEEDUPS = speedups_status()
+COMPILED_CORE = compiled_core_status()
 
 
 def cython_required() -> bool:

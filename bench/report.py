@@ -217,8 +217,8 @@ def facts_lines(data: dict[str, Any]) -> list[str]:
         f"Python: {facts.get('python', machine.get('python_version', '?'))}; "
         f"Cython {facts.get('cython_version')}",
         f"fastframe {facts.get('fastframe_version', '?')} from {facts.get('fastframe_path', '?')}: "
-        f"IMPLEMENTATION={facts.get('implementation', '?')}; _speedups: "
-        f"{facts.get('speedups', '?')}",
+        f"IMPLEMENTATION={facts.get('implementation', '?')}; compiled core: "
+        f"{facts.get('compiled_core', '?')}",
         f"decode streams fed in chunks of {facts.get('chunk', '?')} bytes",
     ]
 
@@ -350,7 +350,7 @@ def socket_facts_lines(results: dict[str, Any]) -> list[str]:
         f"Python: {facts.get('python', '?')}; Cython {facts.get('cython_version')}",
         f"fastframe {facts.get('fastframe_version', '?')} from "
         f"{facts.get('fastframe_path', '?')}: IMPLEMENTATION={facts.get('implementation', '?')}; "
-        f"_speedups: {facts.get('speedups', '?')}",
+        f"compiled core: {facts.get('compiled_core', '?')}",
         f"{facts.get('transport', '?')}; {facts.get('rounds', '?')} rounds of "
         f"{facts.get('window_s', '?')} s windows per contender, interleaved; peer process sends "
         f"{facts.get('block_bytes', 0) / 2**20:.0f} MiB blocks (receive) or drains (send, "

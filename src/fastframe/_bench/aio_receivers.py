@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from .. import aio
-from .._framers import Framer
+from ..framers import Framer
 from ..errors import FastframeError
 from .contenders import clean_eof
 

@@ -30,7 +30,7 @@ def _version(module: str) -> str | None:
         return None
 
 
-def speedups_status() -> str:
+def compiled_core_status() -> str:
     """"loaded", or why the compiled core does not import."""
     try:
         load_core("cython")
@@ -49,7 +49,7 @@ def machine_facts() -> dict[str, Any]:
         "fastframe_version": fastframe.__version__,
         "fastframe_path": os.path.dirname(fastframe.__file__),
         "implementation": fastframe.IMPLEMENTATION,
-        "speedups": speedups_status(),
+        "compiled_core": compiled_core_status(),
         "cython_version": _version("Cython"),
         "uvloop_version": _version("uvloop"),
         "cpu_model": cpu_model(),

@@ -90,7 +90,7 @@ def facts_lines(facts: dict[str, Any]) -> list[str]:
         f"{facts['python']} on {facts['platform']}; {facts['cpu_model']}, "
         f"{facts['cpus_usable']} of {facts['cpu_count']} cores usable",
         f"fastframe {facts['fastframe_version']}, IMPLEMENTATION={facts['implementation']} "
-        f"(_speedups: {facts['speedups']}); uvloop {facts.get('uvloop_version') or 'missing'}; "
+        f"(compiled core: {facts['compiled_core']}); uvloop {facts.get('uvloop_version') or 'missing'}; "
         f"{facts['transport']}; {plural(facts['rounds'], 'round')} of {facts['window_s']:g} s "
         "windows per contender, interleaved; medians",
     ]
