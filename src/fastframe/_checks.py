@@ -49,21 +49,11 @@ def check_socket(sock: Any) -> None:
 def check_max_frames(max_frames: Any) -> int | None:
     if max_frames is None:
         return None
-    max_frames = operator.index(max_frames)
-    if max_frames < 1:
-        raise ValueError(f"max_frames must be None or at least 1, not {max_frames}")
-    if max_frames > sys.maxsize:
-        raise ValueError(f"max_frames must be at most sys.maxsize ({sys.maxsize}), not {max_frames}")
-    return max_frames  # type: ignore[no-any-return]
+    return _within(max_frames, 1, "max_frames must be None or at least 1", "max_frames must be at most")
 
 
 def check_count(n: Any) -> int:
-    n = operator.index(n)
-    if n < 0:
-        raise ValueError(f"recv_exactly() needs a byte count >= 0, not {n}")
-    if n > sys.maxsize:
-        raise ValueError(f"recv_exactly() needs a byte count of at most sys.maxsize ({sys.maxsize}), not {n}")
-    return n  # type: ignore[no-any-return]
+    return _within(n, 0, "recv_exactly() needs a byte count >= 0", "recv_exactly() needs a byte count of at most")
 
 
 def check_until(delimiter: Any, max_size: Any) -> tuple[bytes, int]:
@@ -74,9 +64,14 @@ def check_until(delimiter: Any, max_size: Any) -> tuple[bytes, int]:
 
 
 def check_max_size(max_size: Any) -> int:
-    max_size = operator.index(max_size)
-    if max_size < 1:
-        raise ValueError(f"max_size must be at least 1, not {max_size}")
-    if max_size > sys.maxsize:
-        raise ValueError(f"max_size must be at most sys.maxsize ({sys.maxsize}), not {max_size}")
-    return max_size  # type: ignore[no-any-return]
+    return _within(max_size, 1, "max_size must be at least 1", "max_size must be at most")
+
+
+def _within(value: Any, low: int, below: str, above: str) -> int:
+    """``value`` as an int from ``low`` to sys.maxsize (what C's Py_ssize_t holds)."""
+    value = operator.index(value)
+    if value < low:
+        raise ValueError(f"{below}, not {value}")
+    if value > sys.maxsize:
+        raise ValueError(f"{above} sys.maxsize ({sys.maxsize}), not {value}")
+    return value  # type: ignore[no-any-return]

@@ -204,18 +204,24 @@ class Delimited(Framer):
         return core.DelimitedCodec(self)
 
 
-class Lines(Framer):
-    """Frames that end with ``b"\\n"``; one ``b"\\r"`` before it is removed too."""
+class _SizeBound(Framer):
+    """A framer whose one option is ``max_size``."""
 
     __slots__ = ("max_size",)
     _fields = __slots__
-    _strip_cr: ClassVar[bool] = True
-    delimiter: ClassVar[bytes] = b"\n"
-    keep: ClassVar[bool] = False
     max_size: int
 
     def __init__(self, *, max_size: int = DEFAULT_MAX_SIZE) -> None:
         self._freeze(max_size=_size("max_size", max_size))
+
+
+class Lines(_SizeBound):
+    """Frames that end with ``b"\\n"``; one ``b"\\r"`` before it is removed too."""
+
+    __slots__ = ()
+    _strip_cr: ClassVar[bool] = True
+    delimiter: ClassVar[bytes] = b"\n"
+    keep: ClassVar[bool] = False
 
     def _codec_in(self, core: ModuleType) -> Any:
         return core.DelimitedCodec(self)
@@ -239,29 +245,19 @@ class FixedSize(Framer):
         return self.size
 
 
-class Netstring(Framer):
+class Netstring(_SizeBound):
     """Netstrings: ``b"5:hello,"`` carries the frame ``b"hello"``."""
 
-    __slots__ = ("max_size",)
-    _fields = __slots__
-    max_size: int
-
-    def __init__(self, *, max_size: int = DEFAULT_MAX_SIZE) -> None:
-        self._freeze(max_size=_size("max_size", max_size))
+    __slots__ = ()
 
     def _codec_in(self, core: ModuleType) -> Any:
         return core.NetstringCodec(self)
 
 
-class VarintPrefixed(Framer):
+class VarintPrefixed(_SizeBound):
     """Frames after a base-128 varint length (protobuf's delimited messages)."""
 
-    __slots__ = ("max_size",)
-    _fields = __slots__
-    max_size: int
-
-    def __init__(self, *, max_size: int = DEFAULT_MAX_SIZE) -> None:
-        self._freeze(max_size=_size("max_size", max_size))
+    __slots__ = ()
 
     def _codec_in(self, core: ModuleType) -> Any:
         return core.VarintPrefixedCodec(self)

@@ -17,8 +17,8 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from .. import aio
-from ..framers import Framer
 from ..errors import FastframeError
+from ..framers import Framer
 from .contenders import clean_eof
 
 ReadCoroutine = Callable[[socket.socket, Framer, "list[bytes] | None"], Coroutine[Any, Any, int]]

@@ -23,16 +23,7 @@ import re
 import sys
 from collections.abc import Callable
 
-from .. import (
-    DEFAULT_MAX_SIZE,
-    Delimited,
-    FixedSize,
-    Framer,
-    LengthPrefixed,
-    Lines,
-    Netstring,
-    VarintPrefixed,
-)
+from ..framers import DEFAULT_MAX_SIZE, Delimited, FixedSize, Framer, LengthPrefixed, Lines, Netstring, VarintPrefixed
 
 _KNOWN = "\\n \\r \\t \\0 \\\\ \\xHH"  # the escapes of SEP
 FORMS = (

@@ -20,21 +20,3 @@ from .core import (
     VarintPrefixedDecoder,
     _use_fd_path,
 )
-
-__all__ = [
-    "IMPLEMENTATION",
-    "Decoder",
-    "DelimitedCodec",
-    "DelimitedDecoder",
-    "FixedSizeCodec",
-    "FixedSizeDecoder",
-    "LengthPrefixedCodec",
-    "LengthPrefixedDecoder",
-    "NetstringCodec",
-    "NetstringDecoder",
-    "SocketLoop",
-    "UntilEofDecoder",
-    "VarintPrefixedCodec",
-    "VarintPrefixedDecoder",
-    "_use_fd_path",
-]

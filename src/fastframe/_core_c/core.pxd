@@ -192,10 +192,12 @@ cdef class UntilEofDecoder(Decoder):
 cdef class _PrefixedDecoder(Decoder):
     # a decimal or varint length, then the body, then (netstrings) _trail
     cdef int _trail  # the byte after the body, or -1
+    cdef int _short  # a first byte below this is the whole header, and the length
 
     cdef Header _header(
         self, const unsigned char* p, Py_ssize_t n, uint64_t* length, Py_ssize_t* hl
     ) except? BAD
+    cdef object _exact_length(self, const unsigned char* p, Py_ssize_t hl, uint64_t length)
 
 
 @cython.final
@@ -249,14 +251,21 @@ cdef class FixedSizeCodec(_Codec):
     cdef Py_ssize_t _size
 
 
-@cython.final
-cdef class NetstringCodec(_Codec):
+cdef class _PrefixedCodec(_Codec):
     cdef Py_ssize_t _max
+    cdef int _tail_size
+
+    cdef int _header_size(self, Py_ssize_t n) noexcept
 
 
 @cython.final
-cdef class VarintPrefixedCodec(_Codec):
-    cdef Py_ssize_t _max
+cdef class NetstringCodec(_PrefixedCodec):
+    pass
+
+
+@cython.final
+cdef class VarintPrefixedCodec(_PrefixedCodec):
+    pass
 
 
 cdef class SocketLoop

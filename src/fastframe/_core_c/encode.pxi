@@ -108,6 +108,9 @@ cdef class _Codec:
             raise RuntimeError("payloads changed while being encoded")
         return self._write(out, head, p, n)
 
+    def decoder(self):
+        raise NotImplementedError
+
     def encode(self, payload):
         return self._encode(payload, NULL)
 
@@ -229,17 +232,31 @@ cdef class FixedSizeCodec(_Codec):
         return self._encode(payload, NULL)
 
 
-cdef class NetstringCodec(_Codec):
+cdef class _PrefixedCodec(_Codec):
+    """A length header (_header_size bytes, written by _head), then the payload,
+    then (netstrings) the _tail_size bytes _tail writes."""
+
     def __cinit__(self, framer):
         self._max = framer.max_size
-
-    def decoder(self):
-        return NetstringDecoder(self._max)
 
     cdef Py_ssize_t _frame_size(self, const unsigned char* p, Py_ssize_t n) except -1:
         if n > self._max:
             raise FrameTooLarge(n, self._max)
-        return _digits(n) + 1 + n + 1
+        return self._header_size(n) + n + self._tail_size
+
+    cdef int _header_size(self, Py_ssize_t n) noexcept:
+        return 0
+
+
+cdef class NetstringCodec(_PrefixedCodec):
+    def __cinit__(self, framer):
+        self._tail_size = 1
+
+    def decoder(self):
+        return NetstringDecoder(self._max)
+
+    cdef int _header_size(self, Py_ssize_t n) noexcept:
+        return _digits(n) + 1
 
     cdef unsigned char* _head(
         self, unsigned char* out, const unsigned char* head, Py_ssize_t n
@@ -257,22 +274,17 @@ cdef class NetstringCodec(_Codec):
         return out + 1
 
 
-cdef class VarintPrefixedCodec(_Codec):
-    def __cinit__(self, framer):
-        self._max = framer.max_size
-
+cdef class VarintPrefixedCodec(_PrefixedCodec):
     def decoder(self):
         return VarintPrefixedDecoder(self._max)
 
-    cdef Py_ssize_t _frame_size(self, const unsigned char* p, Py_ssize_t n) except -1:
+    cdef int _header_size(self, Py_ssize_t n) noexcept:
         cdef int count = 1
         cdef uint64_t rest = n
-        if n > self._max:
-            raise FrameTooLarge(n, self._max)
         while rest > 0x7F:
             rest >>= 7
             count += 1
-        return count + n
+        return count
 
     cdef unsigned char* _head(
         self, unsigned char* out, const unsigned char* head, Py_ssize_t n

@@ -264,6 +264,35 @@ cdef class _PrefixedDecoder(Decoder):
         self._max = max_size
         self._trail = -1
 
+    cdef Py_ssize_t _cut(
+        self, const unsigned char* p, Py_ssize_t pos, Py_ssize_t n, list frames
+    ) except -1:
+        cdef uint64_t length = 0
+        cdef Py_ssize_t hl = 0, start, extra = self._trail >= 0
+        while pos < n and len(frames) < self._quota:
+            length = p[pos]
+            hl = 1
+            if length >= self._short and self._header(p + pos, n - pos, &length, &hl) != COMPLETE:
+                return pos
+            if length > <uint64_t>self._max:
+                size = self._exact_length(p + pos, hl, length)
+                wire = hl + size + extra
+                self._oversize(size, wire if wire < 2**64 else 2**64 - 1)
+                return pos
+            start = pos + hl
+            if <uint64_t>(n - start) < length + extra:
+                return pos
+            if extra and p[start + length] != self._trail:
+                self._fail(_messages.netstring_no_comma(p[start + length]))
+                return pos
+            frames.append(PyBytes_FromStringAndSize(<const char*>p + start, <Py_ssize_t>length))
+            pos = start + <Py_ssize_t>length + extra
+        return pos
+
+    cdef object _exact_length(self, const unsigned char* p, Py_ssize_t hl, uint64_t length):
+        """The length the header at p says, exactly (_header's may saturate)."""
+        return length
+
     cdef Header _header(
         self, const unsigned char* p, Py_ssize_t n, uint64_t* length, Py_ssize_t* hl
     ) except? BAD:
@@ -308,6 +337,9 @@ cdef class NetstringDecoder(_PrefixedDecoder):
     def __cinit__(self, Py_ssize_t max_size):
         self._trail = c','
 
+    cdef object _exact_length(self, const unsigned char* p, Py_ssize_t hl, uint64_t length):
+        return int(PyBytes_FromStringAndSize(<const char*>p, hl - 1))
+
     cdef Header _header(
         self, const unsigned char* p, Py_ssize_t n, uint64_t* length, Py_ssize_t* hl
     ) except? BAD:
@@ -338,32 +370,12 @@ cdef class NetstringDecoder(_PrefixedDecoder):
                 value = value * 10 + (c - c'0')
         return INCOMPLETE
 
-    cdef Py_ssize_t _cut(
-        self, const unsigned char* p, Py_ssize_t pos, Py_ssize_t n, list frames
-    ) except -1:
-        cdef uint64_t length = 0
-        cdef Py_ssize_t hl = 0, start
-        while pos < n and len(frames) < self._quota:
-            if self._header(p + pos, n - pos, &length, &hl) != COMPLETE:
-                return pos
-            if length > <uint64_t>self._max:
-                size = int(PyBytes_FromStringAndSize(<const char*>p + pos, hl - 1))
-                wire = hl + size + 1
-                self._oversize(size, wire if wire < 2**64 else 2**64 - 1)
-                return pos
-            start = pos + hl
-            if <Py_ssize_t>length >= n - start:
-                return pos
-            if p[start + length] != c',':
-                self._fail(_messages.netstring_no_comma(p[start + length]))
-                return pos
-            frames.append(PyBytes_FromStringAndSize(<const char*>p + start, <Py_ssize_t>length))
-            pos = start + <Py_ssize_t>length + 1
-        return pos
-
 
 cdef class VarintPrefixedDecoder(_PrefixedDecoder):
     """A base-128 varint (least significant group first) then that many bytes."""
+
+    def __cinit__(self, Py_ssize_t max_size):
+        self._short = 0x80
 
     cdef Header _header(
         self, const unsigned char* p, Py_ssize_t n, uint64_t* length, Py_ssize_t* hl
@@ -385,23 +397,3 @@ cdef class VarintPrefixedDecoder(_PrefixedDecoder):
                 self._fail(_messages.varint_too_long())
                 return BAD
         return INCOMPLETE
-
-    cdef Py_ssize_t _cut(
-        self, const unsigned char* p, Py_ssize_t pos, Py_ssize_t n, list frames
-    ) except -1:
-        cdef uint64_t length = 0
-        cdef Py_ssize_t hl = 0
-        while pos < n and len(frames) < self._quota:
-            length = p[pos]
-            hl = 1
-            if length >= 0x80 and self._header(p + pos, n - pos, &length, &hl) != COMPLETE:
-                return pos
-            if length > <uint64_t>self._max:
-                wire = hl + <object>length
-                self._oversize(length, wire if wire < 2**64 else 2**64 - 1)
-                return pos
-            if <Py_ssize_t>length > n - pos - hl:
-                return pos
-            frames.append(PyBytes_FromStringAndSize(<const char*>p + pos + hl, <Py_ssize_t>length))
-            pos += hl + <Py_ssize_t>length
-        return pos

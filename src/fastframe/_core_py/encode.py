@@ -178,43 +178,46 @@ class FixedSizeCodec(_Codec):
         return b""
 
 
-class NetstringCodec(_Codec):
+class _PrefixedCodec(_Codec):
+    """A length header (``_length``: decimal or varint), then the payload, then
+    (netstrings) ``_after``."""
+
     __slots__ = ("_max",)
-    _after = b","
 
     def __init__(self, framer: Any) -> None:
         self._max = framer.max_size
+
+    def _length(self, n: int) -> bytes:
+        raise NotImplementedError
+
+    def _before(self, payload: Any, head: bytes) -> bytes:
+        n = nbytes(payload)
+        if n > self._max:
+            raise FrameTooLarge(n, self._max)
+        return self._length(n)
+
+
+class NetstringCodec(_PrefixedCodec):
+    __slots__ = ()
+    _after = b","
 
     def decoder(self) -> NetstringDecoder:
         return NetstringDecoder(self._max)
 
-    def _before(self, payload: Any, head: bytes) -> bytes:
-        n = nbytes(payload)
-        if n > self._max:
-            raise FrameTooLarge(n, self._max)
+    def _length(self, n: int) -> bytes:
         return b"%d:" % n
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n > 0x7F:
-        out.append(n & 0x7F | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-class VarintPrefixedCodec(_Codec):
-    __slots__ = ("_max",)
-
-    def __init__(self, framer: Any) -> None:
-        self._max = framer.max_size
+class VarintPrefixedCodec(_PrefixedCodec):
+    __slots__ = ()
 
     def decoder(self) -> VarintPrefixedDecoder:
         return VarintPrefixedDecoder(self._max)
 
-    def _before(self, payload: Any, head: bytes) -> bytes:
-        n = nbytes(payload)
-        if n > self._max:
-            raise FrameTooLarge(n, self._max)
-        return _varint(n)
+    def _length(self, n: int) -> bytes:
+        out = bytearray()
+        while n > 0x7F:
+            out.append(n & 0x7F | 0x80)
+            n >>= 7
+        out.append(n)
+        return bytes(out)

@@ -281,11 +281,45 @@ class _PrefixedDecoder(Decoder):
 
     __slots__ = ()
     _trail: int | None = None  # the byte after the body
+    _short = 0  # a first byte below this is the whole header, and the length
 
     def _header(self, data: Any, pos: int) -> tuple[int, int] | None:
         """(length, header size) of the frame at pos; None while incomplete.
         A malformed header sets the error and gives (-1, 0)."""
         raise NotImplementedError
+
+    def _cut(self, data: bytes, pos: int, frames: list[bytes]) -> int:
+        n = len(data)
+        append = frames.append
+        max_size = self._max
+        quota = self._quota
+        short = self._short
+        trail = self._trail
+        extra = 0 if trail is None else 1
+        while pos < n and len(frames) < quota:
+            length = data[pos]
+            if length < short:
+                hl = 1
+            else:
+                header = self._header(data, pos)
+                if header is None:
+                    return pos
+                length, hl = header
+                if hl == 0:
+                    return pos
+            if length > max_size:
+                self._oversize(length, hl + length + extra)
+                return pos
+            start = pos + hl
+            end = start + length
+            if end + extra > n:
+                return pos
+            if extra and data[end] != trail:
+                self._fail(_messages.netstring_no_comma(data[end]))
+                return pos
+            append(data[start:end])
+            pos = end + extra
+        return pos
 
     def _want(self, data: bytes, pos: int) -> int:
         header = self._header(self._buf, 0)
@@ -335,36 +369,12 @@ class NetstringDecoder(_PrefixedDecoder):
             return -1, 0
         return None
 
-    def _cut(self, data: bytes, pos: int, frames: list[bytes]) -> int:
-        n = len(data)
-        append = frames.append
-        quota = self._quota
-        while pos < n and len(frames) < quota:
-            header = self._header(data, pos)
-            if header is None:
-                return pos
-            length, hl = header
-            if hl == 0:
-                return pos
-            if length > self._max:
-                self._oversize(length, hl + length + 1)
-                return pos
-            start = pos + hl
-            end = start + length
-            if end >= n:
-                return pos
-            if data[end] != 44:
-                self._fail(_messages.netstring_no_comma(data[end]))
-                return pos
-            append(data[start:end])
-            pos = end + 1
-        return pos
-
 
 class VarintPrefixedDecoder(_PrefixedDecoder):
     """A base-128 varint (least significant group first) then that many bytes."""
 
     __slots__ = ()
+    _short = 0x80
 
     def _header(self, data: Any, pos: int) -> tuple[int, int] | None:
         value = 0
@@ -380,29 +390,3 @@ class VarintPrefixedDecoder(_PrefixedDecoder):
                 self._fail(_messages.varint_too_long())
                 return -1, 0
         return None
-
-    def _cut(self, data: bytes, pos: int, frames: list[bytes]) -> int:
-        n = len(data)
-        append = frames.append
-        max_size = self._max
-        quota = self._quota
-        while pos < n and len(frames) < quota:
-            length = data[pos]
-            if length < 0x80:
-                hl = 1
-            else:
-                header = self._header(data, pos)
-                if header is None:
-                    return pos
-                length, hl = header
-                if hl == 0:
-                    return pos
-            if length > max_size:
-                self._oversize(length, hl + length)
-                return pos
-            end = pos + hl + length
-            if end > n:
-                return pos
-            append(data[pos + hl : end])
-            pos = end
-        return pos
