@@ -19,7 +19,7 @@ from typing import Any
 from .. import aio
 from ..errors import FastframeError
 from ..framers import Framer
-from .contenders import clean_eof
+from .ending import clean_eof
 
 ReadCoroutine = Callable[[socket.socket, Framer, "list[bytes] | None"], Coroutine[Any, Any, int]]
 

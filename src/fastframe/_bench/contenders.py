@@ -24,7 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .. import ConnectionClosed, IncompleteFrame, LengthPrefixed, _cores
+from .. import LengthPrefixed, _cores
+from .ending import clean_eof
 from .peers import best_python, howto
 
 REQUIRE_CYTHON_VARIABLE = "FASTFRAME_BENCH_REQUIRE_CYTHON"
@@ -123,22 +124,6 @@ def _keeping(read: Read) -> Receiver:
         return out
 
     return Receiver(lambda sock: read(sock, None), frames)
-
-
-class clean_eof:
-    """Ends the body's loop when the peer closes between frames (ConnectionClosed),
-    not inside one (IncompleteFrame)."""
-
-    def __enter__(self) -> None:
-        pass
-
-    def __exit__(self, kind: type[BaseException] | None, *_: object) -> bool:
-        # a bool, not None: type checkers then know the body may end here
-        return (
-            kind is not None
-            and issubclass(kind, ConnectionClosed)
-            and not issubclass(kind, IncompleteFrame)
-        )
 
 
 def _framed_socket(core: str, method: str) -> Read:
