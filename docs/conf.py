@@ -52,6 +52,9 @@ autodoc_inherit_docstrings = False
 nitpick_ignore = [
     ("py:class", "socket.socket"),
     ("py:class", "asyncio.Server"),
+    ("py:class", "asyncio.base_events.Server"),
+    ("py:class", "collections.abc.Awaitable"),
+    ("py:class", "collections.abc.Callable"),
     ("py:class", "asyncio.transports.WriteTransport"),
     ("py:class", "Buffer"),
 ]
