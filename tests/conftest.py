@@ -93,6 +93,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "impl" not in metafunc.fixturenames:
         return
     impls = [Impl(m) for m in IMPLEMENTATIONS]
-    if metafunc.module.__name__.startswith("test_socket_") and not pure_python_requested():
+    if metafunc.module.__name__.startswith("tests.test_socket_") and not pure_python_requested():
         impls.insert(1, Impl(_speedups, fd_path=False))
     metafunc.parametrize("impl", impls, ids=[i.name for i in impls])

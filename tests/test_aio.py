@@ -34,26 +34,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import pytest
-from _platform import LINGER_RESET, requires_unix_sockets
-from _sockets import IO_TIMEOUT, MiB, connected_pair, wire_of
-from _support import (
-    FRAMERS,
-    IMPL_SETTINGS,
-    Feed,
-    chunkings,
-    every_split,
-    expect,
-    field_bytes,
-    framers,
-    heads,
-    length_field,
-    lp_frame_size,
-    oversize_frame,
-    payloads,
-    split,
-    streams,
-)
-from _support import events as decoder_events
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -62,6 +42,13 @@ from fastframe import _purepython, aio
 from fastframe._limits import RECV_SIZE
 from fastframe._switch import pure_python_requested
 from fastframe.errors import ConnectionClosed, FastframeError, FrameTooLarge, IncompleteFrame, ProtocolError
+from tests.support.calls import Feed, every_split, split
+from tests.support.calls import events as decoder_events
+from tests.support.platforms import LINGER_RESET, requires_unix_sockets
+from tests.support.samples import FRAMERS
+from tests.support.sockets import IO_TIMEOUT, MiB, connected_pair
+from tests.support.strategies import IMPL_SETTINGS, chunkings, framers, heads, payloads, streams
+from tests.support.wire import expect, field_bytes, length_field, lp_frame_size, oversize_frame, wire_of
 
 if pure_python_requested():
     CORES = [_purepython]

@@ -19,11 +19,11 @@ import time
 from pathlib import Path
 
 import pytest
-from _platform import HAVE_UNIX_SOCKETS, child_signal_defaults
-from _support import child_env
 
 import fastframe
 from fastframe._bench.contenders import RECEIVERS
+from tests.support.children import child_env
+from tests.support.platforms import HAVE_UNIX_SOCKETS, child_signal_defaults
 
 TIMEOUT = 120  # seconds, for every wait on a subprocess
 # a short run: one size, one window each of three contenders

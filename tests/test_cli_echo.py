@@ -22,7 +22,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from _platform import (
+
+import fastframe as ff
+from fastframe._cli.framing import add_framing_arguments, framer_from_args, parse_framing, unescape
+from tests.support.children import child_env
+from tests.support.platforms import (
     HAVE_POSIX_SIGNALS,
     child_signal_defaults,
     readline_within,
@@ -30,10 +34,6 @@ from _platform import (
     requires_unix_sockets,
     unix_socket_path,
 )
-from _support import child_env
-
-import fastframe as ff
-from fastframe._cli.framing import add_framing_arguments, framer_from_args, parse_framing, unescape
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 60  # seconds, for every wait

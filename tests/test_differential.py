@@ -15,24 +15,6 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from _support import (
-    IMPL_SETTINGS,
-    Buffer,
-    Detach,
-    Eof,
-    Feed,
-    call,
-    deadline,
-    events,
-    expect,
-    framers,
-    heads,
-    ops_for,
-    oversize_frame,
-    payloads,
-    split,
-    streams,
-)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -40,6 +22,9 @@ import fastframe as ff
 from fastframe import _purepython
 from fastframe._switch import pure_python_requested
 from fastframe.errors import IncompleteFrame, ProtocolError
+from tests.support.calls import Buffer, Detach, Eof, Feed, call, deadline, events, split
+from tests.support.strategies import IMPL_SETTINGS, framers, heads, ops_for, payloads, streams
+from tests.support.wire import expect, oversize_frame
 
 PURE = pure_python_requested()
 if not PURE:

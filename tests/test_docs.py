@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
-from _support import child_env
 
 from fastframe._switch import VARIABLE, pure_python_requested
+from tests.support.children import child_env
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

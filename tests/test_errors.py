@@ -13,18 +13,6 @@ import tracemalloc
 from typing import Any
 
 import pytest
-from _support import (
-    Buffer,
-    Feed,
-    child_env,
-    deadline,
-    events,
-    every_split,
-    netstring,
-    oversize_frame,
-    split,
-    varint,
-)
 
 import fastframe as ff
 from fastframe import _messages
@@ -35,6 +23,9 @@ from fastframe.errors import (
     IncompleteFrame,
     ProtocolError,
 )
+from tests.support.calls import Buffer, Feed, deadline, events, every_split, split
+from tests.support.children import child_env
+from tests.support.wire import netstring, oversize_frame, varint
 
 MiB = 1024 * 1024
 

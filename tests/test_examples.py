@@ -20,16 +20,16 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
-from _platform import (
+
+import fastframe as ff
+from tests.support.children import child_env
+from tests.support.platforms import (
     child_signal_defaults,
     readline_within,
     requires_posix_signals,
     requires_unix_sockets,
     unix_socket_path,
 )
-from _support import child_env
-
-import fastframe as ff
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"

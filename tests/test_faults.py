@@ -46,12 +46,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _faults import CASES, FRAMERS, LARGE_FRAMERS, AioReceiver, Case, SocketReceiver, play_case
-from _platform import requires_unix_sockets
-from _sockets import MiB, fresh_pair
-from _support import child_env, memory_capped_child, varint
 
 import fastframe as ff
+from tests.support.children import child_env, memory_capped_child
+from tests.support.faults import CASES, FRAMERS, LARGE_FRAMERS, AioReceiver, Case, SocketReceiver, play_case
+from tests.support.platforms import requires_unix_sockets
+from tests.support.sockets import MiB, fresh_pair
+from tests.support.wire import varint
 
 
 def cells() -> list[Any]:

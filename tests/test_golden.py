@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from _support import encode_many_with, encode_with, every_split, frames_of, frames_via_buffer, split
 
 import fastframe as ff
+from tests.support.calls import encode_many_with, encode_with, every_split, frames_of, frames_via_buffer, split
 
 
 @dataclass

@@ -23,7 +23,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from _support import child_env
+
+from tests.support.children import child_env
 
 pytestmark = [
     pytest.mark.slow,

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _support import MEMORY_CAPPED_CHILD
 
 import fastframe as ff
+from tests.support.children import MEMORY_CAPPED_CHILD
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc and RLIMIT_AS")
 

@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _support import child_env
+
+from tests.support.children import child_env
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RSS from /proc, malloc through ctypes")
 

@@ -9,31 +9,23 @@ import random
 from typing import Any
 
 import pytest
-from _support import (
-    IMPL_SETTINGS,
-    Buffer,
-    Feed,
-    chunkings,
-    deadline,
-    delimited,
-    delimiter_of,
-    encode_many_with,
-    encode_with,
-    events,
-    expect,
-    framers,
-    frames_of,
-    frames_via_buffer,
-    heads,
-    max_sizes,
-    ops_for,
-    payloads,
-    split,
-)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastframe as ff
+from tests.support.calls import (
+    Buffer,
+    Feed,
+    deadline,
+    encode_many_with,
+    encode_with,
+    events,
+    frames_of,
+    frames_via_buffer,
+    split,
+)
+from tests.support.strategies import IMPL_SETTINGS, chunkings, delimited, framers, heads, max_sizes, ops_for, payloads
+from tests.support.wire import delimiter_of, expect
 
 
 @st.composite

@@ -12,19 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _platform import HAVE_UNIX_SOCKETS, requires_unix_sockets, unix_socket_path
-from _sockets import (  # noqa: F401 - fixtures
-    IO_TIMEOUT,
-    Watchdog,
-    listener,
-    pair,
-    peer,
-    read_all,
-    transport,
-)
 
 import fastframe as ff
 from fastframe.errors import ConnectionClosed, IncompleteFrame
+from tests.support.platforms import HAVE_UNIX_SOCKETS, requires_unix_sockets, unix_socket_path
+from tests.support.sockets import IO_TIMEOUT, Watchdog, listener, pair, peer, read_all, transport  # noqa: F401 - fixtures
 
 LP = ff.LengthPrefixed(4)
 

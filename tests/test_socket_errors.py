@@ -16,7 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _sockets import (  # noqa: F401 - fixtures
+
+import fastframe as ff
+from fastframe.errors import ConnectionClosed, FrameTooLarge, IncompleteFrame, ProtocolError
+from tests.support.children import MEMORY_CAPPED_CHILD
+from tests.support.sockets import (  # noqa: F401 - fixtures
     MiB,
     drain_frames,
     pair,
@@ -28,10 +32,6 @@ from _sockets import (  # noqa: F401 - fixtures
     tcp_transport,
     transport,
 )
-from _support import MEMORY_CAPPED_CHILD
-
-import fastframe as ff
-from fastframe.errors import ConnectionClosed, FrameTooLarge, IncompleteFrame, ProtocolError
 
 
 def closed_exactly(exc: BaseException) -> bool:

@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _sockets import (  # noqa: F401 - fixtures
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fastframe as ff
+from fastframe.errors import ConnectionClosed
+from tests.support.calls import split
+from tests.support.samples import FRAMERS
+from tests.support.sockets import (  # noqa: F401 - fixtures
     MiB,
     drain_frames,
     fresh_pair,
@@ -23,14 +30,9 @@ from _sockets import (  # noqa: F401 - fixtures
     send_chunks,
     transport,
     transport_kind,
-    wire_of,
 )
-from _support import FRAMERS, IMPL_SETTINGS, expect, heads, payloads, split
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-import fastframe as ff
-from fastframe.errors import ConnectionClosed
+from tests.support.strategies import IMPL_SETTINGS, heads, payloads
+from tests.support.wire import expect, wire_of
 
 SOCKET_SETTINGS = settings(IMPL_SETTINGS, deadline=None, max_examples=20)
 LARGE_SETTINGS = settings(IMPL_SETTINGS, deadline=None, max_examples=5)

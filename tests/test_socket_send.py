@@ -16,18 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _platform import requires_sigpipe
-from _sockets import (  # noqa: F401 - fixtures
-    IO_TIMEOUT,
-    MiB,
-    pair,
-    peer,
-    read_all,
-    transport,
-)
 
 import fastframe as ff
 from fastframe.errors import ConnectionClosed, FrameTooLarge
+from tests.support.platforms import requires_sigpipe
+from tests.support.sockets import IO_TIMEOUT, MiB, pair, peer, read_all, transport  # noqa: F401 - fixtures
 
 LP = ff.LengthPrefixed(4)
 

@@ -18,9 +18,9 @@ import time
 from typing import Any
 
 import pytest
-from _sockets import IO_TIMEOUT, Watchdog, pair, peer, read_all  # noqa: F401 - fixtures
 
 import fastframe as ff
+from tests.support.sockets import IO_TIMEOUT, Watchdog, pair, peer, read_all  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 

@@ -18,20 +18,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from _platform import HAVE_POSIX_SIGNALS, requires_posix_signals
-from _sockets import (  # noqa: F401 - fixtures
-    IO_TIMEOUT,
-    MiB,
-    elapsed_of,
-    later,
-    pair,
-    peer,
-    read_all,
-    transport,
-)
 
 import fastframe as ff
 from fastframe.errors import ConnectionClosed
+from tests.support.platforms import HAVE_POSIX_SIGNALS, requires_posix_signals
+from tests.support.sockets import IO_TIMEOUT, MiB, elapsed_of, later, pair, peer, read_all, transport  # noqa: F401 - fixtures
 
 LP = ff.LengthPrefixed(4)
 FRAME = b"\x00\x00\x00\x0bhello world"  # LP: one frame, payload b"hello world"

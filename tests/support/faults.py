@@ -22,12 +22,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from _sockets import IO_TIMEOUT, peer, reset, wire_of
-from _support import netstring, oversize_frame, varint
-
 import fastframe as ff
 from fastframe import aio
 from fastframe.errors import ConnectionClosed, FastframeError, FrameTooLarge, IncompleteFrame, ProtocolError
+
+from .sockets import IO_TIMEOUT, peer, reset
+from .wire import netstring, oversize_frame, varint, wire_of
 
 try:
     import uvloop

@@ -1,8 +1,9 @@
-"""Shared by the FramedSocket tests: connected socket pairs over every transport, a
-peer running in a thread, a watchdog that turns a hang into a failure, and the wire
-bytes of payload lists (computed from DESIGN.md by _support, not by the encoders).
+"""Socket fixtures and peers: connected socket pairs over every transport, a peer
+running in a thread, a watchdog that turns a hang into a failure, and what a test
+does with a FramedSocket's frames and timing.
 
-Import the fixtures into a test module with ``from _sockets import transport``.
+Import the fixtures into a test module with
+``from tests.support.sockets import transport``.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _platform import LINGER_RESET, requires_unix_sockets, unix_socket_path
-from _support import expect
 
 from fastframe.errors import ConnectionClosed
+
+from .platforms import LINGER_RESET, requires_unix_sockets, unix_socket_path
 
 # (socketpair() is AF_UNIX on Linux and macOS, TCP over 127.0.0.1 on Windows)
 KINDS = ["socketpair", "tcp4", "tcp6", pytest.param("unix", marks=requires_unix_sockets)]
@@ -234,20 +235,7 @@ def reset(sock: socket.socket) -> None:
     sock.close()
 
 
-# -- frames and their wire ---------------------------------------------------------------
-
-
-def wire_of(framer: Any, payloads: Sequence[bytes], head: bytes | None = None) -> tuple[bytes, list[bytes]]:
-    """The wire bytes of ``payloads`` and the frames a decoder returns for them."""
-    wire = bytearray()
-    frames = []
-    for payload in payloads:
-        h = b"H" * getattr(framer, "offset", 0) if head is None else head
-        outcome = expect(framer, payload, h)
-        assert outcome.ok, (framer, payload, outcome)
-        wire += outcome.wire  # type: ignore[operator]
-        frames.append(outcome.frame)
-    return bytes(wire), frames  # type: ignore[return-value]
+# -- frames and timing ---------------------------------------------------------------------
 
 
 def drain_frames(fs: Any, how: str) -> list[bytes]:
