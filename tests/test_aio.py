@@ -38,9 +38,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import fastframe as ff
-from fastframe import _purepython, aio
+from fastframe import aio
+from fastframe._cores import CORES
 from fastframe._limits import RECV_SIZE
-from fastframe._switch import pure_python_requested
 from fastframe.errors import ConnectionClosed, FastframeError, FrameTooLarge, IncompleteFrame, ProtocolError
 from tests.support.calls import Feed, every_split, split
 from tests.support.calls import events as decoder_events
@@ -49,13 +49,6 @@ from tests.support.samples import FRAMERS
 from tests.support.sockets import IO_TIMEOUT, MiB, connected_pair
 from tests.support.strategies import IMPL_SETTINGS, chunkings, framers, heads, payloads, streams
 from tests.support.wire import expect, field_bytes, length_field, lp_frame_size, oversize_frame, wire_of
-
-if pure_python_requested():
-    CORES = [_purepython]
-else:
-    from fastframe import _speedups
-
-    CORES = [_speedups, _purepython]
 
 try:
     import uvloop
@@ -611,8 +604,8 @@ def test_protocol_delivers_what_the_decoder_cuts(impl: Any, case: tuple[Any, lis
     reference = decoder_events(impl.decoder(framer), [Feed(c) for c in chunks])
     assert protocol_events(impl.bind(framer), chunks) == reference
     for core in CORES:
-        if core is not impl.module:
-            assert protocol_events(framer._bound_to(core), chunks) == reference
+        if core.module is not impl.module:
+            assert protocol_events(core.bind(framer), chunks) == reference
 
 
 # -- request / reply -------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ implementation in every configuration.
 
 from __future__ import annotations
 
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -19,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastframe as ff
-from fastframe import _purepython
+from fastframe._cores import CORES, Core
 from fastframe._switch import pure_python_requested
 from fastframe.errors import IncompleteFrame, ProtocolError
 from tests.support.calls import Buffer, Detach, Eof, Feed, call, deadline, events, split
@@ -28,7 +27,7 @@ from tests.support.wire import expect, oversize_frame
 
 PURE = pure_python_requested()
 if not PURE:
-    from fastframe import _speedups
+    COMPILED, TWIN = CORES  # the compiled core first, the twin last
 
 compiled_only = pytest.mark.skipif(PURE, reason="FASTFRAME_PURE_PYTHON=1: there is no compiled core to compare")
 
@@ -50,7 +49,7 @@ def run_call(dec: Any, op: Any) -> tuple:
 
 
 def decoders(framer: Any) -> tuple[Any, Any]:
-    return framer._codec_in(_speedups).decoder(), framer._codec_in(_purepython).decoder()
+    return COMPILED.decoder(framer), TWIN.decoder(framer)
 
 
 def lockstep(framer: Any, ops: list[Any], bound: int) -> None:
@@ -164,8 +163,8 @@ def test_twins_agree_on_large_frames(case: tuple[Any, list[Any]]) -> None:
 # -- encoding --------------------------------------------------------------------------
 
 
-def encode_outcome(module: ModuleType, framer: Any, method: str, arg: Any, head: Any) -> tuple:
-    codec = framer._codec_in(module)
+def encode_outcome(core: Core, framer: Any, method: str, arg: Any, head: Any) -> tuple:
+    codec = core.codec(framer)
     try:
         if isinstance(framer, ff.LengthPrefixed):
             return ("ok", getattr(codec, method)(arg, head))
@@ -183,15 +182,15 @@ def test_twins_encode_alike(data: st.DataObject) -> None:
     kind = data.draw(st.sampled_from([bytes, bytearray, memoryview]))
     items = [kind(p) for p in items]
     for payload in items:
-        assert encode_outcome(_speedups, framer, "encode", payload, head) == encode_outcome(
-            _purepython, framer, "encode", payload, head
+        assert encode_outcome(COMPILED, framer, "encode", payload, head) == encode_outcome(
+            TWIN, framer, "encode", payload, head
         )
-    assert encode_outcome(_speedups, framer, "encode_many", items, head) == encode_outcome(
-        _purepython, framer, "encode_many", items, head
+    assert encode_outcome(COMPILED, framer, "encode_many", items, head) == encode_outcome(
+        TWIN, framer, "encode_many", items, head
     )
     # a generator is consumed alike (every payload is checked before any is encoded)
-    assert encode_outcome(_speedups, framer, "encode_many", iter(items), head) == encode_outcome(
-        _purepython, framer, "encode_many", iter(items), head
+    assert encode_outcome(COMPILED, framer, "encode_many", iter(items), head) == encode_outcome(
+        TWIN, framer, "encode_many", iter(items), head
     )
 
 

@@ -24,7 +24,7 @@ from fastframe.errors import (
     ProtocolError,
 )
 from tests.support.calls import Buffer, Feed, deadline, events, every_split, split
-from tests.support.children import child_env
+from tests.support.children import CHILD_CORE, child_env
 from tests.support.wire import netstring, oversize_frame, varint
 
 MiB = 1024 * 1024
@@ -881,10 +881,9 @@ def test_raising_makes_no_reference_cycle(impl: Any, framer: Any, feed: bytes, f
 # wire is past what a C Py_ssize_t holds.  The compiled core added such sizes in C:
 # a netstring header wedged eof() in an endless loop, and IncompleteFrame.expected
 # came out negative.  Run in a child process, so that a hang fails, not blocks.
-HUGE_FRAMES = """
+HUGE_FRAMES = CHILD_CORE + """
 import sys
 import fastframe as ff
-core = __import__(sys.argv[1], fromlist=["x"])
 HUGE = sys.maxsize
 varint = bytes([0xFF] * 8 + [0x7F])  # HUGE, 9 bytes
 cases = [
@@ -895,7 +894,7 @@ cases = [
     (ff.VarintPrefixed(max_size=HUGE), varint, 9 + HUGE),
 ]
 for framer, header, expected in cases:
-    dec = framer._codec_in(core).decoder()
+    dec = core.decoder(framer)
     assert dec.feed(header) == [] and dec.buffered == len(header)
     assert dec.feed(b"x") == []  # a body byte: still waiting
     try:

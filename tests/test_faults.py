@@ -175,7 +175,7 @@ CAPPED_CHILD = memory_capped_child(CAP // MiB) + textwrap.dedent(
         return events
 
     async def streamed(sock, framer):
-        reader, writer = await aio.open_connection(sock=sock, framer=framer._bound_to(core))
+        reader, writer = await aio.open_connection(sock=sock, framer=core.bind(framer))
         events = []
         while len(events) < 8:
             try:

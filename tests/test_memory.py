@@ -22,19 +22,17 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ne
 
 SCRIPT = MEMORY_CAPPED_CHILD + textwrap.dedent(
     """
-    import importlib, os, resource, sys
+    import os, resource, sys
 
     import fastframe as ff
     from fastframe.errors import IncompleteFrame
-
-    core = importlib.import_module(sys.argv[1])
 
     chunk = bytes(range(256)) * 256  # 64 KiB
     BODY = 8 * MiB
 
 
     def run(framer, header, expected, via, first=0):
-        dec = framer._codec_in(core).decoder()
+        dec = core.decoder(framer)
         arrived = 0
         pieces = [header + chunk[:first]] + [chunk] * ((BODY - first) // len(chunk))
         for piece in pieces:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 import fastframe as ff
+from tests.support.children import CHILD_CORE
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
 
@@ -24,18 +25,17 @@ FRAMES = {"cython": 10_000_000, "cython-object": 3_000_000, "python": 3_000_000}
 ERROR_ROUNDS = {"cython": 200_000, "cython-object": 50_000, "python": 50_000}
 GROWTH_LIMIT = 5 * 1024 * 1024
 
-SCRIPT = textwrap.dedent(  # raw: the escapes are the child's
+SCRIPT = CHILD_CORE + textwrap.dedent(  # raw: the escapes are the child's
     r"""
-    import gc, importlib, os, socket, sys, threading
+    import gc, os, socket, sys, threading
 
     import fastframe as ff
     from fastframe.errors import ConnectionClosed, FrameTooLarge, IncompleteFrame
 
-    core = importlib.import_module(sys.argv[1])
     N = int(sys.argv[2])
     ROUNDS = int(sys.argv[3])
     if sys.argv[4] == "object":  # the compiled core through the socket's methods
-        core._use_fd_path(False)
+        core = core.object_path()
     PAGE = os.sysconf("SC_PAGE_SIZE")
 
     def rss():
@@ -50,8 +50,8 @@ SCRIPT = textwrap.dedent(  # raw: the escapes are the child's
     a, b = socket.socketpair()
     a.settimeout(60)
     b.settimeout(60)
-    sender = core.FramedSocket(b, framer)
-    receiver = core.FramedSocket(a, framer)
+    sender = core.framed_socket(b, framer)
+    receiver = core.framed_socket(a, framer)
 
     def send():
         for i in range(batches):
@@ -85,7 +85,7 @@ SCRIPT = textwrap.dedent(  # raw: the escapes are the child's
     # -- phase 2: the error paths ----------------------------------------------------
     small = ff.LengthPrefixed(2, max_size=4)
     c, d = socket.socketpair()
-    fs = core.FramedSocket(c, small)
+    fs = core.framed_socket(c, small)
     c.setblocking(False)
     d.sendall(b"\x00")  # half a header: nothing complete
 
@@ -109,7 +109,7 @@ SCRIPT = textwrap.dedent(  # raw: the escapes are the child's
         c.setblocking(False)
 
     e, f = socket.socketpair()
-    big_fs = core.FramedSocket(e, small)
+    big_fs = core.framed_socket(e, small)
     e.settimeout(10)
     chunk = (b"\x00\x09" + b"o" * 9 + b"\x00\x01k") * 100
 
@@ -142,7 +142,7 @@ SCRIPT = textwrap.dedent(  # raw: the escapes are the child's
     # -- phase 3: new FramedSockets, EOF inside a frame, detach --------------------------------
     def once():
         e, f = socket.socketpair()
-        fs = core.FramedSocket(e, framer)
+        fs = core.framed_socket(e, framer)
         f.sendall(b"\x00\x00\x00\x05ab")
         f.close()
         try:

@@ -19,6 +19,7 @@ import pytest
 
 import fastframe as ff
 from fastframe.errors import ConnectionClosed, FrameTooLarge
+from tests.support.children import CHILD_CORE
 from tests.support.platforms import requires_sigpipe
 from tests.support.sockets import IO_TIMEOUT, MiB, pair, peer, read_all, transport  # noqa: F401 - fixtures
 
@@ -325,13 +326,12 @@ def test_send_to_a_closed_peer(impl: Any, transport: Any) -> None:
             fs.send(b"x" * 1000)
 
 
-NO_SIGPIPE_SCRIPT = textwrap.dedent(
+NO_SIGPIPE_SCRIPT = CHILD_CORE + textwrap.dedent(
     """
-    import importlib, signal, socket, sys
+    import signal, socket, sys
 
     import fastframe as ff
 
-    core = importlib.import_module(sys.argv[1])
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # a C program's default: SIGPIPE kills
 
     def pairs():

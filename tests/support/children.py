@@ -1,5 +1,6 @@
 """Child processes: the environment in which a child Python imports the fastframe
-this process imports, and the start of a child whose address space is capped."""
+this process imports, how a child script reaches the core its test runs, and the
+start of a child whose address space is capped."""
 
 from __future__ import annotations
 
@@ -10,6 +11,19 @@ from pathlib import Path
 import fastframe as ff
 
 from .paths import SRC
+
+# The start of a child script that runs one core: argv[1] names the core's module
+# (the test passes ``impl.module.__name__``), and ``core`` is that core as
+# fastframe._cores gives it, so a child reaches it the way the tests do.
+CHILD_CORE = textwrap.dedent(
+    """
+    import sys
+
+    from fastframe._cores import CORES
+
+    core = next(c for c in CORES if c.module.__name__ == sys.argv[1])
+    """
+)
 
 
 def child_env(**extra: str) -> dict[str, str]:
@@ -25,15 +39,14 @@ def memory_capped_child(cap_mib: int) -> str:
     """The start of a child process whose address space is capped at ``cap_mib``
     MiB more than it uses once fastframe and the core named by argv[1] are imported
     (Linux): big allocations fail, so a test sees what a core reserves.  Defines
-    ``ff``, ``core``, ``MiB`` and ``vm(field)``; exits at once if the cap does not
-    bite."""
-    return textwrap.dedent(
+    ``ff``, ``core`` (CHILD_CORE's), ``MiB`` and ``vm(field)``; exits at once if
+    the cap does not bite."""
+    return CHILD_CORE + textwrap.dedent(
         f"""
-        import importlib, resource, sys
+        import resource, sys
 
         import fastframe as ff
 
-        core = importlib.import_module(sys.argv[1])
         MiB = 1024 * 1024
 
         def vm(field):
