@@ -105,6 +105,16 @@ def E(exc: BaseException) -> tuple:
     return error_of(exc)
 
 
+def raises(call: Any, *args: Any) -> BaseException:
+    """The exception ``call(*args)`` raises (fails if it returns)."""
+    with deadline():
+        try:
+            result = call(*args)
+        except Exception as exc:  # noqa: BLE001
+            return exc
+    raise AssertionError(f"returned {result!r} instead of raising")
+
+
 def call(dec: Any, op: Op) -> tuple:
     """Run one call; return ("frames", [...]), ("detached", b"...") or ("error", type, args)."""
     try:
@@ -207,6 +217,18 @@ def every_split(data: bytes) -> list[list[bytes]]:
     splits = [[data], [data[i : i + 1] for i in range(len(data))]]
     splits += [[data[:i], data[i:]] for i in range(1, len(data))]
     return splits
+
+
+def splits(data: bytes) -> list[list[bytes]]:
+    """every_split() of short data; of longer data, whole, byte by byte and in
+    7-byte pieces."""
+    if len(data) <= 200:
+        return every_split(data)
+    return [[data], [data[i : i + 1] for i in range(len(data))], split(data, range(0, len(data), 7))]
+
+
+def feed_ops(chunks: list[bytes]) -> list[Feed]:
+    return [Feed(c) for c in chunks]
 
 
 # -- encoding ------------------------------------------------------------------------
