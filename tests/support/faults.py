@@ -1,5 +1,5 @@
-"""The fault matrix of test_faults: its table, a peer that misbehaves on cue, and one
-receiver per receive style, all driven the same way.
+"""The fault matrix of tests/socket/test_faults.py: its table, a peer that
+misbehaves on cue, and one receiver per receive style, all driven the same way.
 
 A Case is one fault met by one framer after a few complete frames: the peer's steps
 (what it sends, when, how it ends the stream) and the phases the receiver must go

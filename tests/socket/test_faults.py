@@ -1,7 +1,7 @@
 """The fault-injection matrix: faults x framers x receive styles x cores, over TCP
 loopback and AF_UNIX.
 
-Faults, each after a few complete frames (the table is _faults.CASES): a peer reset
+Faults, each after a few complete frames (the table is CASES, in tests/support/faults.py): a peer reset
 mid-frame (TCP only; the RST already queued, or arriving while the receiver waits),
 a stall mid-frame (the receiver's wait times out, then the peer resumes), a
 half-close inside a header, a body or a delimiter, and between frames, garbage
@@ -22,16 +22,22 @@ The last part runs receivers in child processes whose address space is capped
 length headers: each ends in FrameTooLarge or IncompleteFrame, never MemoryError,
 also when many such streams come one after another.
 
-Cells that other modules also cover: reset mid-frame (test_socket_errors
-test_peer_reset_mid_frame, test_aio test_peer_reset), stall (test_socket_timeouts
+Cells that other modules also cover: reset mid-frame (socket/test_errors
+test_peer_reset_mid_frame, test_aio test_peer_reset), stall (socket/test_timeouts
 test_timeout_mid_frame_loses_nothing, test_aio test_cancelled_wait_loses_nothing),
-half-close (test_socket_errors and test_aio test_eof_inside_a_frame, test_eof_between_frames,
-test_aio test_half_close), garbage (test_socket_errors test_oversize_frame_skipped_then_decoding_goes_on,
+half-close (socket/test_errors and test_aio test_eof_inside_a_frame, test_eof_between_frames,
+test_aio test_half_close), garbage (socket/test_errors test_oversize_frame_skipped_then_decoding_goes_on,
 test_protocol_error_is_sticky, test_negative_length_is_a_protocol_error, test_aio
 test_protocol_error_is_sticky, test_oversize_frames_skipped_in_one_read), one-byte
-writes (test_socket_recv test_peer_sending_one_byte_at_a_time), capped headers
-(test_socket_errors test_huge_headers_reserve_nothing_under_an_address_space_cap,
-test_memory).  Here they come from one table, for every framer and style.
+writes (socket/test_recv test_peer_sending_one_byte_at_a_time), capped headers
+(socket/test_errors test_huge_headers_reserve_nothing_under_an_address_space_cap,
+framers/test_memory).  Here they come from one table, for every framer and style.
+
+The matrix sits with the FramedSocket tests although two of its six receive styles
+are fastframe.aio readers: every fault is a raw socket's doing (a queued RST, a
+half-close, a stall, one byte per segment), and the table states what a FramedSocket
+holds after each (Stall.held is ``fs.buffered``).  Unlike the other modules here it
+runs the compiled core on its descriptor path only (see conftest), as it always has.
 """
 
 from __future__ import annotations
