@@ -35,6 +35,7 @@ def test_exception_attributes_and_pickling() -> None:
         assert type(clone) is type(exc) and clone.args == exc.args
     assert "10" in str(big) and "7" in str(cut)
 
+
 def _raised(call: Any, *args: Any) -> type[BaseException] | None:
     # no pytest.raises: its ExceptionInfo would itself make a cycle with this frame
     try:

@@ -242,6 +242,7 @@ def test_detach_drops_a_pending_error(impl: Any) -> None:
     assert dec.feed(b"\x01d") == [b"d"]
     assert dec.eof() == []
 
+
 # With max_size near sys.maxsize, a header can announce a frame whose size on the
 # wire is past what a C Py_ssize_t holds.  The compiled core added such sizes in C:
 # a netstring header wedged eof() in an endless loop, and IncompleteFrame.expected

@@ -82,6 +82,7 @@ def test_feed_rejects_str(impl: Any) -> None:
     with pytest.raises(TypeError):
         dec.feed("abc\n")  # type: ignore[arg-type]
 
+
 NOT_BYTES_LIKE = "a bytes-like object is required, not 'str'"
 
 
