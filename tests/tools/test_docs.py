@@ -23,8 +23,8 @@ import pytest
 
 from fastframe._switch import VARIABLE, pure_python_requested
 from tests.support.children import child_env
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 BLOCK_TIMEOUT = 15  # seconds for one block
 RUN_TIMEOUT = 180  # seconds for the whole subprocess

@@ -24,16 +24,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.children import child_env
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RSS from /proc, malloc through ctypes")
 
-HARNESS = Path(__file__).resolve().parents[1] / "hardening" / "refleak.py"
+HARNESS = ROOT / "hardening" / "refleak.py"
 GROUPS = ("framer", "encode", "decode", "socket", "lifecycle", "aio")
 ITERATIONS = {
     "cython": {"framer": 10_000, "encode": 5_000, "decode": 10_000, "socket": 3_000, "lifecycle": 2_000, "aio": 2_000},

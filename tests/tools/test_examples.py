@@ -23,6 +23,7 @@ import pytest
 
 import fastframe as ff
 from tests.support.children import child_env
+from tests.support.paths import ROOT
 from tests.support.platforms import (
     child_signal_defaults,
     readline_within,
@@ -31,7 +32,6 @@ from tests.support.platforms import (
     unix_socket_path,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 TIMEOUT = 60  # seconds, for every wait on a subprocess
 

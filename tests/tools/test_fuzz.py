@@ -22,8 +22,9 @@ from pathlib import Path
 import pytest
 
 from fastframe._switch import pure_python_requested
+from tests.support.paths import ROOT
 
-FUZZ = Path(__file__).resolve().parents[1] / "fuzz"
+FUZZ = ROOT / "fuzz"
 HARNESS = FUZZ / "fuzz_decoders.py"
 SEEDS = FUZZ / "corpus" / "decoders"  # fuzz/make_corpus.py writes these
 CORPUS = sorted((FUZZ / "corpus").glob("*/*"))  # the seeds and what long runs added

@@ -26,6 +26,7 @@ import pytest
 import fastframe as ff
 from fastframe._cli.framing import add_framing_arguments, framer_from_args, parse_framing, unescape
 from tests.support.children import child_env
+from tests.support.paths import ROOT
 from tests.support.platforms import (
     HAVE_POSIX_SIGNALS,
     child_signal_defaults,
@@ -35,7 +36,6 @@ from tests.support.platforms import (
     unix_socket_path,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 60  # seconds, for every wait
 HAVE_UVLOOP = importlib.util.find_spec("uvloop") is not None
 needs_uvloop = pytest.mark.skipif(not HAVE_UVLOOP, reason="uvloop is not installed")

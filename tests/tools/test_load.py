@@ -25,13 +25,14 @@ from typing import Any
 import pytest
 
 from tests.support.children import child_env
+from tests.support.paths import ROOT
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(os.name != "posix", reason="the harness needs resource.RLIMIT_NOFILE: POSIX"),
 ]
 
-HARNESS = Path(__file__).resolve().parents[1] / "hardening" / "load.py"
+HARNESS = ROOT / "hardening" / "load.py"
 CONNECTIONS = 5000
 FRAMES = 20  # per connection, each way: 100 000 each way, about 5 s a run here
 TIMEOUT = 240  # seconds: the harness's deadline; the subprocess gets a minute more

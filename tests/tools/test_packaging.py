@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from fastframe._switch import VARIABLE
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 # what a build reads (MANIFEST.in brings tests/, examples/, docs/, fuzz/ and hardening/ into the sdist)
 SOURCES = ["pyproject.toml", "setup.py", "README.md", "LICENSE", "MANIFEST.in", "src", "tests", "examples", "docs", "fuzz", "hardening"]
 GENERATED = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.so", "*.pyd", "*.c", "*.html", "_build.py")
