@@ -37,7 +37,7 @@ REPLAY = """
 import sys, traceback
 sys.path.insert(0, sys.argv[1])
 import fuzz_decoders as fz
-print("cores", *[core.IMPLEMENTATION for core in fz.CORES], flush=True)
+print("cores", *[core.name for core in fz.CORES], flush=True)
 for name in sys.argv[2:]:
     print("start", name, flush=True)
     with open(name, "rb") as f:
