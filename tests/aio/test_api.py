@@ -108,8 +108,9 @@ def test_framer_required(impl: Any, loop_kind: str) -> None:
 
 def test_send_with_head(impl: Any, loop_kind: str) -> None:
     """LengthPrefixed(4, offset=1, adjustment=0): send(head=b"Q") and
-    send_many(head=...) put the head before the length field (DESIGN.md); a head
-    of the wrong size is a ValueError and nothing is written."""
+    send_many(head=...) put the head before the length field
+    (docs/framers/length-prefixed.md); a head of the wrong size is a ValueError and
+    nothing is written."""
     framer = impl.bind(ff.LengthPrefixed(4, offset=1, adjustment=0))
 
     async def main() -> None:

@@ -199,7 +199,7 @@ def test_eof_at_once_and_eof_wakes_a_waiting_recv(impl: Any, loop_kind: str) -> 
 
 
 CUT = [
-    # framer, stream, whole frames, IncompleteFrame(partial, expected) from DESIGN.md
+    # framer, stream, whole frames, IncompleteFrame(partial, expected) from docs/errors.md
     (ff.LengthPrefixed(4), b"\x00\x00\x00\x01a\x00\x00", [b"a"], (b"\x00\x00", None)),
     (ff.LengthPrefixed(4), b"\x00\x00\x00\x05he", [], (b"\x00\x00\x00\x05he", 4 + 5)),
     (ff.LengthPrefixed(4, offset=1, adjustment=-4, strip=0), b"Q\x00\x00\x00\x0asel", [], (b"Q\x00\x00\x00\x0asel", 1 + 4 + 6)),

@@ -80,7 +80,7 @@ def test_protocol_every_split_with_oversize_frames(impl: Any, framer: Any) -> No
 def test_protocol_random_framers_and_chunkings(impl: Any, data: st.DataObject) -> None:
     """Random framers, payloads and chunkings, fed through get_buffer/buffer_updated
     with random size hints: the frames are the payloads' frames (computed from
-    DESIGN.md), each delivered as soon as its last byte arrives."""
+    docs/framers/), each delivered as soon as its last byte arrives."""
     framer = data.draw(framers(), label="framer")
     wires: list[bytes] = []
     frames: list[bytes] = []

@@ -67,8 +67,8 @@ def test_request_reply(impl: Any, loop_kind: str, kind: str, framer: Any) -> Non
 
 @pytest.mark.parametrize("framer", FRAMERS, ids=repr)
 def test_wire_bytes_both_ways(impl: Any, loop_kind: str, framer: Any) -> None:
-    """send, sendall (raw, unframed) and send_many put exactly DESIGN.md's wire bytes
-    on the wire, in call order; the peer's wire bytes come out as DESIGN.md's frames."""
+    """send, sendall (raw, unframed) and send_many put exactly docs/framers/' wire bytes
+    on the wire, in call order; the peer's wire bytes come out as docs/framers/' frames."""
     items = sample_payloads(framer)
     half = len(items) // 2
     out_wire = wire_of(framer, items[:half])[0] + b"RAW\x00" + wire_of(framer, items[half:])[0]
@@ -161,7 +161,7 @@ def test_ten_thousand_pipelined_frames(impl: Any, loop_kind: str, kind: str, sen
 @pytest.mark.parametrize("framer", [ff.LengthPrefixed(2), ff.Lines(), ff.VarintPrefixed()], ids=repr)
 @pytest.mark.parametrize("how", HOW)
 def test_ten_thousand_frames_in_one_write(impl: Any, loop_kind: str, framer: Any, how: str) -> None:
-    """A raw peer writes 10 000 frames (wire from DESIGN.md) in one write, then
+    """A raw peer writes 10 000 frames (wire from docs/framers/) in one write, then
     half-closes: the reader gets those 10 000 frames, in order."""
     wire, frames = wire_of(framer, PIPELINED)
 

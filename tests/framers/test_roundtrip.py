@@ -1,6 +1,7 @@
 """Round trips on each implementation: random framers and payloads, encoded (and
-checked against wire bytes computed from DESIGN.md), then decoded from random
-chunks, through feed() and through get_buffer()/buffer_updated()."""
+checked against wire bytes computed from docs/framers/ by tests/support/wire.py),
+then decoded from random chunks, through feed() and through
+get_buffer()/buffer_updated()."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ through — the frames each stretch of receiving returns, then how it ends (clea
 a stall, an exception with its exact args).  Every stretch is one ``collect()`` call
 on a receiver, whatever its style.  Faults inside a frame are met in small frames
 and, with LARGE_FRAMERS, in frames of 160 KiB.  The bytes and frames expected come from
-_support / _sockets (DESIGN.md's description of each framing), never from the
+tests/support/wire.py (the framing rules of docs/framers/), never from the
 encoders under test.
 """
 
