@@ -33,11 +33,11 @@ settings.register_profile("dev", deadline=None, max_examples=100)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 # The FramedSocket test modules also run the compiled core on its other path.  The
-# fault matrix (tests/socket/test_faults.py) drives FramedSockets too but has always
+# fault matrix (tests/sockets/test_faults.py) drives FramedSockets too but has always
 # run the descriptor path only: giving it the object path would add tests, not move
 # them.
-SOCKET_PACKAGE = "tests.socket."
-DESCRIPTOR_PATH_ONLY = ("tests.socket.test_faults",)
+SOCKET_PACKAGE = "tests.sockets."
+DESCRIPTOR_PATH_ONLY = ("tests.sockets.test_faults",)
 
 
 def runs_both_paths(module_name: str) -> bool:

@@ -1,4 +1,4 @@
-"""The fault matrix of tests/socket/test_faults.py: its table, a peer that
+"""The fault matrix of tests/sockets/test_faults.py: its table, a peer that
 misbehaves on cue, and one receiver per receive style, all driven the same way.
 
 A Case is one fault met by one framer after a few complete frames: the peer's steps

@@ -22,16 +22,16 @@ The last part runs receivers in child processes whose address space is capped
 length headers: each ends in FrameTooLarge or IncompleteFrame, never MemoryError,
 also when many such streams come one after another.
 
-Cells that other modules also cover: reset mid-frame (socket/test_errors
-test_peer_reset_mid_frame, aio/test_eof test_peer_reset), stall (socket/test_timeouts
+Cells that other modules also cover: reset mid-frame (sockets/test_errors
+test_peer_reset_mid_frame, aio/test_eof test_peer_reset), stall (sockets/test_timeouts
 test_timeout_mid_frame_loses_nothing, aio/test_cancellation
-test_cancelled_wait_loses_nothing), half-close (socket/test_errors and aio/test_eof
-test_eof_inside_a_frame, socket/test_errors test_eof_between_frames, aio/test_eof
-test_half_close), garbage (socket/test_errors test_oversize_frame_skipped_then_decoding_goes_on,
+test_cancelled_wait_loses_nothing), half-close (sockets/test_errors and aio/test_eof
+test_eof_inside_a_frame, sockets/test_errors test_eof_between_frames, aio/test_eof
+test_half_close), garbage (sockets/test_errors test_oversize_frame_skipped_then_decoding_goes_on,
 test_protocol_error_is_sticky, test_negative_length_is_a_protocol_error, aio/test_errors
 test_protocol_error_is_sticky, test_oversize_frames_skipped_in_one_read), one-byte
-writes (socket/test_recv test_peer_sending_one_byte_at_a_time), capped headers
-(socket/test_errors test_huge_headers_reserve_nothing_under_an_address_space_cap,
+writes (sockets/test_recv test_peer_sending_one_byte_at_a_time), capped headers
+(sockets/test_errors test_huge_headers_reserve_nothing_under_an_address_space_cap,
 framers/test_memory).  Here they come from one table, for every framer and style.
 
 The matrix sits with the FramedSocket tests although two of its six receive styles
