@@ -2,9 +2,10 @@
 
 ``impl`` is a ``fastframe._cores.Core``: tests reach a core through it (a framer's
 codec, decoder or bound twin, the core's FramedSocket), never by naming the core's
-module.  The compiled core is in CORES unless FASTFRAME_PURE_PYTHON=1 (the
-pure-Python package, as on PyPy), so a missing or broken extension is an error, not
-a skip; with the switch only the Python twin exists and is tested.
+module.  The compiled core is in CORES unless FASTFRAME_PURE_PYTHON=1 is set or the
+package was built pure (as for PyPy): elsewhere a missing or broken extension is an
+error (CORES does not import), not a skip.  Without it, only the Python twin exists
+and is tested.
 
 Every test that takes ``loop_kind`` runs once per event loop: asyncio's default
 loop and uvloop (skipped, with the reason, where uvloop cannot be imported).
