@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write the seed corpus of fuzz_decoders.py: a few inputs for each kind of scenario.
 
-An input is the list of decisions ``fuzz_decoders.Choices`` reads, so this draws
+An input is the list of decisions ``scenarios.choices.Choices`` reads, so this draws
 decisions at random (a fixed seed: the corpus is reproducible), records the bytes
 that read back as them, and keeps, for every class below, the first input whose
 scenario falls in it: each framing's valid streams, oversize frames,
@@ -26,8 +26,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import fuzz_decoders as fz
-from fuzz_decoders import Call, Choices, ff
+from scenarios.choices import Choices
+from scenarios.cores import TWIN
+from scenarios.decoder import DATA_CALLS, Call, decoder_setup, run
+from scenarios.encoder import encoder_scenario
+from scenarios.findings import Finding
+from scenarios.framing import EDGE_ADJUSTMENTS, EDGE_SIZES, alphabet_of, make_framer
+from scenarios.inputs import one_input, scenario_kind
+from scenarios.sockets import FRAME_CALLS, SOCKET_ALLOWED, SocketScenario, SockStep, run_socket, socket_setup
+
+import fastframe as ff
+from fastframe.errors import FrameTooLarge, IncompleteFrame, ProtocolError
 
 SEED = 20261121
 TRIES = 200_000  # per class, at most; every class fills long before that
@@ -81,15 +90,15 @@ class Decoding:
 
     @property
     def data_only(self) -> bool:
-        return all(call.kind in fz.DATA_CALLS for call in self.calls)
+        return all(call.kind in DATA_CALLS for call in self.calls)
 
 
 def decoding(data: bytes) -> Decoding | None:
     c = Choices(data)
-    if fz.scenario_kind(c) != "decoder":
+    if scenario_kind(c) != "decoder":
         return None
-    framer, stream, calls = fz.decoder_setup(c)
-    steps = fz.run(fz._purepython, framer, calls)
+    framer, stream, calls = decoder_setup(c)
+    steps = run(TWIN, framer, calls)
     errors = [step.outcome[1] for step in steps if step.outcome[0] == "error"]
     frames = sum(len(step.outcome[1]) for step in steps if step.outcome[0] == "frames")
     return Decoding(framer, stream, calls, errors, frames)
@@ -97,15 +106,15 @@ def decoding(data: bytes) -> Decoding | None:
 
 def encoder_framer(data: bytes) -> Any:
     c = Choices(data)
-    return fz.make_framer(c) if fz.scenario_kind(c) == "encoder" else None
+    return make_framer(c) if scenario_kind(c) == "encoder" else None
 
 
 @dataclass
 class SocketRun:
     """A socket scenario as the twin runs it."""
 
-    scenario: fz.SocketScenario
-    steps: list[fz.SockStep]
+    scenario: SocketScenario
+    steps: list[SockStep]
 
     def returned(self, *methods: str) -> list[Any]:
         """The non-empty values the calls of these methods returned."""
@@ -125,7 +134,7 @@ class SocketRun:
             if step.outcome == ("switched",):
                 switched |= type(step.call.args[0]) is not type(framer)
                 framer = step.call.args[0]
-            elif switched and step.call.method in fz.FRAME_CALLS and step.outcome[0] == "returned":
+            elif switched and step.call.method in FRAME_CALLS and step.outcome[0] == "returned":
                 return bool(step.outcome[1])
         return False
 
@@ -136,10 +145,10 @@ class SocketRun:
 
 def socket_run(data: bytes) -> SocketRun | None:
     c = Choices(data)
-    if fz.scenario_kind(c) != "socket":
+    if scenario_kind(c) != "socket":
         return None
-    scenario = fz.socket_setup(c)
-    return SocketRun(scenario, fz.run_socket(fz._purepython, scenario))
+    scenario = socket_setup(c)
+    return SocketRun(scenario, run_socket(TWIN, scenario))
 
 
 FRAMINGS = {
@@ -150,7 +159,7 @@ FRAMINGS = {
     "netstring": ff.Netstring,
     "varint": ff.VarintPrefixed,
 }
-FTL, PE, INC = fz.FrameTooLarge, fz.ProtocolError, fz.IncompleteFrame
+FTL, PE, INC = FrameTooLarge, ProtocolError, IncompleteFrame
 HUGE = sys.maxsize
 
 
@@ -213,12 +222,12 @@ def socket_classes() -> dict[str, Callable[[bytes], bool]]:
     tests: dict[str, Callable[[SocketRun], bool]] = {
         "frames": lambda r: (
             len(r.returned("recv", "next")) + sum(map(len, r.returned("recv_many"))) >= 2
-            and not BROKEN & r.raised(*fz.FRAME_CALLS)
+            and not BROKEN & r.raised(*FRAME_CALLS)
         ),
         "iteration": lambda r: bool(r.returned("next")) and any(s.outcome == ("stopped",) for s in r.steps),
-        "oversize": lambda r: FTL in r.raised(*fz.FRAME_CALLS) and bool(r.returned(*fz.FRAME_CALLS)),
-        "malformed": lambda r: PE in r.raised(*fz.FRAME_CALLS) and bool(r.returned(*fz.FRAME_CALLS)),
-        "incomplete": lambda r: INC in r.raised(*fz.FRAME_CALLS) and bool(r.returned(*fz.FRAME_CALLS)),
+        "oversize": lambda r: FTL in r.raised(*FRAME_CALLS) and bool(r.returned(*FRAME_CALLS)),
+        "malformed": lambda r: PE in r.raised(*FRAME_CALLS) and bool(r.returned(*FRAME_CALLS)),
+        "incomplete": lambda r: INC in r.raised(*FRAME_CALLS) and bool(r.returned(*FRAME_CALLS)),
         "exactly": lambda r: len(r.returned("recv_exactly")) >= 2,
         "exactly-incomplete": lambda r: INC in r.raised("recv_exactly"),
         "exactly-large": lambda r: any(
@@ -233,9 +242,9 @@ def socket_classes() -> dict[str, Callable[[bytes], bool]]:
         "detach-held": lambda r: any(s.outcome[0] == "detached" and s.outcome[2] for s in r.steps),
         "detach-mid": SocketRun.detached_before_shutdown,
         "object-path": lambda r: (
-            r.scenario.object_path and bool(r.returned(*fz.FRAME_CALLS)) and bool(r.returned(*RAW_READS))
+            r.scenario.object_path and bool(r.returned(*FRAME_CALLS)) and bool(r.returned(*RAW_READS))
         ),
-        "refused": lambda r: bool({ValueError, TypeError} & r.raised(*fz.SOCKET_ALLOWED)),
+        "refused": lambda r: bool({ValueError, TypeError} & r.raised(*SOCKET_ALLOWED)),
     }
 
     def member(test: Callable[[SocketRun], bool]) -> Callable[[bytes], bool]:
@@ -248,7 +257,7 @@ def socket_classes() -> dict[str, Callable[[bytes], bool]]:
     return {f"socket-{name}": member(test) for name, test in tests.items()}
 
 
-def returning(run: SocketRun, method: str) -> list[fz.SockStep]:
+def returning(run: SocketRun, method: str) -> list[SockStep]:
     return [s for s in run.steps if s.call.method == method and s.outcome[0] == "returned"]
 
 
@@ -256,8 +265,8 @@ def returning(run: SocketRun, method: str) -> list[fz.SockStep]:
 # compiled core once got wrong (an endless eof() on a netstring header, a negative
 # IncompleteFrame.expected).  Each is checked against what it is meant to be.
 DECODER, FEED_ALL_AS_BYTES = 1, (0, 0, 0, 4)  # make_calls: all of it, feed(), bytes, no extra call
-HUGE_MAX_SIZE = (0, fz.EDGE_SIZES.index(HUGE))
-NETSTRING_ALPHABET = fz.alphabet_of(ff.Netstring())
+HUGE_MAX_SIZE = (0, EDGE_SIZES.index(HUGE))
+NETSTRING_ALPHABET = alphabet_of(ff.Netstring())
 
 
 def text_parts(*parts: bytes) -> list[int]:
@@ -297,7 +306,7 @@ SCRIPTED: dict[str, tuple[list[int | bytes], str, bytes]] = {
     ),
     "lp-huge-adjustment-eof": (
         # width 1, offset 0, adjustment 2**63 - 1, strip None, big-endian
-        [DECODER, 0, 0, 0, 3, fz.EDGE_ADJUSTMENTS.index(2**63 - 1), 1, 0, *HUGE_MAX_SIZE]
+        [DECODER, 0, 0, 0, 3, EDGE_ADJUSTMENTS.index(2**63 - 1), 1, 0, *HUGE_MAX_SIZE]
         + [*raw_parts(b"\x00"), *FEED_ALL_AS_BYTES],
         f"LengthPrefixed(width=1, byteorder='big', offset=0, adjustment={2**63 - 1}, strip=1, max_size={HUGE})",
         b"\x00",
@@ -313,8 +322,8 @@ SCRIPTED: dict[str, tuple[list[int | bytes], str, bytes]] = {
 def scripted(name: str, rng: random.Random) -> bytes:
     script, framer, stream = SCRIPTED[name]
     c = Recorder(rng, script)
-    if fz.scenario_kind(c) == "decoder":
-        fz.decoder_setup(c)
+    if scenario_kind(c) == "decoder":
+        decoder_setup(c)
     data = bytes(c.out)
     d = decoding(data)
     if c.script or d is None or (repr(d.framer), d.stream, d.errors[-1:]) != (framer, stream, [INC]):
@@ -325,28 +334,28 @@ def scripted(name: str, rng: random.Random) -> bytes:
 
 def draw(rng: random.Random) -> bytes:
     c = Recorder(rng)
-    kind = fz.scenario_kind(c)
+    kind = scenario_kind(c)
     if kind == "encoder":
-        fz.encoder_scenario(c)
+        encoder_scenario(c)
     elif kind == "socket":
-        fz.socket_setup(c)
+        socket_setup(c)
     else:
-        fz.decoder_setup(c)
+        decoder_setup(c)
     return bytes(c.out)
 
 
 DEFAULT_DIRECTORY = Path(__file__).resolve().parent / "corpus" / "decoders"
 
 
-def finding_in(data: bytes) -> fz.Finding | None:
+def finding_in(data: bytes) -> Finding | None:
     try:
-        fz.one_input(data)
-    except fz.Finding as finding:
+        one_input(data)
+    except Finding as finding:
         return finding
     return None
 
 
-def make(directory: Path) -> tuple[list[Path], list[tuple[bytes, fz.Finding]]]:
+def make(directory: Path) -> tuple[list[Path], list[tuple[bytes, Finding]]]:
     """The inputs written, and the drawn inputs left out for a finding."""
     rng = random.Random(SEED)
     written = []
@@ -359,7 +368,7 @@ def make(directory: Path) -> tuple[list[Path], list[tuple[bytes, fz.Finding]]]:
         sys.exit(f"{directory} is not empty")
     for name in SCRIPTED:
         data = scripted(name, rng)
-        fz.one_input(data)
+        one_input(data)
         path = directory / name
         path.write_bytes(data)
         written.append(path)

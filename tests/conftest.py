@@ -1,8 +1,11 @@
-"""Every test that takes ``impl`` runs once per implementation.
+"""Every test that takes ``impl`` runs once per core of ``fastframe._cores.CORES``.
 
-The compiled core is imported directly, so a missing or broken extension is an
-error, not a skip.  With FASTFRAME_PURE_PYTHON=1 (the pure-Python package, as on
-PyPy) only the Python twin exists and is tested.
+``impl`` is a ``fastframe._cores.Core``: tests reach a core through it (a framer's
+codec, decoder or bound twin, the core's FramedSocket), never by naming the core's
+module.  The compiled core is in CORES unless FASTFRAME_PURE_PYTHON=1 is set or the
+package was built pure (as for PyPy): elsewhere a missing or broken extension is an
+error (CORES does not import), not a skip.  Without it, only the Python twin exists
+and is tested.
 
 Every test that takes ``loop_kind`` runs once per event loop: asyncio's default
 loop and uvloop (skipped, with the reason, where uvloop cannot be imported).
@@ -11,22 +14,11 @@ loop and uvloop (skipped, with the reason, where uvloop cannot be imported).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from types import ModuleType
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-from fastframe import _purepython
-from fastframe._switch import pure_python_requested
-
-if pure_python_requested():
-    IMPLEMENTATIONS: list[ModuleType] = [_purepython]
-else:
-    from fastframe import _speedups
-
-    IMPLEMENTATIONS = [_speedups, _purepython]
+from fastframe._cores import CORES, Core
 
 try:
     import uvloop  # noqa: F401 - only whether it imports
@@ -41,46 +33,21 @@ settings.register_profile(
 settings.register_profile("dev", deadline=None, max_examples=100)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
+# The FramedSocket test modules also run the compiled core on its other path.  The
+# fault matrix (tests/sockets/test_faults.py) drives FramedSockets too but has always
+# run the descriptor path only: giving it the object path would add tests, not move
+# them.
+SOCKET_PACKAGE = "tests.sockets."
+DESCRIPTOR_PATH_ONLY = ("tests.sockets.test_faults",)
 
-@dataclass(frozen=True)
-class Impl:
-    """One implementation, reached through the framers (whose codecs both cores make)."""
 
-    module: ModuleType
-    fd_path: bool = True  # the compiled FramedSocket's system calls on the descriptor
-
-    @property
-    def name(self) -> str:
-        name: str = self.module.IMPLEMENTATION
-        return name if self.fd_path else f"{name}-object"
-
-    def codec(self, framer: Any) -> Any:
-        return framer._codec_in(self.module)
-
-    def decoder(self, framer: Any) -> Any:
-        return self.codec(framer).decoder()
-
-    def bind(self, framer: Any) -> Any:
-        """An equal framer whose decoders and encoders are this core's (what
-        fastframe.aio uses: ``framer.decoder()`` and ``framer._codec``)."""
-        return framer._bound_to(self.module)
-
-    def framed_socket(self, sock: Any, framer: Any) -> Any:
-        if self.fd_path:
-            return self.module.FramedSocket(sock, framer)
-        self.module._use_fd_path(False)
-        try:
-            return self.module.FramedSocket(sock, framer)
-        finally:
-            self.module._use_fd_path(True)
-
-    def __repr__(self) -> str:
-        return self.name
+def runs_both_paths(module_name: str) -> bool:
+    return module_name.startswith(SOCKET_PACKAGE) and module_name not in DESCRIPTOR_PATH_ONLY
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """``impl`` is each implementation; for the FramedSocket tests also the compiled
-    core calling the socket's methods, the path of platforms without descriptors.
+    """``impl`` is each core; for the FramedSocket tests also the compiled core
+    calling the socket's methods, the path of platforms without descriptors.
     ``loop_kind`` is "asyncio" and "uvloop"."""
     if "loop_kind" in metafunc.fixturenames:
         kinds = [
@@ -92,7 +59,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("loop_kind", kinds)
     if "impl" not in metafunc.fixturenames:
         return
-    impls = [Impl(m) for m in IMPLEMENTATIONS]
-    if metafunc.module.__name__.startswith("test_socket_") and not pure_python_requested():
-        impls.insert(1, Impl(_speedups, fd_path=False))
+    impls: list[Core] = []
+    for core in CORES:
+        impls.append(core)
+        if core.has_object_path and runs_both_paths(metafunc.module.__name__):
+            impls.append(core.object_path())
     metafunc.parametrize("impl", impls, ids=[i.name for i in impls])

@@ -1,0 +1,154 @@
+"""Frames as the aio tests write and read them: payloads each framer can carry,
+sending with a head where the framing takes one, the ways of reading (``recv``,
+``recv_many``, ``async for``), the events a reader yields, streams of good and
+oversize frames with the events they must give, and an echoing handler."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import fastframe as ff
+from fastframe import aio
+from fastframe.errors import ConnectionClosed, FastframeError, FrameTooLarge
+from tests.support.calls import E, F
+from tests.support.wire import expect, lp_frame_size, oversize_frame, wire_of
+
+# -- frames -----------------------------------------------------------------------------------
+
+
+def head_of(framer: Any) -> bytes:
+    return b"H" * getattr(framer, "offset", 0)
+
+
+def send(writer: aio.FramedWriter, framer: Any, payload: bytes) -> None:
+    if getattr(framer, "offset", 0):
+        writer.send(payload, head=head_of(framer))
+    else:
+        writer.send(payload)
+
+
+def send_many(writer: aio.FramedWriter, framer: Any, items: Sequence[bytes]) -> None:
+    if getattr(framer, "offset", 0):
+        writer.send_many(items, head=head_of(framer))
+    else:
+        writer.send_many(items)
+
+
+CANDIDATES = [b"", b"a", b"hello", b"x" * 300, bytes(range(256)), b"a\rb", b"<EN", b"\r\n\r", b"12:"]
+SMALL_CANDIDATES = [b"", b"a", b"hello", b"x" * 20, b"a\rb", b"<EN", b"12:"]
+
+
+def sample_payloads(framer: Any, candidates: Sequence[bytes] = CANDIDATES) -> list[bytes]:
+    """Payloads ``framer`` can encode: empty, short, 300 bytes, awkward bytes."""
+    if isinstance(framer, ff.FixedSize):
+        return [bytes([65 + i]) * framer.size for i in range(6)]
+    return [c for c in candidates if expect(framer, c, head_of(framer)).ok]
+
+
+# framings whose frame is the payload (an echo server can send a frame back as is)
+ECHO_FRAMERS = [ff.LengthPrefixed(4), ff.Lines(), ff.Netstring(), ff.VarintPrefixed()]
+
+HOW = ["recv", "recv_many", "iter"]
+
+
+async def drain_frames(reader: aio.FramedReader, how: str) -> list[bytes]:
+    """Every frame until a clean EOF, by ``recv``, ``recv_many`` or ``async for``."""
+    frames: list[bytes] = []
+    if how == "iter":
+        async for frame in reader:
+            assert type(frame) is bytes
+            frames.append(frame)
+        return frames
+    while True:
+        try:
+            got = [await reader.recv()] if how == "recv" else await reader.recv_many()
+        except ConnectionClosed as exc:
+            assert type(exc) is ConnectionClosed, repr(exc)
+            return frames
+        assert got, "recv_many() returned []"
+        assert all(type(frame) is bytes for frame in got)
+        frames += got
+
+
+async def collect(reader: aio.FramedReader, how: str, count: int) -> list[tuple]:
+    """At least ``count`` events: ("frame", f) per frame, ("error", type, args) per
+    FastframeError raised, ("end",) when ``async for`` ends."""
+    out: list[tuple] = []
+    while len(out) < count:
+        try:
+            if how == "recv":
+                out.append(("frame", await reader.recv()))
+            elif how == "recv_many":
+                got = await reader.recv_many()
+                assert got, "recv_many() returned []"
+                out += [("frame", frame) for frame in got]
+            else:
+                async for frame in reader:
+                    out.append(("frame", frame))
+                    if len(out) >= count:
+                        break
+                else:
+                    out.append(("end",))
+        except FastframeError as exc:
+            out.append(("error", type(exc), exc.args))
+    return out
+
+
+def ok(framer: Any, payload: bytes) -> tuple[bytes, tuple]:
+    wire, frames = wire_of(framer, [payload])
+    return wire, F(frames[0])
+
+
+def big(framer: Any, n: int) -> tuple[bytes, tuple]:
+    """An oversize frame announcing (or holding) n bytes, and its FrameTooLarge:
+    .size is the frame as it would be returned (a delimited framing reports
+    max_size + 1, having stopped looking there)."""
+    if isinstance(framer, ff.LengthPrefixed):
+        size = lp_frame_size(framer, n)
+    elif isinstance(framer, (ff.Delimited, ff.Lines)):
+        size = framer.max_size + 1
+    else:
+        size = n
+    return oversize_frame(framer, n), E(FrameTooLarge(size, framer.max_size))
+
+
+SMALL = 8
+OVERSIZE_FRAMERS = [
+    ff.LengthPrefixed(2, max_size=SMALL),
+    ff.LengthPrefixed(4, offset=1, adjustment=-4, strip=0, max_size=SMALL),
+    ff.Lines(max_size=SMALL),
+    ff.Delimited(b"<END>", max_size=SMALL, keep=True),
+    ff.Netstring(max_size=SMALL),
+    ff.VarintPrefixed(max_size=SMALL),
+]
+
+
+def oversize_stream(framer: Any) -> list[tuple[bytes, tuple]]:
+    """good, oversize, good, good, oversize, oversize, good (wire, event) pieces."""
+    return [
+        ok(framer, b"a"),
+        big(framer, 20),
+        ok(framer, b"bc"),
+        ok(framer, b""),
+        big(framer, 30),
+        big(framer, 12),
+        ok(framer, b"xyz"),
+    ]
+
+
+async def batch_echo(reader: aio.FramedReader, writer: aio.FramedWriter) -> int:
+    """Echo every frame back (recv_many / send_many + drain) until the peer's EOF."""
+    count = 0
+    while True:
+        try:
+            frames = await reader.recv_many()
+        except ConnectionClosed:
+            return count
+        count += len(frames)
+        writer.send_many(frames)
+        await writer.drain()
+
+
+async def one(reader: aio.FramedReader, how: str) -> list[bytes]:
+    return [await reader.recv()] if how == "recv" else await reader.recv_many()

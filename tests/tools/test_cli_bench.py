@@ -1,0 +1,268 @@
+"""``python -m fastframe bench`` as a user runs it: each test starts the real command
+in a subprocess, on the same fastframe (and FASTFRAME_PURE_PYTHON choice) as this
+test process.  Nothing here looks at the speeds, only at what is printed and saved.
+
+One full ``--quick`` run; the other runs use one payload size, a few contenders
+and short windows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import fastframe
+from fastframe._bench.contenders import RECEIVERS
+from tests.support.children import child_env
+from tests.support.platforms import HAVE_UNIX_SOCKETS, child_signal_defaults
+
+TIMEOUT = 120  # seconds, for every wait on a subprocess
+# a short run: one size, one window each of three contenders
+SMALL = ["--size", "64", "--rounds", "1", "--window", "0.02"]
+SMALL += ["--contender", "best-python", "--contender", "howto", "--contender", "streams@asyncio"]
+
+# the transport a run uses by default: TCP where there is no AF_UNIX (Windows)
+DEFAULT_TRANSPORT = "AF_UNIX" if HAVE_UNIX_SOCKETS else "TCP 127.0.0.1"
+
+# Runs the command with some modules made unimportable, as on an install without them.
+WITHOUT = (
+    "import sys\n"
+    "for name in sys.argv[1].split(','):\n"
+    "    sys.modules[name] = None\n"
+    "from fastframe._cli import main\n"
+    "sys.exit(main(sys.argv[2:]))\n"
+)
+
+
+def bench(*args: str, without: str = "", **env: str) -> subprocess.CompletedProcess[str]:
+    """``python -m fastframe bench ARGS`` (``without``: modules blocked, comma-separated)."""
+    if without:
+        command = [sys.executable, "-c", WITHOUT, without, "bench", *args]
+    else:
+        command = [sys.executable, "-m", "fastframe", "bench", *args]
+    return subprocess.run(
+        command, env=child_env(**env), capture_output=True, text=True, timeout=TIMEOUT
+    )
+
+
+def test_quick_prints_a_table_per_payload_size() -> None:
+    done = bench("--quick")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    headings = ["recv 64 B payloads", "recv 1 KiB payloads", "recv 64 KiB payloads"]
+    assert [line for line in out.splitlines() if line.endswith(" payloads")] == headings
+    assert "vs howto" in out and "vs best-python" in out and "vs streams@asyncio" in out
+    assert f"IMPLEMENTATION={fastframe.IMPLEMENTATION}" in out
+    assert f"{DEFAULT_TRANSPORT}; 3 rounds of 0.05 s windows per contender" in out
+    table = out.split("recv 64 B payloads")[1].split("recv 1 KiB payloads")[0]
+    for name in RECEIVERS:  # a row, or a line saying why it did not run
+        assert f"  {name} " in table or f"{name}," in table or f"{name}:" in table, name
+    for name in ("best-python", "howto", "streams@asyncio", "fastframe-python.recv_many"):
+        assert f"\n  {name} " in table, name  # these run everywhere
+    assert "window 1/" in done.stderr and "(round 3/3)" in done.stderr  # progress
+
+
+def test_json_saves_the_results(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    done = bench(*SMALL, "--json", str(path))
+    assert done.returncode == 0, done.stderr
+    results = json.loads(path.read_text())
+    assert results["kind"] == "fastframe-socket-bench"
+    facts = results["facts"]
+    assert facts["implementation"] == fastframe.IMPLEMENTATION
+    assert (facts["transport"], facts["rounds"], facts["window_s"]) == (DEFAULT_TRANSPORT, 1, 0.02)
+    assert facts["python"] and facts["fastframe_version"] == fastframe.__version__
+    (group,) = results["groups"]
+    assert (group["name"], group["operation"], group["payload_size"]) == ("recv 64 B", "recv", 64)
+    assert list(group["contenders"]) == ["best-python", "howto", "streams@asyncio"]
+    for windows in group["contenders"].values():
+        ((frames, wire, seconds),) = windows
+        assert frames > 0 and wire == frames * 68 and seconds > 0
+    assert set(group["medians"]) == set(group["contenders"])
+    assert group["skipped"] == {}
+
+
+def test_tcp_transport() -> None:
+    done = bench(*SMALL, "--transport", "tcp")
+    assert done.returncode == 0, done.stderr
+    assert "TCP 127.0.0.1; 1 round of 0.02 s windows" in done.stdout
+
+
+def test_without_unix_sockets_tcp_is_the_default(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Where there is no AF_UNIX (Windows), --transport defaults to tcp, and
+    --transport unix is refused before anything runs."""
+    from fastframe._cli import bench as command
+
+    monkeypatch.delattr(socket, "AF_UNIX", raising=False)
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser, "bench")
+    assert parser.parse_args([]).transport == "tcp"
+    assert command.run(parser.parse_args(["--transport", "unix"])) == 2
+    assert capsys.readouterr().err == "fastframe bench: --transport unix: this platform has no Unix sockets\n"
+
+
+def test_plot_draws_a_png(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "chart.png"
+    done = bench(*SMALL, "--plot", str(path))
+    assert done.returncode == 0, done.stderr
+    assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_plot_without_matplotlib_exits_2_before_running(tmp_path: Path) -> None:
+    path = tmp_path / "chart.png"
+    done = bench(*SMALL, "--plot", str(path), without="matplotlib")
+    assert done.returncode == 2
+    assert "usage:" in done.stderr and "matplotlib" in done.stderr
+    assert "fastframe[plot]" in done.stderr
+    assert "check 1/" not in done.stderr and not done.stdout  # nothing ran
+    assert not path.exists()
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--bogus"],
+        ["--rounds", "0"],
+        ["--window", "-1"],
+        ["--window", "inf"],
+        ["--size", "0"],
+        ["--size", "2MiB"],
+        ["--size", "lots"],
+        ["--transport", "udp"],
+        ["--contender", "nobody"],
+        ["--json", "/no/such/folder/out.json"],
+    ],
+    ids=lambda flags: "_".join(flags),
+)
+def test_bad_flags_exit_2_with_usage(flags: list[str]) -> None:
+    done = bench(*flags)
+    assert done.returncode == 2
+    assert done.stderr.startswith("usage: fastframe")  # unknown flags: the main parser's
+    assert "error:" in done.stderr and not done.stdout
+
+
+def test_sizes_and_contenders_are_chosen() -> None:
+    done = bench("--size", "1KiB", "--size", "100", "--rounds", "1", "--window", "0.02",
+                 "--contender", "howto")
+    assert done.returncode == 0, done.stderr
+    assert "recv 1 KiB payloads" in done.stdout and "recv 100 B payloads" in done.stdout
+    assert "best-python" not in done.stdout
+
+
+def test_without_the_compiled_core_the_table_says_so() -> None:
+    # as on a pure-Python install: fastframe._speedups does not import
+    args = [*SMALL, "--contender", "fastframe-cython.recv_many"]
+    done = bench(*args, without="fastframe._speedups", FASTFRAME_PURE_PYTHON="1")
+    assert done.returncode == 0, done.stderr
+    assert "not run here: fastframe-cython.recv_many: fastframe._speedups does not import" in (
+        done.stdout.replace("\n    ", " ")
+    )
+    assert "\n  best-python " in done.stdout
+
+
+def test_a_missing_compiled_core_is_an_error_when_required() -> None:
+    done = bench(
+        *SMALL,
+        "--contender",
+        "aio-cython.recv@asyncio",
+        without="fastframe._speedups",
+        FASTFRAME_PURE_PYTHON="1",
+        FASTFRAME_BENCH_REQUIRE_CYTHON="1",
+    )
+    assert done.returncode == 1
+    assert "FASTFRAME_BENCH_REQUIRE_CYTHON=1" in done.stderr and not done.stdout
+
+
+def test_without_uvloop_the_table_says_so() -> None:
+    done = bench(*SMALL, "--contender", "streams@uvloop", without="uvloop")
+    assert done.returncode == 0, done.stderr
+    assert "not run here: streams@uvloop: uvloop does not import" in done.stdout
+    assert "uvloop missing" in done.stdout
+
+
+@pytest.mark.skipif(
+    not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(),
+    reason="finds the peer process in /proc",
+)
+@pytest.mark.parametrize("contender", ["best-python", "aio-python.recv@asyncio"])
+def test_ctrl_c_ends_cleanly_with_the_peer(contender: str) -> None:
+    command = [sys.executable, "-m", "fastframe", "bench", "--size", "64", "--rounds", "1"]
+    command += ["--window", "60", "--contender", contender]
+    process = subprocess.Popen(
+        command,
+        env=child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **child_signal_defaults(),  # SIGINT must reach it from a background run too
+    )
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:  # until the (long) timed window has begun
+            if line.startswith("window 1/1"):
+                break
+        pid = process.pid
+        (peer,) = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=TIMEOUT)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err and not out
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{peer}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)  # reaped by the command, or by init once it has exited
+    assert not Path(f"/proc/{peer}").exists(), "the peer process outlived the command"
+
+
+def test_ctrl_c_leaves_no_complaint_from_what_it_cut_short() -> None:
+    # Ctrl-C can land inside a constructor (an event loop's, in one CI run): the
+    # half-built object then fails in __del__.  The command says "interrupted", only.
+    code = (
+        "import sys\n"
+        "from fastframe._cli import bench, main\n"
+        "class HalfBuilt:\n"
+        "    def __del__(self):\n"
+        "        raise AttributeError('no attribute _ssock')\n"
+        "def run(args):\n"
+        "    half = HalfBuilt()\n"
+        "    raise KeyboardInterrupt\n"
+        "bench.run = run\n"
+        "sys.exit(main(['bench', '--quick']))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=child_env(), capture_output=True, text=True, timeout=TIMEOUT
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (130, "", "interrupted\n")
+
+
+def test_a_loop_that_cannot_be_made_closes_the_coroutine(monkeypatch: pytest.MonkeyPatch) -> None:
+    # else "coroutine was never awaited" follows a Ctrl-C in new_event_loop()
+    import asyncio
+
+    from fastframe._bench.contenders import event_loop_runner
+
+    def interrupted() -> asyncio.AbstractEventLoop:
+        raise KeyboardInterrupt
+
+    async def work() -> None:
+        pass
+
+    monkeypatch.setattr(asyncio, "new_event_loop", interrupted)
+    coro = work()
+    with pytest.raises(KeyboardInterrupt):
+        event_loop_runner("asyncio")(coro)
+    assert coro.cr_frame is None  # closed

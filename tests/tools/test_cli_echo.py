@@ -1,0 +1,594 @@
+"""``fastframe echo-server`` and ``echo-client``, run as real commands in
+subprocesses (on the same fastframe and FASTFRAME_PURE_PYTHON choice as this
+process), and the ``--framing`` parser they share, in process.
+
+Every wait on a subprocess or a socket is bounded by TIMEOUT, so that a bug
+fails a test instead of hanging it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+import fastframe as ff
+from fastframe._cli.framing import add_framing_arguments, framer_from_args, parse_framing, unescape
+from tests.support.children import child_env
+from tests.support.paths import ROOT
+from tests.support.platforms import (
+    HAVE_POSIX_SIGNALS,
+    child_signal_defaults,
+    readline_within,
+    requires_posix_signals,
+    requires_unix_sockets,
+    unix_socket_path,
+)
+
+TIMEOUT = 60  # seconds, for every wait
+HAVE_UVLOOP = importlib.util.find_spec("uvloop") is not None
+needs_uvloop = pytest.mark.skipif(not HAVE_UVLOOP, reason="uvloop is not installed")
+
+
+ENV = child_env()
+
+
+def fastframe(*args: str) -> list[str]:
+    return [sys.executable, "-m", "fastframe", *args]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        fastframe(*args), cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=TIMEOUT
+    )
+
+
+class Server:
+    """``echo-server`` in a subprocess; ``wait_listening()`` reads where it listens."""
+
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen(
+            fastframe("echo-server", *args),
+            cwd=ROOT,
+            env=ENV,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            # SIGINT must reach it even when the tests run as a background job,
+            # which inherits SIGINT ignored (and the server leaves it so).
+            **child_signal_defaults(),
+        )
+
+    def wait_listening(self) -> None:
+        """Read the line that says where the server listens."""
+        line = readline_within(self.process.stdout, TIMEOUT)
+        assert line is not None, "echo-server printed nothing"
+        match = re.fullmatch(r"listening on (\S+) (.+)\n", line)
+        assert match, (line, self.process.stderr.read() if not line else "")
+        self.host, port_or_path = match.groups()
+        self.where = (
+            ["--unix", port_or_path] if self.host == "unix" else ["--port", port_or_path]
+        )
+
+    def stop(self, signum: int = signal.SIGINT) -> tuple[int | None, str, str]:
+        """Send ``signum``; the exit status and the rest of stdout and stderr.
+        Where an asyncio loop cannot catch a signal (Windows) the server is
+        killed instead, and the status is None."""
+        if HAVE_POSIX_SIGNALS:
+            self.process.send_signal(signum)
+        else:
+            self.process.kill()
+        out, err = self.process.communicate(timeout=TIMEOUT)
+        return self.process.returncode if HAVE_POSIX_SIGNALS else None, out, err
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.communicate(timeout=TIMEOUT)
+
+
+@pytest.fixture
+def start_server() -> Iterator[Callable[..., Server]]:
+    """Starts echo-servers; any still running at the end of the test are killed."""
+    servers: list[Server] = []
+
+    def start(*args: str) -> Server:
+        server = Server(*args)
+        servers.append(server)
+        server.wait_listening()
+        return server
+
+    yield start
+    for server in servers:
+        server.kill()
+
+
+def assert_stopped_cleanly(server: Server, signum: int = signal.SIGINT) -> None:
+    status, out, err = server.stop(signum)
+    assert (status, out, err) == (0 if HAVE_POSIX_SIGNALS else None, "", "")
+
+
+REPORT = re.compile(
+    r"messages: (?P<count>\d+) of (?P<size>\d+) bytes, (?P<mode>\w+), (?P<framing>\S+), "
+    r"(?P<loop>\w+), (?P<implementation>\w+)\n"
+    r"time: \d+\.\d{4} s\n"
+    r"rate: \d+ messages/s\n"
+    r"latency: p50 (?P<p50>[\d.]+) us, p90 (?P<p90>[\d.]+) us, p99 (?P<p99>[\d.]+) us, "
+    r"max (?P<max>[\d.]+) us\n"
+)
+
+
+def check_report(
+    result: subprocess.CompletedProcess[str],
+    count: int,
+    size: int,
+    mode: str,
+    framing: str,
+    loop: str,
+) -> None:
+    assert (result.returncode, result.stderr) == (0, "")
+    report = REPORT.fullmatch(result.stdout)
+    assert report, result.stdout
+    assert report.group("count", "size", "mode", "framing", "loop", "implementation") == (
+        str(count), str(size), mode, framing, loop, ff.IMPLEMENTATION
+    )
+    latencies = [float(report[q]) for q in ("p50", "p90", "p99", "max")]
+    assert latencies == sorted(latencies)
+
+
+# -- exchanges -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("framing", "transport", "loop"),
+    [
+        ("length:4", "tcp", "asyncio"),
+        pytest.param("length:4", "unix", "asyncio", marks=requires_unix_sockets),
+        ("length:2:little", "tcp", "asyncio"),
+        ("lines", "tcp", "asyncio"),
+        pytest.param("netstring", "unix", "asyncio", marks=requires_unix_sockets),
+        ("varint", "tcp", "asyncio"),
+        ("fixed:16", "tcp", "asyncio"),
+        (r"delimited:\r\n", "tcp", "asyncio"),
+        pytest.param(r"delimited:\0", "unix", "asyncio", marks=requires_unix_sockets),
+        ("delimited:5.", "tcp", "asyncio"),  # bytes of the client's payloads
+        pytest.param("length", "tcp", "uvloop", marks=needs_uvloop),
+        pytest.param("lines", "unix", "uvloop", marks=[needs_uvloop, requires_unix_sockets]),
+    ],
+)
+def test_echo_both_modes(
+    start_server: Callable[..., Server], tmp_path: Path, framing: str, transport: str, loop: str
+) -> None:
+    path = unix_socket_path(tmp_path, "echo.sock")
+    where = ["--unix", path] if transport == "unix" else ["--port", "0"]
+    server = start_server(*where, "--framing", framing, "--loop", loop)
+    if transport == "tcp":
+        assert server.host == "127.0.0.1" and int(server.where[1]) > 0
+    size = 16 if framing == "fixed:16" else 64
+    for mode in ("pingpong", "pipeline"):
+        result = run(
+            "echo-client", *server.where, "--framing", framing, "--loop", loop, "--mode", mode
+        )
+        check_report(result, 1000, size, mode, framing, loop)
+    assert_stopped_cleanly(server)
+    assert not os.path.exists(path)
+
+
+def test_sigterm_and_sizes(start_server: Callable[..., Server]) -> None:
+    server = start_server("--framing", "length:1")
+    for size in ("0", "255"):
+        result = run("echo-client", *server.where, "--framing=length:1", "-n50", "--size", size)
+        check_report(result, 50, int(size), "pingpong", "length:1", "asyncio")
+    assert_stopped_cleanly(server, signal.SIGTERM)
+
+
+@pytest.mark.parametrize(
+    ("options", "good", "bad", "report"),
+    [
+        pytest.param(
+            ["--max-size", "10"],
+            b"\0\0\0\2ok",
+            b"\0\0\0\x0b" + b"x" * 11,
+            r"FrameTooLarge: frame of 11 bytes exceeds max_size=10",
+            id="oversize",
+        ),
+        pytest.param(
+            ["--framing", "netstring"],
+            b"2:ok,",
+            b"2x",
+            r"ProtocolError: .*",
+            id="malformed",
+        ),
+        pytest.param(
+            ["--framing", "lines"],
+            b"ok\n",
+            b"ends with CR\r\r\n",  # a frame Lines cannot send back
+            r"ValueError: a line must not end with b'\\r'.*",
+            id="unechoable",
+        ),
+        pytest.param(
+            [],
+            b"\0\0\0\2ok",
+            b"\0\0\0\5ab",
+            r"IncompleteFrame: stream ended inside a frame: got 6 of 9 bytes",
+            id="incomplete",
+        ),
+    ],
+)
+def test_bad_client_is_dropped_alone(
+    start_server: Callable[..., Server], options: list[str], good: bytes, bad: bytes, report: str
+) -> None:
+    server = start_server(*options)
+    address = ("127.0.0.1", int(server.where[1]))
+    with socket.create_connection(address, timeout=TIMEOUT) as client:
+        client.sendall(good + bad)
+        client.shutdown(socket.SHUT_WR)
+        received = b""
+        while chunk := client.recv(100):  # until the server closes the connection
+            received += chunk
+    assert received == good  # the frame before the bad one was echoed
+    with socket.create_connection(address, timeout=TIMEOUT) as other:
+        other.sendall(good)
+        assert other.recv(100) == good  # the server goes on serving
+    status, out, err = server.stop()
+    assert (status, out) == (0 if HAVE_POSIX_SIGNALS else None, "")
+    assert re.fullmatch(rf"client 1 \(127\.0\.0\.1:\d+\): {report}; closed\n", err), err
+
+
+@requires_posix_signals  # a killed server's connections are reset, not closed
+def test_stop_with_a_client_connected(start_server: Callable[..., Server]) -> None:
+    server = start_server("--framing", "lines")
+    with socket.create_connection(("127.0.0.1", int(server.where[1])), timeout=TIMEOUT) as idle:
+        idle.sendall(b"hi\n")
+        assert idle.recv(100) == b"hi\n"  # the server serves it
+        assert_stopped_cleanly(server)
+        assert idle.recv(100) == b""  # and closed it on the way out
+
+
+# -- failures --------------------------------------------------------------------------
+
+
+def test_connection_refused() -> None:
+    with socket.socket() as holder:  # bound, not listening: connecting is refused
+        holder.bind(("127.0.0.1", 0))
+        port = holder.getsockname()[1]
+        result = run("echo-client", "--port", str(port))
+    assert (result.returncode, result.stdout) == (3, "")
+    assert result.stderr == f"cannot connect to 127.0.0.1:{port}: connection refused\n"
+
+
+@requires_unix_sockets
+def test_unix_socket_missing(tmp_path: Path) -> None:
+    path = unix_socket_path(tmp_path, "none.sock")
+    result = run("echo-client", "--unix", str(path))
+    assert (result.returncode, result.stdout) == (3, "")
+    assert result.stderr == f"cannot connect to {path}: no such file or directory\n"
+
+
+def test_port_in_use() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as holder:
+        port = holder.getsockname()[1]
+        result = run("echo-server", "--port", str(port))
+    assert (result.returncode, result.stdout) == (3, "")
+    assert result.stderr == f"cannot listen on 127.0.0.1:{port}: address already in use\n"
+
+
+@pytest.mark.parametrize(
+    ("exc", "reason"),
+    [
+        # Winsock's numbers, which Windows' C library has no text for
+        (ConnectionRefusedError(10061, "No connection could be made"), "connection refused"),
+        (ConnectionResetError(10054, "An existing connection was forcibly closed"), "connection reset by peer"),
+        (OSError(10065, "A socket operation was attempted to an unreachable host"),
+         "a socket operation was attempted to an unreachable host"),
+    ],
+)
+def test_reasons_without_a_c_library_text(exc: OSError, reason: str) -> None:
+    from fastframe._cli.echo import _reason
+
+    assert _reason(exc) == reason
+
+
+@contextlib.contextmanager
+def fake_server(answer: Callable[[ff.FramedSocket], None]) -> Iterator[list[str]]:
+    """A one-connection LengthPrefixed(4) server in a thread that answers with
+    ``answer(connection)``; the client options that reach it."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(TIMEOUT)
+
+    def serve() -> None:
+        # The client hangs up on a wrong answer: what that does here does not matter.
+        with contextlib.suppress(OSError, ff.FastframeError):
+            conn, _ = listener.accept()
+            conn.settimeout(TIMEOUT)
+            with ff.FramedSocket(conn, ff.LengthPrefixed(4)) as fs:
+                answer(fs)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield ["--port", str(listener.getsockname()[1])]
+    finally:
+        listener.close()
+        thread.join(TIMEOUT)
+
+
+def alter_fourth(fs: ff.FramedSocket) -> None:
+    for number, frame in enumerate(fs):
+        fs.send(b"X" + frame[1:] if number == 3 else frame)
+
+
+def close_after_five(fs: ff.FramedSocket) -> None:
+    for _ in range(5):
+        fs.send(fs.recv())
+    hang_up(fs)
+
+
+def close_inside_a_frame(fs: ff.FramedSocket) -> None:
+    fs.recv()
+    fs.sendall(b"\0\0\0\x10abc")
+    hang_up(fs)
+
+
+def hang_up(fs: ff.FramedSocket) -> None:
+    # Half-close, then read what the client still sends: closing with unread
+    # bytes would send it a reset instead of the EOF under test.
+    fs.shutdown_write()
+    fs.recv_until_eof()
+
+
+def frame_after_the_last(fs: ff.FramedSocket) -> None:
+    for frame in fs:
+        fs.send(frame)
+    fs.send(b"extra")
+
+
+def one_more_with_the_last(fs: ff.FramedSocket) -> None:
+    # One write: the extra frame arrives with the last echoes.
+    fs.send_many([fs.recv() for _ in range(10)] + [b"extra"])
+    hang_up(fs)
+
+
+def oversize_answer(fs: ff.FramedSocket) -> None:
+    fs.recv()
+    fs.sendall(b"\xff\xff\xff\xff")
+
+
+def never_answer(fs: ff.FramedSocket) -> None:
+    fs.recv_until_eof()
+
+
+@pytest.mark.parametrize(
+    ("answer", "mode", "message"),
+    [
+        pytest.param(
+            alter_fourth,
+            "pingpong",
+            r"echo 3 differs: sent b'3\.3\.3\.3\.' \(8 bytes\), got b'X\.3\.3\.3\.' \(8 bytes\) "
+            r"\(3 of 10 echoes received\)",
+            id="mismatch-pingpong",
+        ),
+        pytest.param(
+            alter_fourth,
+            "pipeline",
+            r"echo 3 differs: .* \(3 of 10 echoes received\)",
+            id="mismatch-pipeline",
+        ),
+        pytest.param(
+            close_after_five,
+            "pingpong",
+            r"the server closed the connection \(5 of 10 echoes received\)",
+            id="closed",
+        ),
+        pytest.param(
+            close_inside_a_frame,
+            "pingpong",
+            r"the server closed the connection inside a frame: "
+            r"stream ended inside a frame: got 7 of 20 bytes \(0 of 10 echoes received\)",
+            id="closed-inside-a-frame",
+        ),
+        pytest.param(
+            frame_after_the_last,
+            "pipeline",
+            r"a frame after the last echo: b'extra' \(10 of 10 echoes received\)",
+            id="extra-frame",
+        ),
+        pytest.param(
+            one_more_with_the_last,
+            "pipeline",
+            r"more echoes than messages sent: b'extra' \(10 of 10 echoes received\)",
+            id="extra-echo",
+        ),
+        pytest.param(
+            oversize_answer,
+            "pingpong",
+            r"bad framing from the server: FrameTooLarge: frame of 4294967295 bytes exceeds "
+            r"max_size=16777216 \(0 of 10 echoes received\)",
+            id="bad-framing",
+        ),
+        pytest.param(
+            never_answer,
+            "pingpong",
+            r"timed out after 1 s \(0 of 10 echoes received\)",
+            id="timeout",
+        ),
+    ],
+)
+def test_client_detects(answer: Callable[[ff.FramedSocket], None], mode: str, message: str) -> None:
+    with fake_server(answer) as where:
+        result = run("echo-client", *where, "-n10", "--size=8", "--mode", mode, "--timeout=1")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert re.fullmatch(message + "\n", result.stderr), result.stderr
+
+
+# -- usage -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        ("echo-server --bogus", "unrecognized arguments: --bogus"),
+        ("echo-server --port 65536", "argument --port: expected an integer from 0 to 65535"),
+        ("echo-server --port http", "argument --port: expected an integer"),
+        ("echo-server --port 1 --unix x", "argument --unix: not allowed with argument --port"),
+        ("echo-server --unix x --host ::1", "--host does not go with --unix"),
+        ("echo-server --framing length:3", "bad framing 'length:3': width must be 1, 2, 4 or 8"),
+        ("echo-server --framing fixed:8 --max-size 9", "--max-size does not apply"),
+        ("echo-server --max-size 0", "argument --max-size: expected an integer >= 1"),
+        ("echo-server --loop trio", "argument --loop: invalid choice"),
+        ("echo-client", "one of the arguments --port --unix is required"),
+        ("echo-client --port 0", "argument --port: expected an integer from 1 to 65535"),
+        ("echo-client --port 1 --unix x", "argument --unix: not allowed with argument --port"),
+        ("echo-client --port 1 --count 0", "argument -n/--count: expected an integer >= 1"),
+        ("echo-client --port 1 -n -5", "argument -n/--count: expected an integer >= 1"),
+        ("echo-client --port 1 --size -1", "argument --size: expected an integer >= 0"),
+        ("echo-client --port 1 --mode burst", "argument --mode: invalid choice"),
+        ("echo-client --port 1 --timeout -1", "argument --timeout: expected seconds >= 0"),
+        ("echo-client --port 1 --framing delimited:", "delimiter must not be empty"),
+        (
+            "echo-client --port 1 --framing length:1 --size 256",
+            "--size 256 does not fit --framing length:1: frame of 256 bytes exceeds max_size=255",
+        ),
+        (
+            "echo-client --port 1 --framing fixed:8 --size 7",
+            "--size 7 does not fit --framing fixed:8: payload must be exactly 8 bytes, got 7",
+        ),
+        ("echo-client --port 1 --max-size 63", "--size 64 does not fit --framing length"),
+    ],
+)
+def test_usage_errors(command: str, message: str) -> None:
+    result = run(*command.split())
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith("usage: fastframe")
+    assert message in result.stderr.splitlines()[-1]
+
+
+@pytest.mark.parametrize("command", ["echo-server", "echo-client"])
+def test_unix_option_without_unix_sockets(command: str) -> None:
+    # as on Windows
+    result = dispatch_after("import socket; vars(socket).pop('AF_UNIX', None)", command, "--unix", "x")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.splitlines()[-1].endswith(
+        "error: --unix: this platform has no Unix sockets (use --port)"
+    )
+
+
+def dispatch_after(prelude: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    """The command line's dispatcher with ``argv``, in a process that first ran ``prelude``."""
+    code = f"{prelude}\nimport sys\nfrom fastframe._cli import main; sys.exit(main())"
+    return subprocess.run(
+        [sys.executable, "-c", code, *argv], env=ENV, capture_output=True, text=True, timeout=TIMEOUT
+    )
+
+
+@pytest.mark.parametrize("command", [["echo-server"], ["echo-client", "--port", "1"]])
+def test_uvloop_missing(command: list[str]) -> None:
+    result = dispatch_after("import sys; sys.modules['uvloop'] = None", *command, "--loop", "uvloop")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.splitlines()[-1].endswith(
+        "error: --loop uvloop: uvloop is not installed (pip install uvloop)"
+    )
+
+
+@pytest.mark.parametrize("command", ["echo-server", "echo-client"])
+def test_help_documents_output_and_exit_status(command: str) -> None:
+    result = run(command, "--help")
+    assert result.returncode == 0
+    assert "exit status:" in result.stdout
+    output = "listening on HOST PORT" if command == "echo-server" else "latency: p50"
+    assert output in result.stdout
+
+
+def test_commands_import_no_event_loop() -> None:
+    # The dispatcher imports every command's module for every command.
+    code = (
+        "import sys, fastframe._cli\n"
+        "print({'asyncio', 'uvloop', 'fastframe.aio'} & set(sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=ENV, capture_output=True, text=True, timeout=TIMEOUT
+    )
+    assert (result.returncode, result.stdout) == (0, "set()\n")
+
+
+# -- the --framing parser --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "framer"),
+    [
+        ("length", ff.LengthPrefixed(4)),
+        ("length:1", ff.LengthPrefixed(1)),
+        ("length:2:little", ff.LengthPrefixed(2, byteorder="little")),
+        ("length:8:big", ff.LengthPrefixed(8)),
+        ("lines", ff.Lines()),
+        ("netstring", ff.Netstring()),
+        ("varint", ff.VarintPrefixed()),
+        ("fixed:12", ff.FixedSize(12)),
+        ("delimited:;", ff.Delimited(b";")),
+        ("delimited:a:b", ff.Delimited(b"a:b")),
+        (r"delimited:\r\n", ff.Delimited(b"\r\n")),
+        (r"delimited:\0\xFF\t\\", ff.Delimited(b"\0\xff\t\\")),
+        ("delimited:é", ff.Delimited("é".encode())),
+    ],
+)
+def test_parse_framing(spec: str, framer: ff.Framer) -> None:
+    assert parse_framing(spec) == framer
+
+
+@pytest.mark.parametrize(
+    ("spec", "reason"),
+    [
+        ("", "expected one of length"),
+        ("LINES", "expected one of length"),
+        ("lines:", "expected one of length"),
+        ("netstring:5", "expected one of length"),
+        ("length:", "WIDTH must be an integer, got ''"),
+        ("length:4:big:1", "expected one of length"),
+        ("length:16", "width must be 1, 2, 4 or 8, got 16"),
+        ("length:2:native", "byteorder must be 'big' or 'little'"),
+        ("fixed", "expected one of length"),
+        ("fixed:-1", "size must be between 1 and"),
+        ("delimited", "expected one of length"),
+        (r"delimited:\q", r"unknown escape '\q'"),
+        (r"delimited:a\x4", r"unknown escape '\x'"),
+        ("delimited:a\\", r"unknown escape '\'"),
+    ],
+)
+def test_parse_framing_rejects(spec: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=r"^bad framing ") as caught:
+        parse_framing(spec)
+    assert reason in str(caught.value)
+
+
+def test_unescape_keeps_undecodable_command_line_bytes() -> None:
+    # sys.argv holds bytes that are not UTF-8 as surrogate escapes (on POSIX)
+    text = os.fsdecode(b"\xfe|")
+    assert unescape(text + r"\n") == b"\xfe|\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "framer"),
+    [
+        ([], ff.LengthPrefixed(4)),
+        (["--max-size", "100"], ff.LengthPrefixed(4, max_size=100)),
+        (["--framing", "lines", "--max-size", "7"], ff.Lines(max_size=7)),
+        (["--max-size", "7", "--framing", r"delimited:\n"], ff.Delimited(b"\n", max_size=7)),
+        (["--framing", "fixed:3"], ff.FixedSize(3)),
+    ],
+)
+def test_framer_from_args(argv: list[str], framer: ff.Framer) -> None:
+    parser = argparse.ArgumentParser()
+    add_framing_arguments(parser)
+    assert framer_from_args(parser.parse_args(argv)) == framer
