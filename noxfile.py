@@ -149,9 +149,9 @@ def asan(session: nox.Session) -> None:
         # pymalloc's blocks only (none with PYTHONMALLOC=malloc).  The plain suite
         # runs them.
         deselect = [
-            "--deselect=tests/test_memory.py::test_lying_headers_reserve_nothing_ahead",
-            "--deselect=tests/test_socket_leak.py::test_no_leak_over_millions_of_frames",
-            "--deselect=tests/test_refleak.py::test_injected_leaks_are_reported",
+            "--deselect=tests/framers/test_memory.py::test_lying_headers_reserve_nothing_ahead",
+            "--deselect=tests/sockets/test_leak.py::test_no_leak_over_millions_of_frames",
+            "--deselect=tests/tools/test_refleak.py::test_injected_leaks_are_reported",
         ]
         session.run("python", "-m", "pytest", *deselect, *session.posargs, env=env)
     finally:

@@ -47,7 +47,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-# the harness's parts beside it, also when tests/test_load.py loads this file by path
+# the harness's parts beside it, also when tests/tools/test_load.py loads this file by path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from loadcheck.client import WINDOW, run_client
@@ -58,7 +58,7 @@ from loadcheck.server import Server, Stream, run_server
 
 from fastframe import _cores
 
-# what tests/test_load.py checks of the harness's own checks, through this script
+# what tests/tools/test_load.py checks of the harness's own checks, through this script
 __all__ = [
     "FD_MARGIN",
     "LARGE",

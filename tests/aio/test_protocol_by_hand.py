@@ -33,8 +33,8 @@ def test_framers_are_bound_to_each_core(impl: Any) -> None:
     framer = impl.bind(ff.Lines())
     assert framer == ff.Lines()
     proto = Recorder(framer)
-    assert type(proto._decoder).__module__ == impl.module.__name__
-    assert type(framer._codec).__module__ == impl.module.__name__
+    assert type(proto._decoder) is impl.module.DelimitedDecoder
+    assert type(framer._codec) is impl.module.DelimitedCodec
 
 
 # -- FramedProtocol fed by hand -------------------------------------------------------------------

@@ -311,6 +311,26 @@ def test_copies_work(framer: Any) -> None:
 
 
 @pytest.mark.parametrize("framer", FRAMERS, ids=IDS)
+def test_decoders_and_codecs_do_not_pickle(impl: Any, framer: Any) -> None:
+    """A decoder is one live stream's state and a codec a core's object: neither
+    pickles nor copies, on either core (framers do, above)."""
+    codec = impl.codec(framer)
+    decoder = codec.decoder()
+    decoder.feed(b"7")  # holding an unfinished frame, as a live one would
+    for obj in (decoder, codec):
+        for copier in (pickle.dumps, copy.copy, copy.deepcopy):
+            with pytest.raises(TypeError, match=r"^cannot pickle '.+' object$"):
+                copier(obj)
+
+
+def test_the_offset_limit_is_named() -> None:
+    limit = sys.maxsize // 2
+    assert ff.LengthPrefixed(offset=limit).offset == limit
+    with pytest.raises(ValueError, match=rf"^offset must be between 0 and {limit}, got {limit + 1}$"):
+        ff.LengthPrefixed(offset=limit + 1)
+
+
+@pytest.mark.parametrize("framer", FRAMERS, ids=IDS)
 def test_framers_are_immutable(framer: Any) -> None:
     name = "size" if isinstance(framer, ff.FixedSize) else "max_size"
     before = repr(framer)
@@ -332,7 +352,7 @@ def test_implementation_constant() -> None:
 
 
 def test_public_api_uses_the_implementation_picked_at_import() -> None:
-    module = {"cython": "fastframe._speedups", "python": "fastframe._purepython"}[ff.IMPLEMENTATION]
+    module = {"cython": "fastframe._core_c.core", "python": "fastframe._core_py.framings"}[ff.IMPLEMENTATION]
     for framer in FRAMERS:
         assert type(framer.decoder()).__module__ == module
 
@@ -394,6 +414,15 @@ SCRIPT = (
 )
 
 
+def compiled_core_built() -> bool:
+    """Whether the compiled core's extension is here (its package's __init__
+    imports it, so a missing one is an ImportError there)."""
+    try:
+        return importlib.util.find_spec("fastframe._core_c.core") is not None
+    except ImportError:
+        return False
+
+
 def run_import(value: str | None) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.pop(VARIABLE, None)
@@ -410,28 +439,26 @@ def run_import(value: str | None) -> subprocess.CompletedProcess[str]:
 def test_switch_on_selects_python(value: str) -> None:
     result = run_import(value)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["python", "fastframe._purepython"]
+    assert result.stdout.split() == ["python", "fastframe._core_py.framings"]
 
 
 @pytest.mark.parametrize("value", [None, "", "0", "false", "off"])
 def test_switch_off_selects_cython(value: str | None) -> None:
     result = run_import(value)
-    compiled_expected = not pure_python_requested() or (
-        importlib.util.find_spec("fastframe._speedups") is not None
-    )
+    compiled_expected = not pure_python_requested() or compiled_core_built()
     if compiled_expected:
         assert result.returncode == 0, result.stderr
-        assert result.stdout.split() == ["cython", "fastframe._speedups"]
+        assert result.stdout.split() == ["cython", "fastframe._core_c.core"]
     elif importlib.util.find_spec("fastframe._build") is not None:
         # A package built with the switch set (the py3-none-any wheel) knows it
         # has only the twin: it selects it with no switch at run time.
         assert result.returncode == 0, result.stderr
-        assert result.stdout.split() == ["python", "fastframe._purepython"]
+        assert result.stdout.split() == ["python", "fastframe._core_py.framings"]
     else:
         # This run has only the Python twin: importing without the switch must
         # fail loudly, never fall back silently.
         assert result.returncode != 0
-        assert "_speedups" in result.stderr
+        assert "fastframe._core_c" in result.stderr
         assert "ImportError" in result.stderr or "ModuleNotFoundError" in result.stderr
 
 

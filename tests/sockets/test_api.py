@@ -27,7 +27,7 @@ LP = ff.LengthPrefixed(4)
 def test_attributes(impl: Any, pair: Any) -> None:
     a, b = pair
     fs = impl.framed_socket(a, LP)
-    assert type(fs) is impl.module.FramedSocket
+    assert type(fs) is impl.FramedSocket
     assert fs.socket is a
     assert fs.framer is LP
     assert fs.fileno() == a.fileno()
@@ -370,14 +370,14 @@ def test_connect_to_a_path_without_unix_sockets(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_selected_core() -> None:
-    """fastframe.FramedSocket is the selected core's class."""
-    from fastframe import _purepython
+    """fastframe.FramedSocket is the API on the selected core's loop."""
+    from fastframe import _core_py
 
     if ff.IMPLEMENTATION == "cython":
-        from fastframe import _speedups as core
+        from fastframe import _core_c as core
     else:
-        core = _purepython  # type: ignore[assignment]
-    assert ff.FramedSocket is core.FramedSocket
+        core = _core_py  # type: ignore[assignment]
+    assert issubclass(ff.FramedSocket, core.SocketLoop)
 
 
 def test_head_is_for_length_prefixed_framers(impl: Any, pair: Any) -> None:

@@ -141,6 +141,47 @@ def test_encoding_errors_send_nothing(impl: Any, transport: Any) -> None:
     assert received_by_peer(b, fs) == b"\x04last"
 
 
+@pytest.mark.parametrize("how", ["send", "send_many"])
+def test_a_large_payload_needs_the_head_its_framing_has(impl: Any, pair: Any, how: str) -> None:
+    """A payload of 64 KiB or more goes out between its frame's head and tail,
+    uncopied; with LengthPrefixed(offset=1) and no head= that head is refused as
+    a small payload's is (the compiled core copied it from a NULL pointer)."""
+    a, b = pair
+    fs = impl.framed_socket(a, ff.LengthPrefixed(4, offset=1))
+    big = bytes(range(256)) * 256
+    with pytest.raises(ValueError, match=r"^head must be exactly offset=1 bytes, got 0$"):
+        if how == "send":
+            fs.send(big)
+        else:
+            fs.send_many([b"small", big])
+    assert fs.pending_output == 0
+    reader = peer(read_all, b)
+    fs.send(big, head=b"Q")
+    fs.shutdown_write()
+    assert reader.finish() == b"Q" + len(big).to_bytes(4, "big") + big
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda fs: fs.send("text"), "a bytes-like object is required, not 'str'"),
+        (lambda fs: fs.send(bytes(70_000).decode()), "a bytes-like object is required, not 'str'"),
+        (lambda fs: fs.send_many([b"ok", "text"]), "a bytes-like object is required, not 'str'"),
+        (lambda fs: fs.send_many(5), "payloads must be an iterable of bytes-like objects"),
+    ],
+    ids=["send-str", "send-long-str", "send_many-str", "send_many-int"],
+)
+def test_what_is_not_bytes_is_refused_in_the_same_words(impl: Any, pair: Any, call: Any, message: str) -> None:
+    """Every core refuses a payload that is not bytes-like with the same message,
+    and queues nothing."""
+    a, _ = pair
+    fs = impl.framed_socket(a, LP)
+    with pytest.raises(TypeError) as info:
+        call(fs)
+    assert str(info.value) == message
+    assert fs.pending_output == 0
+
+
 def test_delimiter_and_size_refusals(impl: Any, transport: Any) -> None:
     a, b = transport
     fs = impl.framed_socket(a, ff.Delimited(b"<END>"))

@@ -162,11 +162,11 @@ def test_sizes_and_contenders_are_chosen() -> None:
 
 
 def test_without_the_compiled_core_the_table_says_so() -> None:
-    # as on a pure-Python install: fastframe._speedups does not import
+    # as on a pure-Python install: the compiled core's extension does not import
     args = [*SMALL, "--contender", "fastframe-cython.recv_many"]
-    done = bench(*args, without="fastframe._speedups", FASTFRAME_PURE_PYTHON="1")
+    done = bench(*args, without="fastframe._core_c.core", FASTFRAME_PURE_PYTHON="1")
     assert done.returncode == 0, done.stderr
-    assert "not run here: fastframe-cython.recv_many: fastframe._speedups does not import" in (
+    assert "not run here: fastframe-cython.recv_many: fastframe._core_c.core does not import" in (
         done.stdout.replace("\n    ", " ")
     )
     assert "\n  best-python " in done.stdout
@@ -177,7 +177,7 @@ def test_a_missing_compiled_core_is_an_error_when_required() -> None:
         *SMALL,
         "--contender",
         "aio-cython.recv@asyncio",
-        without="fastframe._speedups",
+        without="fastframe._core_c.core",
         FASTFRAME_PURE_PYTHON="1",
         FASTFRAME_BENCH_REQUIRE_CYTHON="1",
     )
