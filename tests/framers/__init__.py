@@ -1,3 +1,3 @@
-"""Tests of the framers and of both cores' decoders and encoders (src/fastframe/_framers.py
-and the codecs of each core): values and options, golden wire bytes, round trips,
-the cores against each other, bad input, misuse and memory."""
+"""Tests of the framers and of both cores' decoders and encoders (src/fastframe/framers.py,
+and each core's decode, framings and encode): values and options, golden wire
+bytes, round trips, the cores against each other, bad input, misuse and memory."""

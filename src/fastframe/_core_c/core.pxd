@@ -295,7 +295,9 @@ cdef class _Frames:
 
 cdef class SocketLoop:
     # FramedSocket's hot loop: receiving, cutting, sending, closing.  The API
-    # around it (fastframe/socket.py) reads the readonly fields.
+    # around it (fastframe/socket.py) reads the readonly fields and calls the
+    # Python-level methods _open, _set_framer, _read, _write, _affixed and
+    # _detach (their signatures are in core.pyi, the twin's in _core_py/socket.py).
     cdef readonly object _sock
     cdef readonly object _framer
     cdef readonly object _codec
