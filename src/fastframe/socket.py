@@ -1,8 +1,9 @@
 """Framed blocking and non-blocking sockets: ``FramedSocket`` and ``connect()``.
 
-``FramedSocket`` is this module's API (argument checks, encoding, the raw reads,
-switching framers, closing and detaching) on the selected core's ``SocketLoop``,
-which does what is done per frame and per system call: in C on the socket's
+``FramedSocket`` is this module's API (argument checks, the raw reads, switching
+framers, raw sends, shutting down and detaching) on the selected core's
+``SocketLoop``, which does what is done per frame and per system call (receiving,
+cutting, send and send_many, the write queue, close): in C on the socket's
 descriptor in the compiled core.  The API is written here once, for both cores.
 """
 
@@ -11,16 +12,15 @@ from __future__ import annotations
 import errno
 import os
 import socket
-from collections.abc import Iterable, Sequence
 from socket import socket as _Socket  # FramedSocket.socket hides the module's name
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import _checks, _messages
 from ._core import impl
-from ._limits import DEFAULT_MAX_SIZE, LARGE_FRAME
+from ._limits import DEFAULT_MAX_SIZE
 from ._reads import EXACTLY, UNTIL, UNTIL_EOF
-from .framers import Framer, LengthPrefixed, check_framer
+from .framers import Framer, check_framer
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer, Self
@@ -79,21 +79,7 @@ class SocketAPI(_Loop):
     def framer(self, framer: Framer) -> None:
         self._set_framer(framer, self._codec_for(framer))
 
-    # -- sending (send, one frame, is the loop's) ----------------------------------
-
-    def send_many(self, payloads: Iterable[Buffer], *, head: Buffer | None = None) -> None:
-        """Send every payload as a frame, in order; all are checked first."""
-        self._live_socket()
-        self._check_head(head)
-        seq = _sequence(payloads)
-        try:  # len() counts items, not bytes, for a few buffer types: they go the long way
-            all_small = max(map(len, seq), default=0) < LARGE_FRAME  # type: ignore[arg-type]
-        except TypeError:
-            all_small = False
-        if all_small or not any(_checks.nbytes(p) >= LARGE_FRAME for p in seq):
-            self._write([self._encode_many(seq, head)])
-        else:
-            self._write(self._parts(seq, head))
+    # -- sending (send and send_many are the loop's) -----------------------------
 
     def sendall(self, data: Buffer) -> None:
         """Send raw bytes, unframed, in order with the frames."""
@@ -115,32 +101,6 @@ class SocketAPI(_Loop):
     def wants_write(self) -> bool:
         """Whether output is queued (for a select() writers list)."""
         return self._out_size > 0
-
-    def _check_head(self, head: Buffer | None) -> None:
-        if head is not None and not isinstance(self._framer, LengthPrefixed):
-            raise _messages.head_needs_length_prefixed(self._framer)
-
-    def _encode_many(self, payloads: Sequence[Buffer], head: Buffer | None) -> bytes:
-        if head is None:
-            return self._codec.encode_many(payloads)  # type: ignore[no-any-return]
-        return self._codec.encode_many(payloads, head)  # type: ignore[no-any-return]
-
-    def _parts(self, payloads: Sequence[Buffer], head: Buffer | None) -> list[Any]:
-        """What send_many() writes, in order: each run of small payloads encoded
-        together, and each big one (LARGE_FRAME bytes or more) uncopied."""
-        parts: list[Any] = []
-        small: list[Buffer] = []
-        for payload in payloads:
-            if _checks.nbytes(payload) < LARGE_FRAME:
-                small.append(payload)
-                continue
-            if small:
-                parts.append(self._encode_many(small, head))
-                small = []
-            parts += self._affixed(payload, head)
-        if small:
-            parts.append(self._encode_many(small, head))
-        return parts
 
     # -- the connection (close() is the loop's) -----------------------------------
 
@@ -184,17 +144,6 @@ class SocketAPI(_Loop):
         if sock is None:
             raise _messages.closed()
         return sock
-
-
-def _sequence(payloads: Iterable[Buffer]) -> Sequence[Buffer]:
-    """Every payload at once: all are checked before any is sent."""
-    if type(payloads) in (list, tuple):
-        return payloads  # type: ignore[return-value]
-    try:
-        items = iter(payloads)
-    except TypeError:
-        raise TypeError("payloads must be an iterable of bytes-like objects") from None
-    return list(items)
 
 
 class FramedSocket(SocketAPI, impl.SocketLoop):

@@ -131,6 +131,18 @@ def test_encode_rejects_str(impl: Any, framer: Any) -> None:
         encode_many(impl, framer, ["abc"])
 
 
+@pytest.mark.parametrize(
+    "framer",
+    [ff.LengthPrefixed(), ff.Delimited(), ff.Lines(), ff.FixedSize(3), ff.Netstring(), ff.VarintPrefixed()],
+    ids=repr,
+)
+def test_encode_many_refuses_what_is_not_iterable_in_the_same_words(impl: Any, framer: Any) -> None:
+    with pytest.raises(TypeError) as info:
+        encode_many(impl, framer, 5)
+    assert str(info.value) == "payloads must be an iterable of bytes-like objects"
+    assert encode_many(impl, framer, iter([b"abc"])) == encode_many(impl, framer, [b"abc"])
+
+
 def test_delimited_encode_accepts_near_misses(impl: Any) -> None:
     cases = [
         (ff.Delimited(b"\r\n"), b"a\n", b"a\n\r\n"),

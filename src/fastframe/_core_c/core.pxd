@@ -296,8 +296,8 @@ cdef class _Frames:
 cdef class SocketLoop:
     # FramedSocket's hot loop: receiving, cutting, sending, closing.  The API
     # around it (fastframe/socket.py) reads the readonly fields and calls the
-    # Python-level methods _open, _set_framer, _read, _write, _affixed and
-    # _detach (their signatures are in core.pyi, the twin's in _core_py/socket.py).
+    # Python-level methods _open, _set_framer, _read, _write and _detach (their
+    # signatures are in core.pyi, the twin's in _core_py/socket.py).
     cdef readonly object _sock
     cdef readonly object _framer
     cdef readonly object _codec
@@ -322,6 +322,9 @@ cdef class SocketLoop:
     cdef int _recv_object(self, Decoder dec, const Area* area, object waiter) except -1
     cdef int _prepare(self, Call* call) except -1
     cdef bint _waited(self, int err, bint writing, Call* call) except -1
+    cdef int _check_head(self, head) except -1
+    cdef object _encode_many(self, payloads, head)
+    cdef list _affixed(self, payload, head)
     cdef bint _drain(self, Call* call) except -1
     cdef bint _send_object(self, object waiter) except -1
     cdef int _advance(self, Py_ssize_t sent) except -1

@@ -27,7 +27,7 @@ from libc.string cimport memchr, memcmp, memcpy, memmove, strerror
 
 from socket import SHUT_RDWR as _SHUT_RDWR
 
-from .. import _checks, _limits, _messages, _reads, _waiting
+from .. import _checks, _limits, _messages, _reads, _sending, _waiting
 from ..errors import ConnectionClosed, FrameTooLarge, IncompleteFrame
 
 cdef extern from "Python.h":

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _messages
 from .._checks import byte_view, nbytes
+from .._sending import sequence
 from ..errors import FrameTooLarge
 from .decode import Decoder
 from .framings import (
@@ -26,11 +27,6 @@ from .framings import (
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
-
-
-def _sequence(payloads: Iterable[Any]) -> list[Any] | tuple[Any, ...]:
-    """All payloads at once: every one is checked before any is encoded."""
-    return payloads if type(payloads) in (list, tuple) else list(payloads)  # type: ignore[return-value]
 
 
 class _Codec:
@@ -58,7 +54,7 @@ class _Codec:
         after = self._after
         parts: list[Any] = []
         append = parts.append
-        for payload in _sequence(payloads):
+        for payload in sequence(payloads):
             append(before(payload, head))
             append(payload)
             append(after)
@@ -113,7 +109,7 @@ class LengthPrefixedCodec(_Codec):
 
     def encode_many(self, payloads: Iterable[Buffer], head: Buffer = b"") -> bytes:
         head = self._head(head)
-        payloads = _sequence(payloads)
+        payloads = sequence(payloads)
         fmt = self._fmt
         if not fmt.offset and not fmt.adjustment:
             # Every payload's work done by builtins: lengths, headers, interleaving.
