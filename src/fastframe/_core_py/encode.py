@@ -1,9 +1,9 @@
 """A codec per framing: encoding, and the framing's decoders.
 
-Each payload goes out between what goes before it (``_before``, which also
-refuses a payload the decoder would refuse) and what goes after it
-(``_after``), as the compiled core's codecs write ``_head``, the payload and
-``_tail``.  ``encode_many`` checks every payload before anything is returned.
+Each payload goes out after LengthPrefixed's ``head`` and what goes before it
+(``_before``, which also refuses a payload the decoder would refuse), and before
+what goes after it (``_after``), as the compiled core's codecs write ``_head``,
+the payload and ``_tail``.  ``encode_many`` checks every payload before anything is returned.
 """
 
 from __future__ import annotations
@@ -39,25 +39,35 @@ class _Codec:
     def decoder(self) -> Decoder:
         raise NotImplementedError
 
-    def _before(self, payload: Any, head: bytes) -> bytes:
-        """What goes before ``payload`` in its frame; refuses a bad payload."""
+    def _before(self, payload: Any) -> bytes:
+        """What goes before ``payload`` in its frame, after ``head``; refuses a
+        bad payload."""
         raise NotImplementedError
 
     def _encode(self, payload: Any, head: bytes) -> bytes:
-        return b"".join((self._before(payload, head), payload, self._after))
+        return b"".join((head, self._before(payload), payload, self._after))
 
     def _affix(self, payload: Any, head: bytes) -> tuple[bytes, bytes]:
-        return self._before(payload, head), self._after
+        return head + self._before(payload), self._after
 
     def _encode_many(self, payloads: Iterable[Any], head: bytes) -> bytes:
+        seq = sequence(payloads)
+        # Every payload is checked (by _before) before anything is joined; the
+        # frames' pieces are interleaved by slice assignment, and pieces that
+        # are all empty are left out.
         before = self._before
-        after = self._after
-        parts: list[Any] = []
-        append = parts.append
-        for payload in sequence(payloads):
-            append(before(payload, head))
-            append(payload)
-            append(after)
+        befores = [before(payload) for payload in seq]
+        columns: list[Any] = [befores, seq] if any(befores) else [seq]
+        if head:
+            columns.insert(0, [head] * len(seq))
+        if self._after:
+            columns.append([self._after] * len(seq))
+        width = len(columns)
+        if width == 1:
+            return b"".join(seq)
+        parts: list[Any] = [None] * (width * len(seq))
+        for i, column in enumerate(columns):
+            parts[i::width] = column
         return b"".join(parts)
 
     def encode(self, payload: Buffer) -> bytes:
@@ -98,8 +108,8 @@ class LengthPrefixedCodec(_Codec):
             raise _messages.body_below_adjustment(n, fmt.adjustment)
         return fmt.struct.pack(value)
 
-    def _before(self, payload: Any, head: bytes) -> bytes:
-        return head + self._field(nbytes(payload))
+    def _before(self, payload: Any) -> bytes:
+        return self._field(nbytes(payload))
 
     def encode(self, payload: Buffer, head: Buffer = b"") -> bytes:
         return self._encode(payload, self._head(head))
@@ -143,7 +153,7 @@ class DelimitedCodec(_Codec):
     def decoder(self) -> DelimitedDecoder:
         return DelimitedDecoder(self._delim, self._keep, self._strip_cr, self._max)
 
-    def _before(self, payload: Any, head: bytes) -> bytes:
+    def _before(self, payload: Any) -> bytes:
         delim = self._delim
         data = payload if type(payload) is bytes else byte_view(payload).tobytes()
         # The decoder ends the frame at the first delimiter in payload + delimiter:
@@ -168,29 +178,19 @@ class FixedSizeCodec(_Codec):
     def decoder(self) -> FixedSizeDecoder:
         return FixedSizeDecoder(self._size)
 
-    def _before(self, payload: Any, head: bytes) -> bytes:
+    def _before(self, payload: Any) -> bytes:
         if nbytes(payload) != self._size:
             raise _messages.wrong_fixed_size(self._size, nbytes(payload))
         return b""
 
 
 class _PrefixedCodec(_Codec):
-    """A length header (``_length``: decimal or varint), then the payload, then
-    (netstrings) ``_after``."""
+    """A length header, then the payload, then (netstrings) ``_after``."""
 
     __slots__ = ("_max",)
 
     def __init__(self, framer: Any) -> None:
         self._max = framer.max_size
-
-    def _length(self, n: int) -> bytes:
-        raise NotImplementedError
-
-    def _before(self, payload: Any, head: bytes) -> bytes:
-        n = nbytes(payload)
-        if n > self._max:
-            raise FrameTooLarge(n, self._max)
-        return self._length(n)
 
 
 class NetstringCodec(_PrefixedCodec):
@@ -200,7 +200,10 @@ class NetstringCodec(_PrefixedCodec):
     def decoder(self) -> NetstringDecoder:
         return NetstringDecoder(self._max)
 
-    def _length(self, n: int) -> bytes:
+    def _before(self, payload: Any) -> bytes:
+        n = nbytes(payload)
+        if n > self._max:
+            raise FrameTooLarge(n, self._max)
         return b"%d:" % n
 
 
@@ -210,7 +213,10 @@ class VarintPrefixedCodec(_PrefixedCodec):
     def decoder(self) -> VarintPrefixedDecoder:
         return VarintPrefixedDecoder(self._max)
 
-    def _length(self, n: int) -> bytes:
+    def _before(self, payload: Any) -> bytes:
+        n = nbytes(payload)
+        if n > self._max:
+            raise FrameTooLarge(n, self._max)
         out = bytearray()
         while n > 0x7F:
             out.append(n & 0x7F | 0x80)
