@@ -5,11 +5,9 @@ Both cores must give the same bytes or the same exception, ``encode_many`` what 
 
 from __future__ import annotations
 
-from typing import Any
-
 import fastframe as ff
-from fastframe._cores import Core
 from fastframe.errors import FrameTooLarge
+from tests.support.calls import encode_outcome
 from tests.support.wire import frame_of
 
 from .choices import Choices
@@ -17,16 +15,6 @@ from .cores import CORES, TWIN
 from .decoder import Call, outcome_of
 from .findings import Finding
 from .framing import make_framer, payload
-
-
-def encoded(core: Core, framer: Any, method: str, arg: Any, head: Any) -> tuple:
-    codec = core.codec(framer)
-    try:
-        if isinstance(framer, ff.LengthPrefixed):
-            return ("ok", getattr(codec, method)(arg, head))
-        return ("ok", getattr(codec, method)(arg))
-    except Exception as exc:  # noqa: BLE001 - the exception is the outcome
-        return ("error", type(exc), exc.args)
 
 
 def encoder_scenario(c: Choices) -> None:
@@ -44,7 +32,7 @@ def encoder_scenario(c: Choices) -> None:
     what = f"{framer!r}, head={head!r}, payloads of {[len(b) for b in bodies]} bytes as {as_type.__name__}"
     singles = []
     for body in bodies:
-        results = [encoded(core, framer, "encode", as_type(body), as_type(head)) for core in CORES]
+        results = [encode_outcome(core, framer, "encode", as_type(body), as_type(head)) for core in CORES]
         if results[0] != results[-1]:
             raise Finding(
                 f"encode({body[:60]!r}) differs: {what}\ncompiled: {results[0]!r}\ntwin: {results[-1]!r}"[:4000]
@@ -60,7 +48,9 @@ def encoder_scenario(c: Choices) -> None:
                 raise Finding(f"encode({body[:60]!r}) = {result[1][:80]!r} decodes as {got!r}: {what}"[:4000])
         singles.append(result)
     for make in (list, iter):
-        results = [encoded(core, framer, "encode_many", make([as_type(b) for b in bodies]), head) for core in CORES]
+        results = [
+            encode_outcome(core, framer, "encode_many", make([as_type(b) for b in bodies]), head) for core in CORES
+        ]
         if results[0] != results[-1]:
             raise Finding(f"encode_many differs: {what}\ncompiled: {results[0]!r}\ntwin: {results[-1]!r}"[:4000])
         failed = [s for s in singles if s[0] == "error"]

@@ -18,10 +18,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastframe as ff
-from fastframe._cores import CORES, Core
+from fastframe._cores import CORES
 from fastframe._switch import pure_python_requested
 from fastframe.errors import IncompleteFrame, ProtocolError
-from tests.support.calls import Buffer, Detach, Eof, Feed, call, deadline, events, split
+from tests.support.calls import Buffer, Detach, Eof, Feed, call, deadline, encode_outcome, events, split
 from tests.support.strategies import IMPL_SETTINGS, framers, heads, ops_for, payloads, streams
 from tests.support.wire import expect, oversize_frame
 
@@ -161,16 +161,6 @@ def test_twins_agree_on_large_frames(case: tuple[Any, list[Any]]) -> None:
 
 
 # -- encoding --------------------------------------------------------------------------
-
-
-def encode_outcome(core: Core, framer: Any, method: str, arg: Any, head: Any) -> tuple:
-    codec = core.codec(framer)
-    try:
-        if isinstance(framer, ff.LengthPrefixed):
-            return ("ok", getattr(codec, method)(arg, head))
-        return ("ok", getattr(codec, method)(arg))
-    except Exception as exc:  # noqa: BLE001
-        return ("error", type(exc), exc.args)
 
 
 @compiled_only

@@ -244,3 +244,13 @@ def encode_many_with(codec: Any, framer: Any, payloads: list[bytes], head: bytes
     if isinstance(framer, ff.LengthPrefixed):
         return codec.encode_many(payloads, head)  # type: ignore[no-any-return]
     return codec.encode_many(payloads)  # type: ignore[no-any-return]
+
+
+def encode_outcome(core: Any, framer: Any, method: str, arg: Any, head: Any) -> tuple:
+    """("ok", the bytes) or ("error", type, args): what a core's codec makes of
+    ``arg`` with ``method`` ("encode" or "encode_many")."""
+    encode = encode_with if method == "encode" else encode_many_with
+    try:
+        return ("ok", encode(core.codec(framer), framer, arg, head))
+    except Exception as exc:  # noqa: BLE001 - the exception is the outcome
+        return ("error", type(exc), exc.args)
