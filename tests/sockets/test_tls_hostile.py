@@ -19,13 +19,23 @@ reach a selectors loop without it waiting for readiness that never comes.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
+import selectors
 import socket
 import ssl
+import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+import fastframe as ff
+from fastframe import aio
+from fastframe.errors import ConnectionClosed, FastframeError, IncompleteFrame
+from tests.aio.running import run
 from tests.support import certs
 from tests.support import hostile_tls as h
 from tests.support.sockets import IO_TIMEOUT, connected_pair
@@ -264,3 +274,525 @@ def test_peer_as_client_stops_after_its_hello() -> None:
         assert type(info.value) is ending, repr(info.value)
         b.close()
         p.finish()
+
+
+# == FramedSocket against each behaviour =====================================================
+
+LP4 = ff.LengthPrefixed(4)
+STYLES = ["recv", "recv_many", "iter", "selectors"]
+STALLED = "stalled"  # TimeoutError after about the timeout; a selectors loop: select() idle
+IDLE = "select() idle"  # select() timed out, and recv_many() then returned []
+LIKE_STDLIB = "the ssl.SSLError ssl.SSLSocket raises for the same bytes"
+
+
+@dataclass(frozen=True)
+class Incomplete:
+    """``IncompleteFrame`` exactly, with these ``partial`` and ``expected``."""
+
+    partial: bytes
+    expected: int | None
+
+
+Ending = str | Incomplete
+
+#: behaviour -> (the frames delivered first, in order, then how receiving ends)
+AFTER_EXPECTED: dict[str, tuple[tuple[bytes, ...], Ending]] = {
+    "fin-between": (h.FRAMES, EOF),
+    "fin-between/one-record": (h.FRAMES, EOF),
+    "fin-between/split": (h.FRAMES, EOF),
+    "fin-inside-body": (h.FRAMES, Incomplete(h.PARTIAL, len(h.CUT))),
+    "fin-inside-header": (h.FRAMES, Incomplete(h.HEADER_PART, None)),
+    # a truncated record is a ragged EOF, as ssl's suppress_ragged_eofs has it: none of
+    # its bytes were ever decrypted, so the stream ended between frames
+    "fin-inside-record": (h.FRAMES, EOF),
+    "close-notify-between": (h.FRAMES, EOF),
+    "close-notify-between/open": (h.FRAMES, EOF),
+    "close-notify-inside": (h.FRAMES, Incomplete(h.PARTIAL, len(h.CUT))),
+    "close-notify-inside/open": (h.FRAMES, Incomplete(h.PARTIAL, len(h.CUT))),
+    "alert-between": (h.FRAMES, LIKE_STDLIB),
+    "alert-inside": (h.FRAMES, LIKE_STDLIB),
+    "plaintext-alert": (h.FRAMES, LIKE_STDLIB),
+    "garbage": (h.FRAMES, LIKE_STDLIB),
+    "http-request": (h.FRAMES, LIKE_STDLIB),
+    "stall-after-handshake": ((), STALLED),
+    "stall-inside-frame": (h.FRAMES, STALLED),
+    "trickle-inside-frame": (h.FRAMES, STALLED),
+}
+
+#: a non-blocking call has no deadline: a selectors loop sees the trickled frame whole
+#: after 2 s.  What that tests (a deadline for the whole call) is the blocking styles'.
+NOT_SELECTORS = {"trickle-inside-frame"}
+
+
+def test_every_behaviour_has_its_expected_outcome() -> None:
+    assert set(AFTER_EXPECTED) == set(h.AFTER_HANDSHAKE)
+
+
+@functools.cache
+def stdlib_error(name: str, version: ssl.TLSVersion) -> ssl.SSLError:
+    """What ssl.SSLSocket raises after the frames of behaviour ``name``."""
+    chunks, ending, _, _ = against_stdlib(h.AFTER_HANDSHAKE[name], version)
+    assert isinstance(ending, ssl.SSLError), repr(ending)
+    return ending
+
+
+def same_ssl_error(got: Any, reference: ssl.SSLError) -> bool:
+    return (
+        type(got) is type(reference)
+        and getattr(got, "library", None) == reference.library
+        and getattr(got, "reason", None) == reference.reason
+    )
+
+
+def check_ending(got: Any, expected: Ending, *, name: str, version: ssl.TLSVersion, style: str) -> None:
+    if expected == EOF:
+        assert got == EOF, repr(got)
+    elif isinstance(expected, Incomplete):
+        assert type(got) is IncompleteFrame, repr(got)
+        assert (got.partial, got.expected) == (expected.partial, expected.expected)
+    elif expected == STALLED:
+        if style == "selectors":
+            assert got == IDLE, repr(got)
+        else:
+            assert type(got) in (TimeoutError, asyncio.TimeoutError), repr(got)
+    else:
+        assert expected == LIKE_STDLIB
+        reference = stdlib_error(name, version)
+        assert same_ssl_error(got, reference), f"{got!r}, the stdlib: {reference!r}"
+
+
+def tls_client(impl: Any, address: Any, version: ssl.TLSVersion, via: str, *, timeout: float = IO_TIMEOUT) -> Any:
+    """A client FramedSocket over TLS, its handshake done: ``wrap`` (FramedSocket over
+    a handshaken ssl.SSLSocket, ``impl``'s core), ``start_tls`` (over a plain socket,
+    then ``start_tls()``, ``impl``'s core), ``connect`` (``ff.connect(ssl=)``: the
+    selected core)."""
+    context = certs.client_context(version=version)
+    if via == "connect":
+        return ff.connect(address, LP4, timeout, ssl=context)
+    sock = socket.create_connection(address, IO_TIMEOUT)
+    try:
+        sock.settimeout(timeout)
+        if via == "wrap":
+            tls = context.wrap_socket(sock, server_hostname=certs.SERVER_NAME)
+            return impl.framed_socket(tls, LP4)
+        assert via == "start_tls", via
+        fs = impl.framed_socket(sock, LP4)
+        fs.start_tls(context, server_hostname=certs.SERVER_NAME)
+        return fs
+    except BaseException:
+        sock.close()
+        raise
+
+
+ENDINGS = (FastframeError, OSError)
+
+
+def receive(fs: Any, style: str, timeout: float) -> tuple[list[bytes], Any, float]:
+    """Every frame until receiving ends: EOF (ConnectionClosed exactly; a for loop
+    ended), IDLE (a selectors loop: select() timed out and recv_many() returned []),
+    or the exception.  Also the seconds the last call (or wait) took."""
+    frames: list[bytes] = []
+    if style == "selectors":
+        return receive_selecting(fs, frames, timeout)
+    fs.socket.settimeout(timeout)
+    start = time.monotonic()
+    try:
+        if style == "iter":
+            for frame in fs:
+                assert type(frame) is bytes
+                frames.append(frame)
+                start = time.monotonic()
+            return frames, EOF, time.monotonic() - start
+        while True:
+            start = time.monotonic()
+            got = [fs.recv()] if style == "recv" else fs.recv_many()
+            assert got, "blocking recv_many() returned []"
+            assert all(type(frame) is bytes for frame in got)
+            frames += got
+    except ENDINGS as exc:
+        elapsed = time.monotonic() - start
+        return frames, (EOF if type(exc) is ConnectionClosed else exc), elapsed
+
+
+def receive_selecting(fs: Any, frames: list[bytes], timeout: float) -> tuple[list[bytes], Any, float]:
+    """A selectors loop over the non-blocking FramedSocket: at each readiness,
+    recv_many() until it returns [] (what it leaves behind an error is the next call's)."""
+    fs.socket.setblocking(False)
+    with selectors.DefaultSelector() as selector:
+        selector.register(fs, selectors.EVENT_READ)
+        while True:
+            start = time.monotonic()
+            ready = selector.select(timeout)
+            elapsed = time.monotonic() - start
+            try:
+                got = fs.recv_many()
+                if not ready:
+                    assert got == [], f"select() saw nothing to read, then recv_many() returned {got!r}"
+                    return frames, IDLE, elapsed
+                while got:
+                    assert all(type(frame) is bytes for frame in got)
+                    frames += got
+                    got = fs.recv_many()
+            except ENDINGS as exc:
+                return frames, (EOF if type(exc) is ConnectionClosed else exc), elapsed
+
+
+def timeout_for(expected: Ending) -> float:
+    return STALL if expected == STALLED else IO_TIMEOUT
+
+
+def check_stall_time(expected: Ending, elapsed: float) -> None:
+    """A stall ends after about the timeout: a deadline, kept."""
+    if expected == STALLED:
+        assert STALL * 0.9 <= elapsed < STALL + 1.0, elapsed
+
+
+def play(
+    impl: Any, name: str, style: str, version: ssl.TLSVersion, via: str = "wrap"
+) -> tuple[list[bytes], Any, float, Any]:
+    expected = AFTER_EXPECTED[name][1]
+    with h.serve(h.AFTER_HANDSHAKE[name], context=certs.server_context(version=version)) as server:
+        fs = tls_client(impl, server.address, version, via)
+        try:
+            frames, ending, elapsed = receive(fs, style, timeout_for(expected))
+            buffered = fs.buffered
+        finally:
+            fs.close()
+    return frames, ending, elapsed, buffered
+
+
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("name", sorted(h.AFTER_HANDSHAKE))
+def test_hostile_server(impl: Any, name: str, style: str, version: ssl.TLSVersion) -> None:
+    """Each behaviour after the handshake, the FramedSocket (over a handshaken
+    ssl.SSLSocket) the client: every frame before the fault, in order, then exactly
+    the ending the contract gives it; a stall after about the timeout, nothing lost."""
+    if style == "selectors" and name in NOT_SELECTORS:
+        pytest.skip("a non-blocking call has no deadline to keep against a trickle")
+    frames, ending, elapsed, buffered = play(impl, name, style, version)
+    expected_frames, expected = AFTER_EXPECTED[name]
+    assert frames == list(expected_frames)
+    check_ending(ending, expected, name=name, version=version, style=style)
+    check_stall_time(expected, elapsed)
+    if name == "stall-inside-frame":
+        assert buffered == len(h.PARTIAL)
+
+
+@pytest.mark.parametrize("via", ["connect", "start_tls"])
+@pytest.mark.parametrize("name", sorted(h.AFTER_HANDSHAKE))
+def test_hostile_server_by_connect_and_start_tls(impl: Any, name: str, via: str) -> None:
+    """The same behaviours met by a FramedSocket that ``connect(ssl=)`` or
+    ``start_tls()`` made (``connect``: the selected core, whatever ``impl``)."""
+    if via == "connect" and impl.FramedSocket is not ff.FramedSocket:
+        pytest.skip("connect() makes the selected core's FramedSocket: run once, with that core")
+    version = ssl.TLSVersion.TLSv1_3
+    frames, ending, elapsed, _ = play(impl, name, "recv_many", version, via)
+    expected_frames, expected = AFTER_EXPECTED[name]
+    assert frames == list(expected_frames)
+    check_ending(ending, expected, name=name, version=version, style="recv_many")
+    check_stall_time(expected, elapsed)
+
+
+def test_a_stall_inside_a_frame_loses_nothing(impl: Any, version: ssl.TLSVersion) -> None:
+    """Silence inside a frame: TimeoutError after the frames, the part of the frame
+    held (``buffered``); when the peer goes on, the next call returns that frame whole,
+    then the FIN is ConnectionClosed."""
+    go_on = threading.Event()
+    with h.serve(h.stall_then_resume(go_on), context=certs.server_context(version=version)) as server:
+        fs = tls_client(impl, server.address, version, "wrap")
+        with fs:
+            (
+                frames,
+                ending,
+                elapsed,
+            ) = receive(fs, "recv", STALL)
+            assert frames == list(h.FRAMES)
+            assert type(ending) is TimeoutError, repr(ending)
+            check_stall_time(STALLED, elapsed)
+            assert fs.buffered == len(h.PARTIAL)
+            go_on.set()
+            assert receive(fs, "recv_many", IO_TIMEOUT)[:2] == ([h.CUT[4:]], EOF)
+
+
+# -- the FramedSocket the TLS server, the hostile peer the client -------------------------------
+
+
+@functools.cache
+def stdlib_server_error(name: str, version: ssl.TLSVersion) -> ssl.SSLError:
+    """What a server's ssl.SSLSocket raises after the frames of behaviour ``name``
+    played by a client."""
+    a, b = connected_pair("tcp4")
+    p = h.run(h.AFTER_HANDSHAKE[name], a, context=certs.client_context(version=version), server_side=False)
+    tls = certs.server_context(version=version).wrap_socket(b, server_side=True)
+    tls.settimeout(IO_TIMEOUT)
+    with tls, pytest.raises(ssl.SSLError) as info:
+        while tls.recv(1 << 17):
+            pass
+    p.finish()
+    return info.value
+
+
+SERVER_CASES = sorted(set(AFTER_EXPECTED) - {"trickle-inside-frame", "stall-after-handshake"})
+
+
+@pytest.mark.parametrize("via", ["wrap", "start_tls"])
+@pytest.mark.parametrize("name", SERVER_CASES)
+def test_hostile_client(impl: Any, name: str, via: str) -> None:
+    """The behaviours played by a TLS client against a FramedSocket on the server
+    side: over a server-side ssl.SSLSocket (``wrap``) or made by
+    ``start_tls(server_side=True)``: the same endings."""
+    version = ssl.TLSVersion.TLSv1_3
+    expected_frames, expected = AFTER_EXPECTED[name]
+    a, b = connected_pair("tcp4")
+    p = h.run(h.AFTER_HANDSHAKE[name], a, context=certs.client_context(version=version), server_side=False)
+    try:
+        context = certs.server_context(version=version)
+        b.settimeout(IO_TIMEOUT)
+        if via == "wrap":
+            fs = impl.framed_socket(context.wrap_socket(b, server_side=True), LP4)
+        else:
+            fs = impl.framed_socket(b, LP4)
+            fs.start_tls(context, server_side=True)
+        with fs:
+            frames, ending, elapsed = receive(fs, "recv_many", timeout_for(expected))
+            buffered = fs.buffered
+    finally:
+        b.close()
+        p.finish()
+    assert frames == list(expected_frames)
+    if expected == LIKE_STDLIB:
+        reference = stdlib_server_error(name, version)
+        assert same_ssl_error(ending, reference), f"{ending!r}, the stdlib: {reference!r}"
+    else:
+        check_ending(ending, expected, name=name, version=version, style="recv_many")
+    check_stall_time(expected, elapsed)
+    if name == "stall-inside-frame":
+        assert buffered == len(h.PARTIAL)
+
+
+@pytest.mark.parametrize(("then", "ending"), [("stall", STALLED), ("fin", ssl.SSLEOFError)])
+def test_hostile_client_stops_after_its_hello(impl: Any, then: str, ending: Any) -> None:
+    """A client's ClientHello, then silence: ``start_tls(server_side=True)`` times out
+    after about the socket's timeout; a FIN instead: ``ssl.SSLEOFError``, as the
+    stdlib's server handshake raises (test_peer_as_client_stops_after_its_hello)."""
+    a, b = connected_pair("tcp4")
+    steps = [h.first_flight(), h.hold] if then == "stall" else [h.first_flight(), h.fin, h.hold]
+    p = h.run(h.script(*steps), a, server_side=False)
+    try:
+        fs = impl.framed_socket(b, LP4)
+        b.settimeout(STALL)
+        start = time.monotonic()
+        with pytest.raises(OSError) as info:
+            fs.start_tls(certs.server_context(), server_side=True)
+        elapsed = time.monotonic() - start
+        fs.close()
+    finally:
+        b.close()
+        p.finish()
+    if ending == STALLED:
+        assert type(info.value) is TimeoutError, repr(info.value)
+        check_stall_time(STALLED, elapsed)
+    else:
+        assert type(info.value) is ending, repr(info.value)
+
+
+# -- a handshake that cannot finish ----------------------------------------------------------------
+
+
+@functools.cache
+def stdlib_handshake_ending(name: str, version: ssl.TLSVersion) -> Any:
+    _, ending, _, _ = against_stdlib(h.BROKEN_HANDSHAKES[name], version, timeout=STALL)
+    return ending
+
+
+#: behaviour -> how the client's handshake ends
+HANDSHAKE_EXPECTED: dict[str, Ending] = {
+    "handshake-stalled": STALLED,
+    "handshake-first-record/stall": STALLED,
+    "handshake-trickled": STALLED,  # the timeout a deadline for the whole handshake
+    "handshake-first-record/fin": LIKE_STDLIB,  # ssl.SSLEOFError
+    "handshake-hello-read/fin": LIKE_STDLIB,
+}
+
+
+def test_every_broken_handshake_has_its_expected_outcome() -> None:
+    assert set(HANDSHAKE_EXPECTED) == set(h.BROKEN_HANDSHAKES)
+
+
+def check_handshake_ending(got: BaseException, expected: Ending, name: str, version: ssl.TLSVersion) -> None:
+    if expected == STALLED:
+        assert type(got) in (TimeoutError, asyncio.TimeoutError), repr(got)
+    else:
+        reference = stdlib_handshake_ending(name, version)
+        assert same_ssl_error(got, reference), f"{got!r}, the stdlib: {reference!r}"
+
+
+@pytest.mark.parametrize("via", ["connect", "start_tls"])
+@pytest.mark.parametrize("name", sorted(h.BROKEN_HANDSHAKES))
+def test_broken_handshake(impl: Any, name: str, via: str, version: ssl.TLSVersion) -> None:
+    """``connect(ssl=, timeout=)`` and ``start_tls()`` (the socket's timeout) against
+    a server whose handshake never finishes: TimeoutError after about the timeout when
+    it falls silent or trickles, the stdlib's exception when it closes; never a hang."""
+    if via == "connect" and impl.FramedSocket is not ff.FramedSocket:
+        pytest.skip("connect() makes the selected core's FramedSocket: run once, with that core")
+    expected = HANDSHAKE_EXPECTED[name]
+    with h.serve(h.BROKEN_HANDSHAKES[name], context=certs.server_context(version=version)) as server:
+        start = time.monotonic()
+        with pytest.raises(ENDINGS) as info:
+            tls_client(impl, server.address, version, via, timeout=STALL).close()
+        elapsed = time.monotonic() - start
+    check_handshake_ending(info.value, expected, name, version)
+    check_stall_time(expected, elapsed)
+
+
+def test_whole_flight_then_silence(impl: Any, version: ssl.TLSVersion) -> None:
+    """The server's whole first flight, then silence: in TLS 1.3 the client's
+    handshake is done (``start_tls`` returns) and the first ``recv`` times out; in TLS
+    1.2 the handshake itself times out."""
+    with h.serve(h.script(h.first_flight(), h.hold), context=certs.server_context(version=version)) as server:
+        if version == ssl.TLSVersion.TLSv1_2:
+            with pytest.raises(TimeoutError):
+                tls_client(impl, server.address, version, "start_tls", timeout=STALL).close()
+            return
+        with tls_client(impl, server.address, version, "start_tls", timeout=STALL) as fs:
+            _, got, elapsed = receive(fs, "recv", STALL)
+    assert type(got) is TimeoutError, repr(got)
+    check_stall_time(STALLED, elapsed)
+
+
+# -- thousands of small frames in few records, to a selectors loop ----------------------------------
+
+
+def test_selectors_loop_gets_thousands_of_small_frames_from_few_records(impl: Any, version: ssl.TLSVersion) -> None:
+    """4,000 frames of 64 bytes in 17 records of 16 KiB, all written at once, the
+    connection then held open (no FIN to wake the reader): a selectors loop calling
+    ``recv_many()`` once per readiness gets every frame, in order.  A frame left
+    decrypted inside OpenSSL, or a record left in its buffer, would stall the loop:
+    select() sees nothing more to read, and the test fails after IO_TIMEOUT."""
+    payloads, script = h.many_small_frames()
+    with h.serve(script, context=certs.server_context(version=version)) as server:
+        fs = tls_client(impl, server.address, version, "wrap")
+        with fs, selectors.DefaultSelector() as selector:
+            fs.socket.setblocking(False)
+            selector.register(fs, selectors.EVENT_READ)
+            got: list[bytes] = []
+            wakeups = 0
+            while len(got) < len(payloads):
+                assert selector.select(IO_TIMEOUT), f"stalled after {len(got)} of {len(payloads)} frames"
+                wakeups += 1
+                got += fs.recv_many()
+            assert got == payloads
+            assert fs.recv_many() == []
+            assert fs.buffered == 0
+    assert wakeups <= len(payloads) // 10  # batches, not a frame per wakeup
+
+
+# -- fastframe.aio: the same behaviours, through open_connection(ssl=) ----------------------------
+
+AIO_STYLES = ["aio-recv", "aio-recv_many"]
+
+
+async def aio_receive(
+    address: Any, version: ssl.TLSVersion, style: str, timeout: float
+) -> tuple[list[bytes], Any, float]:
+    """A fastframe.aio reader over TLS, read by ``recv()`` or ``recv_many()`` under
+    ``asyncio.wait_for(..., timeout)`` until receiving ends (as ``receive``)."""
+    reader, writer = await aio.open_connection(
+        address[0], address[1], LP4, ssl=certs.client_context(version=version), server_hostname=certs.SERVER_NAME
+    )
+    frames: list[bytes] = []
+    start = time.monotonic()
+    try:
+        while True:
+            start = time.monotonic()
+            if style == "aio-recv":
+                got = [await asyncio.wait_for(reader.recv(), timeout)]
+            else:
+                got = await asyncio.wait_for(reader.recv_many(), timeout)
+                assert got, "recv_many() returned []"
+            assert all(type(frame) is bytes for frame in got)
+            frames += got
+    except (*ENDINGS, asyncio.TimeoutError) as exc:
+        elapsed = time.monotonic() - start
+        return frames, (EOF if type(exc) is ConnectionClosed else exc), elapsed
+    finally:
+        writer.close()
+        with contextlib.suppress(*ENDINGS, asyncio.TimeoutError):
+            await asyncio.wait_for(writer.wait_closed(), IO_TIMEOUT)
+
+
+@pytest.mark.parametrize("style", AIO_STYLES)
+@pytest.mark.parametrize("name", sorted(h.AFTER_HANDSHAKE))
+def test_hostile_server_aio(loop_kind: str, name: str, style: str, version: ssl.TLSVersion) -> None:
+    """Each behaviour after the handshake met by a fastframe.aio reader
+    (``open_connection(ssl=, server_hostname=)``, the selected core), on asyncio and
+    uvloop: the same frames and endings as a FramedSocket; a stall is wait_for timing
+    out after about the timeout.  The event loop reports nothing."""
+    expected_frames, expected = AFTER_EXPECTED[name]
+    reports: list[dict[str, Any]] = []
+    with h.serve(h.AFTER_HANDSHAKE[name], context=certs.server_context(version=version)) as server:
+        frames, ending, elapsed = run(
+            loop_kind, aio_receive, server.address, version, style, timeout_for(expected), reports=reports
+        )
+    assert frames == list(expected_frames)
+    check_ending(ending, expected, name=name, version=version, style=style)
+    check_stall_time(expected, elapsed)
+    assert not reports, f"the event loop reported: {reports}"
+
+
+@functools.cache
+def asyncio_handshake_ending(name: str, version: ssl.TLSVersion, loop_kind: str) -> Any:
+    """What asyncio's own streams' ``open_connection(ssl=)`` raises against a broken
+    handshake that ends in a FIN, on this loop."""
+
+    async def connect(address: Any) -> Any:
+        try:
+            _, writer = await asyncio.open_connection(
+                address[0],
+                address[1],
+                ssl=certs.client_context(version=version),
+                server_hostname=certs.SERVER_NAME,
+            )
+        except ENDINGS as exc:
+            return exc
+        writer.close()
+        return "connected"
+
+    with h.serve(h.BROKEN_HANDSHAKES[name], context=certs.server_context(version=version)) as server:
+        return run(loop_kind, connect, server.address, reports=[])
+
+
+@pytest.mark.parametrize("name", sorted(h.BROKEN_HANDSHAKES))
+def test_broken_handshake_aio(loop_kind: str, name: str, version: ssl.TLSVersion) -> None:
+    """``aio.open_connection(ssl=)`` under ``asyncio.wait_for(..., 0.3)`` against a
+    handshake that never finishes: TimeoutError after about 0.3 s when the server is
+    silent or trickles; when it closes, what asyncio's own ``open_connection(ssl=)``
+    raises on this loop."""
+    expected = HANDSHAKE_EXPECTED[name]
+
+    async def connect(address: Any) -> tuple[Any, float]:
+        start = time.monotonic()
+        try:
+            _, writer = await asyncio.wait_for(
+                aio.open_connection(
+                    address[0],
+                    address[1],
+                    LP4,
+                    ssl=certs.client_context(version=version),
+                    server_hostname=certs.SERVER_NAME,
+                ),
+                STALL,
+            )
+        except (*ENDINGS, asyncio.TimeoutError) as exc:
+            return exc, time.monotonic() - start
+        writer.close()
+        return "connected", time.monotonic() - start
+
+    with h.serve(h.BROKEN_HANDSHAKES[name], context=certs.server_context(version=version)) as server:
+        got, elapsed = run(loop_kind, connect, server.address, reports=[])
+    if expected == STALLED:
+        assert type(got) in (TimeoutError, asyncio.TimeoutError), repr(got)
+        check_stall_time(expected, elapsed)
+    else:
+        reference = asyncio_handshake_ending(name, version, loop_kind)
+        assert type(got) is type(reference) and got.args == reference.args, f"{got!r}, asyncio: {reference!r}"

@@ -123,6 +123,8 @@ class TLSPeer:
         self.alert_cause: ssl.SSLError | None = None
         #: the records of the alert ``alert()`` sent, as they went on the wire
         self.alert_records: list[bytes] = []
+        # the session failed on this side (alert()): what comes is no longer read
+        self._broken = False
 
     # -- the wire ---------------------------------------------------------------------
 
@@ -266,6 +268,7 @@ class TLSPeer:
             self.tls.read(1)
         except ssl.SSLError as exc:
             self.alert_cause = exc
+            self._broken = True
         else:
             raise AssertionError("OpenSSL decrypted a record of random bytes")
         data = self.outgoing.read()
@@ -300,9 +303,11 @@ class TLSPeer:
         assert event.wait(IO_TIMEOUT), "the test did not set the event"
 
     def hold(self, timeout: float = IO_TIMEOUT) -> None:
-        """Send nothing; read and drop what comes until the other side closes (or
-        resets).  A client that waits on this peer stalls; the test ends the stall
-        by closing it.  Raises TimeoutError after ``timeout`` s."""
+        """Send nothing; read what comes until the other side closes (a FIN, a reset,
+        or, once the handshake is done, its close_notify: an asyncio client's
+        ``close()`` waits for the answer to its own).  What this side reads it drops.
+        A client that waits on this peer stalls; the test ends the stall by closing
+        it.  Raises TimeoutError after ``timeout`` s."""
         self.sock.settimeout(timeout)
         try:
             while True:
@@ -312,8 +317,28 @@ class TLSPeer:
                     return
                 if not data:
                     return
+                if self._close_notify_in(data):
+                    return
         finally:
             self.sock.settimeout(IO_TIMEOUT)
+
+    def _close_notify_in(self, data: bytes) -> bool:
+        """Whether ``data`` ends in the other side's close_notify (read through the
+        session while it is established and sound; else nothing is read of it)."""
+        if self.tls.version() is None or self._broken:
+            return False
+        self.incoming.write(data)
+        try:
+            while self.tls.read(1 << 16):
+                pass
+            return True  # b"": its close_notify (SSLObject.read raises no SSLZeroReturnError for it)
+        except ssl.SSLWantReadError:
+            return False
+        except ssl.SSLZeroReturnError:
+            return True
+        except ssl.SSLError:
+            self._broken = True
+        return False
 
     def close(self) -> None:
         self.sock.close()
