@@ -32,11 +32,12 @@ def byte_view(obj: Any) -> memoryview:
     return view
 
 
-def check_socket(sock: Any) -> None:
+def check_socket(sock: Any, tls: bool = False) -> None:
+    """``tls``: sock is an ``ssl.SSLSocket``, whose methods FramedSocket calls."""
     if not isinstance(sock, socket.socket):
         raise TypeError(f"FramedSocket needs a socket.socket, not {type(sock).__name__}")
     cls = type(sock)
-    for name in _IO_METHODS:
+    for name in () if tls else _IO_METHODS:
         if getattr(cls, name, None) is not getattr(socket.socket, name, None):
             raise TypeError(
                 f"FramedSocket reads and writes the socket's descriptor itself, so it "

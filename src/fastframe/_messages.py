@@ -112,3 +112,43 @@ def busy(side: str) -> RuntimeError:
 def cannot_pickle(obj: object) -> TypeError:
     cls = type(obj)
     return TypeError(f"cannot pickle '{cls.__module__}.{cls.__qualname__}' object")
+
+
+# -- TLS ------------------------------------------------------------------------------
+
+
+def plaintext_before_tls(held: int) -> ProtocolError:
+    return ProtocolError(
+        f"{held} bytes arrived unencrypted before the TLS handshake and were refused, "
+        "with the connection: bytes sent in the clear must never be read as if they had "
+        "come over TLS (the STARTTLS injection of CVE-2021-23214 and CVE-2011-0411). "
+        "Read the peer's answer to the upgrade request exactly (recv_exactly) before start_tls()"
+    )
+
+
+def tls_already() -> ValueError:
+    return ValueError("this FramedSocket already speaks TLS")
+
+
+def close_notify_unsent(pending: int) -> BlockingIOError:
+    return BlockingIOError(
+        errno.EAGAIN,
+        f"{pending} bytes of close_notify are still queued: the socket is non-blocking and "
+        "full; call shutdown_write() again once it is writable",
+    )
+
+
+def wrapped_half_close() -> ValueError:
+    return ValueError(
+        "shutdown_write() cannot send close_notify on an ssl.SSLSocket and go on reading: "
+        "ssl's unwrap() throws away what the peer sends after it. Make the FramedSocket "
+        "with connect(..., ssl=context) or FramedSocket(plain_socket).start_tls(context), "
+        "which can"
+    )
+
+
+def tls_detach() -> ValueError:
+    return ValueError(
+        "this FramedSocket's TLS session lives in an ssl.SSLObject over the socket, which "
+        "cannot be handed over as a socket: detach() before start_tls(), or close() it"
+    )

@@ -5,7 +5,6 @@ the socket object wait here."""
 from __future__ import annotations
 
 import select
-import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,9 +18,12 @@ class Call:
     """What one call reads from the socket before its first system call, so
     that each call (in each thread) has its own deadline."""
 
-    __slots__ = ("sock", "fd", "timeout", "deadline")
+    __slots__ = ("sock", "fd", "timeout", "deadline", "waits_first")
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: Any, io_waits: bool = True) -> None:
+        """``sock``: a socket, or a TLS transport of fastframe._tls (``io_waits``
+        False: its methods never wait, and may have bytes to give while the
+        socket is not readable)."""
         fd = sock.fileno()
         if fd < 0:
             raise closed()
@@ -29,6 +31,9 @@ class Call:
         self.fd = fd
         self.timeout = sock.gettimeout()
         self.deadline = 0.0 if not self.timeout else time.monotonic() + self.timeout
+        # A socket method waits up to the socket's whole timeout, not what is
+        # left of the call's: with a timeout, the call waits first itself.
+        self.waits_first = bool(self.timeout) and io_waits
 
     def wait(self, writing: bool) -> bool:
         """Wait until the socket is ready, per its timeout mode: False if it is
@@ -65,7 +70,7 @@ class Call:
         as the method returns loses its result: the twin sends without blocking
         for that reason, and the compiled core calls the methods itself."""
         while True:
-            if self.timeout:
+            if self.waits_first:
                 self.wait(writing)
             try:
                 return io(*args)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import sys
 from socket import socket as _Socket  # FramedSocket.socket hides the module's name
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -23,8 +24,11 @@ from ._reads import EXACTLY, UNTIL, UNTIL_EOF
 from .framers import Framer, check_framer
 
 if TYPE_CHECKING:
+    import ssl
+
     from typing_extensions import Buffer, Self
 
+    from . import _tls
     from ._core_py import SocketLoop as _Loop  # what the API adds to: a core's loop
 else:
     _Loop = object
@@ -40,8 +44,11 @@ class SocketAPI(_Loop):
     _core: ClassVar[ModuleType]
 
     def __init__(self, sock: _Socket, framer: Framer) -> None:
-        _checks.check_socket(sock)
+        wrapped = _wrapped_tls(sock)
+        _checks.check_socket(sock if wrapped is None else wrapped.socket, tls=wrapped is not None)
         self._open(sock, framer, self._codec_for(framer))
+        if wrapped is not None:
+            self._use_tls(wrapped)
 
     def _codec_for(self, framer: Framer) -> Any:
         check_framer(framer)
@@ -106,12 +113,49 @@ class SocketAPI(_Loop):
 
     @property
     def socket(self) -> _Socket | None:
-        """The socket (None once closed or detached)."""
-        return self._sock
+        """The socket, whose timeout rules calls (None once closed or detached);
+        over TLS, the plain socket beneath, or the ``ssl.SSLSocket`` given."""
+        sock = self._sock
+        return sock if self._tls is None or sock is None else self._tls.socket  # type: ignore[no-any-return]
+
+    @property
+    def tls(self) -> ssl.SSLObject | ssl.SSLSocket | None:
+        """None, or the TLS session: its ``version()``, ``cipher()``,
+        ``getpeercert()``, ``selected_alpn_protocol()``..."""
+        return None if self._tls is None else self._tls.tls
+
+    def start_tls(
+        self, context: ssl.SSLContext, *, server_side: bool = False, server_hostname: str | None = None
+    ) -> None:
+        """Upgrade this connection to TLS in place (STARTTLS): sends what is
+        queued, then shakes hands, waiting as the socket's timeout says.
+
+        Bytes received and not yet returned arrived unencrypted: they are
+        refused (``ProtocolError``, the connection closed), never read as if
+        they had come over TLS.  A handshake that fails closes the connection.
+        """
+        sock = self._live_socket()
+        if self._tls is not None:
+            raise _messages.tls_already()
+        if not self.flush():
+            raise _messages.output_queued(self._out_size)
+        held = self._dec.buffered
+        if held:
+            self.close()
+            raise _messages.plaintext_before_tls(held)
+        from . import _tls  # (imports ssl: only connections that use TLS pay for it)
+
+        session = _tls.Session(sock, context, server_side, server_hostname)
+        try:
+            session.handshake()
+            self._use_tls(session)
+        except BaseException:
+            self.close()
+            raise
 
     def fileno(self) -> int:
         """The socket's descriptor (for selectors)."""
-        return self._live_socket().fileno()
+        return self._live_socket().fileno()  # type: ignore[no-any-return]
 
     def shutdown_write(self) -> None:
         """Send what is queued, then tell the peer that nothing more is coming;
@@ -122,10 +166,15 @@ class SocketAPI(_Loop):
 
     def detach(self) -> tuple[_Socket, bytes]:
         """Give the socket back with every byte received and not returned;
-        this FramedSocket is closed afterwards."""
+        this FramedSocket is closed afterwards.  Over TLS, only an
+        ``ssl.SSLSocket`` given to FramedSocket can be given back."""
+        tls = self._tls
+        if tls is not None and not tls.hands_over:
+            raise _messages.tls_detach()
         if not self.flush():
             raise _messages.output_queued(self._out_size)
-        return self._detach()
+        sock, held = self._detach()
+        return (sock if tls is None else tls.socket), held
 
     def __enter__(self) -> Self:
         return self
@@ -136,10 +185,11 @@ class SocketAPI(_Loop):
     def __repr__(self) -> str:
         if self._sock is None:
             return f"<FramedSocket closed {self._framer!r}>"
-        return f"<FramedSocket fd={self._sock.fileno()} {self._framer!r}>"
+        tls = "" if self._tls is None else f" {self._tls.tls.version()}"
+        return f"<FramedSocket fd={self._sock.fileno()}{tls} {self._framer!r}>"
 
-    def _live_socket(self) -> _Socket:
-        """The socket, unless this FramedSocket is closed."""
+    def _live_socket(self) -> Any:
+        """The socket (or the TLS transport over it), unless this FramedSocket is closed."""
         sock = self._sock
         if sock is None:
             raise _messages.closed()
@@ -161,13 +211,23 @@ class FramedSocket(SocketAPI, impl.SocketLoop):
     _core: ClassVar[ModuleType] = impl
 
 
-def connect(address: Any, framer: Framer, timeout: float | None = None) -> FramedSocket:
+def connect(
+    address: Any,
+    framer: Framer,
+    timeout: float | None = None,
+    *,
+    ssl: ssl.SSLContext | None = None,
+    server_hostname: str | None = None,
+) -> FramedSocket:
     """Connect to ``address`` and frame the connection with ``framer``.
 
     ``(host, port)`` connects over TCP (IPv4 or IPv6, as the name resolves); a
     ``str``, ``bytes`` or path-like address is an AF_UNIX socket path (an
     ``OSError`` with ``errno.EAFNOSUPPORT`` where there are none: Windows).
-    ``timeout`` becomes the socket's timeout: a deadline for each later call too.
+    ``timeout`` becomes the socket's timeout: a deadline for each later call too
+    (and for the TLS handshake).  ``ssl``: an ``ssl.SSLContext`` to speak TLS
+    with, the handshake done on return; ``server_hostname`` is the name the
+    server's certificate must have, by default a TCP address's host.
     """
     if isinstance(address, (str, bytes, os.PathLike)):
         if not hasattr(socket, "AF_UNIX"):  # Windows' Python has no AF_UNIX
@@ -183,7 +243,23 @@ def connect(address: Any, framer: Framer, timeout: float | None = None) -> Frame
         sock = socket.create_connection(address, timeout)
         sock.settimeout(timeout)
     try:
-        return FramedSocket(sock, framer)
+        fs = FramedSocket(sock, framer)
     except BaseException:
         sock.close()
         raise
+    if ssl is not None:
+        if server_hostname is None and isinstance(address, tuple):
+            server_hostname = address[0]
+        fs.start_tls(ssl, server_hostname=server_hostname)  # closes fs if it fails
+    return fs
+
+
+def _wrapped_tls(sock: Any) -> _tls.Wrapped | None:
+    """The transport for an ``ssl.SSLSocket``, or None for any other object.
+    (ssl is looked up, not imported: a caller with an SSLSocket has imported it.)"""
+    ssl_module = sys.modules.get("ssl")
+    if ssl_module is not None and isinstance(sock, ssl_module.SSLSocket):
+        from . import _tls
+
+        return _tls.Wrapped(sock)
+    return None

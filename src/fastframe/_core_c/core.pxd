@@ -96,6 +96,8 @@ cdef class Decoder:
     @cython.final
     cdef list cut(self, Py_ssize_t quota)
     @cython.final
+    cdef list cut_into(self, list frames, Py_ssize_t quota)
+    @cython.final
     cdef bint ready_to_hand_over(self, bint at_eof) except -1
     @cython.final
     cdef int adopt(self, Decoder other) except -1
@@ -298,7 +300,8 @@ cdef class SocketLoop:
     # around it (fastframe/socket.py) reads the readonly fields and calls the
     # Python-level methods _open, _set_framer, _read, _write and _detach (their
     # signatures are in core.pyi, the twin's in _core_py/socket.py).
-    cdef readonly object _sock
+    cdef readonly object _sock  # the socket, or the TLS transport (_tls) over it
+    cdef readonly object _tls  # None, or a TLS transport of fastframe._tls
     cdef readonly object _framer
     cdef readonly object _codec
     cdef readonly Decoder _dec
@@ -318,6 +321,7 @@ cdef class SocketLoop:
     cdef list _receive(self, Kind kind, object key, Py_ssize_t quota)
     cdef list _at_eof(self, Decoder dec)
     cdef int _switch(self, Kind kind, object key) except -1
+    cdef int _cut_held(self, Decoder dec, list frames, Py_ssize_t quota) except -1
     cdef int _recv_into(self, Decoder dec, Call* call, object waiter) except -1
     cdef int _recv_object(self, Decoder dec, const Area* area, object waiter) except -1
     cdef int _prepare(self, Call* call) except -1

@@ -206,7 +206,11 @@ cdef class Decoder:
     cdef list cut(self, Py_ssize_t quota):
         """Up to quota frames of the bytes held; [] when none is whole.  Raises
         the error met before any frame."""
-        cdef list frames = []
+        return self.cut_into([], quota)
+
+    cdef list cut_into(self, list frames, Py_ssize_t quota):
+        """cut(), adding to frames until it holds quota (an error met is raised
+        only if frames stays empty, else by the next cut)."""
         self._enter()
         try:
             self._quota = quota

@@ -63,6 +63,15 @@ cdef class SocketLoop:
         self._fd_path = _fd_path_on
         self._sock = sock  # last: a FramedSocket without a socket is closed
 
+    def _use_tls(self, transport):
+        """Receive and send through ``transport`` (of fastframe._tls) from now on."""
+        if self._receiving or self._sending:
+            raise _messages.busy("receiving" if self._receiving else "sending")
+        self._check_open()
+        self._fd_path = False
+        self._tls = transport
+        self._sock = transport
+
     def _set_framer(self, framer, codec):
         """Frame what follows with ``framer`` (checked) and ``codec``, its codec in this core."""
         if self._receiving:  # which bytes the new framing would start at is a race
@@ -142,13 +151,15 @@ cdef class SocketLoop:
                 else:
                     frames = dec.cut(quota)
                     if frames:
+                        if self._tls is not None:
+                            self._cut_held(dec, frames, quota)
                         if call.ready and call.timeout == 0.0 or waiter is not None and waiter.timeout == 0.0:
                             dec.release_if_empty()
                         return frames
                     if self._eof:
                         return self._at_eof(dec)
                 if not self._fd_path and waiter is None:
-                    waiter = _waiting.Call(self._sock)
+                    waiter = _waiting.Call(self._sock, self._tls is None)
                 got = self._recv_into(dec, &call, waiter)
                 if self._sock is None:  # close() in another thread woke the call
                     raise _messages.closed()
@@ -191,6 +202,25 @@ cdef class SocketLoop:
         self._key = key
         return 0
 
+    cdef int _cut_held(self, Decoder dec, list frames, Py_ssize_t quota) except -1:
+        """Add the frames of the decrypted bytes TLS holds: no readiness of the
+        socket announces them, so a selectors loop would wait for them forever."""
+        cdef Area area
+        cdef Py_ssize_t got
+        while len(frames) < quota and self._tls.held:
+            if not dec.receive_area(&area, False):
+                return 0
+            view = _area_view(&area)
+            try:
+                got = self._tls.recv_held_into(view)
+            finally:
+                view.release()
+            if not got:
+                return 0
+            dec.received(&area, got)
+            dec.cut_into(frames, quota)
+        return 0
+
     cdef int _recv_into(self, Decoder dec, Call* call, object waiter) except -1:
         """One receive into the decoder's receive area, waiting as the socket's
         mode says."""
@@ -226,18 +256,14 @@ cdef class SocketLoop:
     cdef int _recv_object(self, Decoder dec, const Area* area, object waiter) except -1:
         """_recv_into through the socket object's recv_into() (it waits for a
         blocking socket; waiter for a deadline)."""
-        cdef _Window window = _Window.__new__(_Window)
         cdef Py_ssize_t got
-        window.owner = <object>area.owner
-        window.ptr = area.first
-        window.size = area.first_size
-        view = PyMemoryView_FromObject(window)
+        view = _area_view(area)
         # The socket's method is called from here, not through Call.attempt: no
         # Python code may run (a signal handler that raises) between its return
         # and the count being kept.
         try:
             while True:
-                if waiter.timeout:
+                if waiter.waits_first:
                     waiter.wait(False)
                 try:
                     got = waiter.sock.recv_into(view)
@@ -389,7 +415,7 @@ cdef class SocketLoop:
                 raise _messages.closed()
             if not self._fd_path:
                 if waiter is None:
-                    waiter = _waiting.Call(self._sock)
+                    waiter = _waiting.Call(self._sock, self._tls is None)
                 if not self._send_object(waiter):
                     return False
                 continue
@@ -427,7 +453,7 @@ cdef class SocketLoop:
         part = self._out[0]
         if self._out_pos:
             part = memoryview(part)[self._out_pos:]
-        if waiter.timeout:
+        if waiter.waits_first:
             waiter.wait(True)
         try:  # called from here, not through Call.attempt: see _recv_object
             sent = waiter.sock.send(part)
@@ -515,6 +541,15 @@ cdef class SocketLoop:
         if self._sock is None:
             raise _messages.closed()
         return 0
+
+
+cdef object _area_view(const Area* area):
+    """A memoryview of the area's first buffer (which the area's owner keeps alive)."""
+    cdef _Window window = _Window.__new__(_Window)
+    window.owner = <object>area.owner
+    window.ptr = area.first
+    window.size = area.first_size
+    return PyMemoryView_FromObject(window)
 
 
 cdef Py_ssize_t _nbytes(object payload) except -1:

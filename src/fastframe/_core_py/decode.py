@@ -183,13 +183,17 @@ class Decoder:
     def cut(self, quota: int) -> list[bytes]:
         """Up to quota frames of the bytes held; [] when none is whole.  Raises
         the error met before any frame."""
+        return self.cut_into([], quota)
+
+    def cut_into(self, frames: list[bytes], quota: int) -> list[bytes]:
+        """cut(), adding to frames until it holds quota (an error met is raised
+        only if frames stays empty, else by the next cut)."""
         data = self._rest
         pos = self._rest_pos
         self._rest = b""
         self._rest_pos = 0
         self._quota = quota
         self._window_size = None
-        frames: list[bytes] = []
         self._consume(data, frames, pos)
         return self._deliver(frames)
 

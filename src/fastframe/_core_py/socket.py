@@ -47,7 +47,7 @@ class SocketLoop:
     FramedSocket adds its API to)."""
 
     __slots__ = (
-        "_sock", "_framer", "_codec", "_dec", "_kind", "_key", "_eof", "_receiving",
+        "_sock", "_tls", "_framer", "_codec", "_dec", "_kind", "_key", "_eof", "_receiving",
         "_sending", "_closing", "_out", "_out_pos", "_out_size",
     )
 
@@ -66,7 +66,16 @@ class SocketLoop:
         self._dec: Decoder = codec.decoder()
         self._kind = FRAMES
         self._key: Any = framer  # the framer, or the raw read, that _dec decodes for
-        self._sock: _Socket | None = sock
+        self._tls: Any = None  # a TLS transport of fastframe._tls, once there is TLS
+        self._sock: Any = sock  # the socket, or the TLS transport over it; None: closed
+
+    def _use_tls(self, transport: Any) -> None:
+        """Receive and send through ``transport`` (of fastframe._tls) from now on."""
+        if self._receiving.locked() or self._sending.locked():
+            raise _messages.busy("receiving" if self._receiving.locked() else "sending")
+        self._check_open()
+        self._tls = transport
+        self._sock = transport
 
     def _set_framer(self, framer: Any, codec: Any) -> None:
         """Frame what follows with ``framer`` (checked) and ``codec``, its codec in this core."""
@@ -125,11 +134,13 @@ class SocketLoop:
                 else:
                     frames = dec.cut(quota)
                     if frames:
+                        if self._tls is not None:
+                            self._cut_held(dec, frames, quota)
                         return frames
                     if self._eof:
                         return self._at_eof(dec)
                 if call is None:
-                    call = Call(self._sock)  # type: ignore[arg-type]
+                    call = Call(self._sock, self._tls is None)
                 got = self._recv_into(dec, call)
                 if self._sock is None:  # close() in another thread woke the call
                     raise _messages.closed()
@@ -175,6 +186,16 @@ class SocketLoop:
         self._dec = dec
         self._kind = kind
         self._key = key
+
+    def _cut_held(self, dec: Decoder, frames: list[bytes], quota: int) -> None:
+        """Add the frames of the decrypted bytes TLS holds: no readiness of the
+        socket announces them, so a selectors loop would wait for them forever."""
+        while len(frames) < quota and self._tls.held:
+            data = self._tls.recv_held(RECV_SIZE)
+            if not data:
+                return
+            dec.received(data)
+            dec.cut_into(frames, quota)
 
     def _recv_into(self, dec: Decoder, call: Call) -> int:
         """One receive, handed to the decoder, waiting as the socket's mode says."""
@@ -267,7 +288,7 @@ class SocketLoop:
             if self._sock is None:  # closed by another thread
                 raise _messages.closed()
             if call is None:
-                call = Call(self._sock)
+                call = Call(self._sock, self._tls is None)
             chunk = out[:64]
             if self._out_pos:
                 chunk[0] = memoryview(chunk[0])[self._out_pos :]
@@ -340,7 +361,7 @@ class SocketLoop:
             self._closing = None
             sock.close()  # (two threads may both get here: closing twice is harmless)
 
-    def _detach(self) -> tuple[_Socket, bytes]:
+    def _detach(self) -> tuple[Any, bytes]:
         """(the socket, every byte received and not returned); closed afterwards.
         Nothing may be queued."""
         if self._receiving.locked():
@@ -350,7 +371,7 @@ class SocketLoop:
         self._sock = None
         return sock, held
 
-    def _check_open(self) -> _Socket:
+    def _check_open(self) -> Any:
         if self._sock is None:
             raise _messages.closed()
         return self._sock

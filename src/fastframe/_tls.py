@@ -1,0 +1,349 @@
+"""TLS beneath FramedSocket: transports that look like a non-blocking socket to
+the receive and send loops of both cores, and carry the stream encrypted.
+
+``Session`` is the TLS that fastframe runs itself (``connect(ssl=)``,
+``start_tls()``): an ``ssl.SSLObject`` over two ``ssl.MemoryBIO`` and the plain
+socket, so that every system call is the loop's kind (never blocking, waited
+for to the call's deadline, EINTR and signals handled), a receiving and a
+sending thread can share the session (OpenSSL's calls are serialized here), and
+close_notify can be sent without losing the peer's reply (``ssl.SSLSocket``'s
+``unwrap()`` calls ``SSL_shutdown`` twice, and the second call throws away the
+application data it meets).  ``Wrapped`` carries a handshaken ``ssl.SSLSocket``
+a caller passed in, as far as ``ssl`` lets it.
+
+Both present what the loops ask of a socket object: ``fileno``, ``gettimeout``,
+``recv_into``/``recv`` (``BlockingIOError`` when the socket must be waited for,
+0 or ``b""`` at the end of the stream), ``send``/``sendmsg``, ``shutdown``,
+``close``; and what TLS adds: ``held``, the decrypted bytes received and not yet
+taken, which no readiness of the socket announces, taken with ``recv_held_into``
+or ``recv_held``.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import ssl
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from . import _messages
+from ._waiting import Call
+
+# Plaintext encrypted per write: one Python call into OpenSSL per 256 KiB, the
+# ciphertext of it held until the kernel takes it.
+SEND_CHUNK = 256 * 1024
+# Ciphertext asked of the kernel per receive: as the plain loops' RECV_SIZE.
+RAW_SIZE = 64 * 1024
+# A write to a ``Wrapped`` socket waits inside ssl until all of it is sent: one
+# TLS record's worth keeps that wait short.
+WRAPPED_SEND = 16 * 1024
+
+_NOWAIT = getattr(socket, "MSG_DONTWAIT", 0)
+_SEND_FLAGS = _NOWAIT | getattr(socket, "MSG_NOSIGNAL", 0)
+
+
+def _ready_now(sock: Any, writing: bool) -> bool:
+    """Whether a system call on sock would not wait (a look without waiting)."""
+    fds = [sock]
+    readable, writable, _ = select.select([] if writing else fds, fds if writing else [], [], 0.0)
+    return bool(writable if writing else readable)
+
+
+def _raw_recv(sock: socket.socket, size: int) -> bytes:
+    """One receive that never waits: ``BlockingIOError`` if nothing is there."""
+    if not _NOWAIT and not _ready_now(sock, False):  # Windows has no MSG_DONTWAIT
+        raise BlockingIOError
+    return sock.recv(size, _NOWAIT)
+
+
+def _raw_send(sock: socket.socket, data: Any) -> int:
+    if not _NOWAIT and not _ready_now(sock, True):
+        raise BlockingIOError
+    return sock.send(data, _SEND_FLAGS)
+
+
+def check_handshake_call(call: Call) -> None:
+    if call.timeout == 0.0:
+        raise ValueError(
+            "the TLS handshake waits for the peer, and this socket is non-blocking: give it "
+            "a timeout (or make it blocking) for the handshake, and setblocking(False) after"
+        )
+
+
+class Session:
+    """fastframe's own TLS over a connected plain socket (see the module)."""
+
+    hands_over = False  # detach() cannot give an SSLObject back as a socket
+
+    def __init__(
+        self, sock: socket.socket, context: ssl.SSLContext, server_side: bool, server_hostname: str | None
+    ) -> None:
+        self.socket = sock
+        self._incoming = ssl.MemoryBIO()
+        self._outgoing = ssl.MemoryBIO()
+        self.tls = context.wrap_bio(self._incoming, self._outgoing, server_side, server_hostname)
+        self._lock = threading.Lock()  # OpenSSL's calls release the GIL: one at a time
+        self._wire = bytearray()  # ciphertext not yet taken by the kernel
+        self._owed = 0  # plaintext bytes encrypted into _wire, not yet reported sent
+        self._plain = bytearray()  # decrypted bytes that did not fit the last buffer
+        self._ended = False  # close_notify, or the end of the ciphertext, was met
+        self._error: ssl.SSLError | None = None  # met after bytes that came before it
+
+    # -- what the loops ask of a socket ----------------------------------------
+
+    def fileno(self) -> int:
+        return self.socket.fileno()
+
+    def gettimeout(self) -> float | None:
+        return self.socket.gettimeout()
+
+    @property
+    def held(self) -> bool:
+        return bool(self._plain)
+
+    def handshake(self) -> None:
+        """Shake hands, waiting as the socket's timeout says (one deadline)."""
+        call = Call(self.socket, io_waits=False)
+        check_handshake_call(call)
+        while True:
+            with self._lock:
+                try:
+                    self.tls.do_handshake()
+                    done = True
+                except ssl.SSLWantReadError:
+                    done = False
+                self._wire += self._outgoing.read()
+            while self._wire:
+                self._push_waiting(call)
+            if done:
+                return
+            while True:
+                try:
+                    data = _raw_recv(self.socket, RAW_SIZE)
+                    break
+                except BlockingIOError:
+                    call.wait(False)
+            with self._lock:
+                if data:
+                    self._incoming.write(data)
+                else:
+                    self._incoming.write_eof()
+
+    def recv_into(self, view: Any, nbytes: int = 0) -> int:
+        """Decrypted bytes into view; 0 at the end of the stream."""
+        with self._lock:
+            got = self._take_plain(view)
+            if got:
+                return got
+            if self._error is not None:
+                raise self._error
+            while not self._ended:
+                data = _raw_recv(self.socket, RAW_SIZE)
+                if data:
+                    self._incoming.write(data)
+                else:
+                    self._incoming.write_eof()
+                got = self._decrypt(view)
+                if got:
+                    return got
+                if self._error is not None:
+                    raise self._error
+            return 0
+
+    def recv(self, size: int) -> bytes:
+        with memoryview(bytearray(size)) as view:
+            return view[: self.recv_into(view)].tobytes()
+
+    def recv_held_into(self, view: Any) -> int:
+        with self._lock:
+            return self._take_plain(view)
+
+    def recv_held(self, size: int) -> bytes:
+        with self._lock:
+            data = bytes(self._plain[:size])
+            del self._plain[:size]
+            return data
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        """Encrypt and send from the start of data; the count of its bytes sent.
+        A send cut short is called again with the same bytes (as OpenSSL's own
+        SSL_write), so the count is the plaintext whose ciphertext the kernel took."""
+        with self._lock:
+            if not self._owed:
+                with memoryview(data) as view:
+                    chunk = view.cast("B")[:SEND_CHUNK]
+                    self.tls.write(chunk)
+                    self._owed = len(chunk)
+                self._wire += self._outgoing.read()
+            self._push()
+            if self._wire:
+                raise BlockingIOError
+            sent, self._owed = self._owed, 0
+            return sent
+
+    def sendmsg(self, buffers: Sequence[Any], ancdata: Any = (), flags: int = 0) -> int:
+        if self._owed:  # the same buffers again: the first ones' ciphertext is queued
+            return self.send(b"", flags)
+        parts = []
+        size = 0
+        for buf in buffers:
+            parts.append(buf)
+            size += memoryview(buf).nbytes
+            if size >= SEND_CHUNK:
+                break
+        return self.send(b"".join(parts), flags)
+
+    def shutdown(self, how: int) -> None:
+        """SHUT_WR: close_notify, then the socket's half-close (this side goes
+        on reading the peer's reply); anything else: the socket's shutdown."""
+        if how != socket.SHUT_WR:
+            self.socket.shutdown(how)
+            return
+        call = Call(self.socket, io_waits=False)
+        with self._lock:
+            # What the incoming buffer holds would be thrown away by the
+            # shutdown's second SSL_shutdown: it is all decrypted already
+            # (_decrypt takes everything).
+            try:
+                self.tls.unwrap()
+            except ssl.SSLWantReadError:
+                pass  # the peer's close_notify has not come: the half-close
+            self._wire += self._outgoing.read()
+        while self._wire:
+            if not self._push_waiting(call):
+                raise _messages.close_notify_unsent(len(self._wire))
+        self.socket.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self.socket.close()
+
+    # -- inside ----------------------------------------------------------------
+
+    def _take_plain(self, view: Any) -> int:
+        plain = self._plain
+        if not plain:
+            return 0
+        got = min(len(view), len(plain))
+        view[:got] = plain[:got]
+        del plain[:got]
+        return got
+
+    def _decrypt(self, view: Any) -> int:
+        """Every byte OpenSSL can decrypt now, into view and then _plain: nothing
+        decrypted stays inside it, and its incoming buffer is left empty (the
+        rest of a record waits in OpenSSL for the rest of its ciphertext)."""
+        got = 0
+        size = len(view)
+        read: Any = self.tls.read  # (ssl types it as returning bytes)
+        try:
+            while True:
+                if got < size:
+                    n = read(size - got, view[got:])
+                    got += n
+                else:
+                    data = read(RAW_SIZE)
+                    n = len(data)
+                    self._plain += data
+                if not n:  # close_notify
+                    self._ended = True
+                    break
+        except ssl.SSLWantReadError:
+            pass
+        except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+            # close_notify, or the end of the ciphertext without it: the end of
+            # the stream either way (as ssl's suppress_ragged_eofs)
+            self._ended = True
+        except ssl.SSLError as exc:
+            self._error = exc  # raised once what came before it is taken
+        if self._outgoing.pending:  # what reading made OpenSSL answer (a key update)
+            self._wire += self._outgoing.read()
+            self._push()
+        return got
+
+    def _push(self) -> None:
+        """Send what ciphertext the kernel takes now (the lock held)."""
+        wire = self._wire
+        while wire:
+            try:
+                sent = _raw_send(self.socket, wire)
+            except BlockingIOError:
+                return
+            del wire[:sent]
+
+    def _push_waiting(self, call: Call) -> bool:
+        """Send some ciphertext, waiting as the call says; False if the socket is
+        non-blocking and full."""
+        with self._lock:
+            self._push()
+            if not self._wire:
+                return True
+        return call.wait(True)
+
+
+class Wrapped:
+    """A handshaken ``ssl.SSLSocket`` passed to FramedSocket, driven through its
+    own methods.  ssl waits inside them: a receive that finds the start of a
+    record waits for its rest up to the socket's timeout, and a send waits
+    until its record is written, so a call's deadline can be passed by that
+    much; a receiving and a sending thread are as safe together as ssl makes
+    them; and ssl cannot send close_notify and go on reading (see the module)."""
+
+    hands_over = True  # detach() gives the SSLSocket back
+
+    def __init__(self, sock: ssl.SSLSocket) -> None:
+        self.socket = self.tls = sock
+
+    def fileno(self) -> int:
+        return self.socket.fileno()
+
+    def gettimeout(self) -> float | None:
+        return self.socket.gettimeout()
+
+    @property
+    def held(self) -> bool:
+        return self.socket.pending() > 0
+
+    def recv_into(self, view: Any, nbytes: int = 0) -> int:
+        sock = self.socket
+        if not sock.pending() and not _ready_now(sock, False):
+            raise BlockingIOError
+        try:
+            return sock.recv_into(view)
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            raise BlockingIOError from None
+        except ssl.SSLEOFError:  # suppress_ragged_eofs=False: the end all the same
+            return 0
+
+    def recv(self, size: int) -> bytes:
+        with memoryview(bytearray(size)) as view:
+            return view[: self.recv_into(view)].tobytes()
+
+    def recv_held_into(self, view: Any) -> int:
+        held = self.socket.pending()
+        return self.socket.recv_into(view, min(held, len(view))) if held else 0
+
+    def recv_held(self, size: int) -> bytes:
+        held = self.socket.pending()
+        return self.socket.recv(min(held, size)) if held else b""
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        sock = self.socket
+        if not _ready_now(sock, True):
+            raise BlockingIOError
+        with memoryview(data) as view:
+            try:
+                return sock.send(view.cast("B")[:WRAPPED_SEND])
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                raise BlockingIOError from None
+
+    def shutdown(self, how: int) -> None:
+        if how == socket.SHUT_WR:
+            raise _messages.wrapped_half_close()
+        # the plain socket's shutdown: ssl.SSLSocket's would drop its TLS state
+        # under a receive in another thread, which would then read ciphertext
+        socket.socket.shutdown(self.socket, how)
+
+    def close(self) -> None:
+        self.socket.close()
