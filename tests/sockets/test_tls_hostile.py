@@ -447,6 +447,11 @@ def check_stall_time(expected: Ending, elapsed: float) -> None:
         assert STALL * 0.9 <= elapsed < STALL + 1.0, elapsed
 
 
+def skip_connect_unless_selected(impl: Any, via: str) -> None:
+    if via == "connect" and (impl.FramedSocket is not ff.FramedSocket or not impl.fd_path):
+        pytest.skip("connect() makes the selected core's FramedSocket: run once, with that core")
+
+
 def play(
     impl: Any, name: str, style: str, version: ssl.TLSVersion, via: str = "wrap"
 ) -> tuple[list[bytes], Any, float, Any]:
@@ -480,12 +485,12 @@ def test_hostile_server(impl: Any, name: str, style: str, version: ssl.TLSVersio
 
 @pytest.mark.parametrize("via", ["connect", "start_tls"])
 @pytest.mark.parametrize("name", sorted(h.AFTER_HANDSHAKE))
-def test_hostile_server_by_connect_and_start_tls(impl: Any, name: str, via: str) -> None:
+def test_hostile_server_by_connect_and_start_tls(impl: Any, name: str, via: str, version: ssl.TLSVersion) -> None:
     """The same behaviours met by a FramedSocket that ``connect(ssl=)`` or
-    ``start_tls()`` made (``connect``: the selected core, whatever ``impl``)."""
-    if via == "connect" and impl.FramedSocket is not ff.FramedSocket:
-        pytest.skip("connect() makes the selected core's FramedSocket: run once, with that core")
-    version = ssl.TLSVersion.TLSv1_3
+    ``start_tls()`` made (``connect``: the selected core, whatever ``impl``).  The
+    peer sends its frames right after its last handshake message: in TLS 1.2 the
+    server's Finished, so that they may come in the same read as it."""
+    skip_connect_unless_selected(impl, via)
     frames, ending, elapsed, _ = play(impl, name, "recv_many", version, via)
     expected_frames, expected = AFTER_EXPECTED[name]
     assert frames == list(expected_frames)
@@ -514,6 +519,32 @@ def test_a_stall_inside_a_frame_loses_nothing(impl: Any, version: ssl.TLSVersion
             assert receive(fs, "recv_many", IO_TIMEOUT)[:2] == ([h.CUT[4:]], EOF)
 
 
+#: the timeout against the late trickle
+LATE = 1.0
+
+
+@pytest.mark.parametrize("via", ["wrap", "start_tls"])
+def test_the_deadline_holds_against_a_late_trickle(impl: Any, via: str, version: ssl.TLSVersion) -> None:
+    """The worst trickle for a deadline: silence for most of the timeout (0.8 of
+    1 s), then a record one byte per 100 ms.  ``recv_many()`` raises TimeoutError
+    after about 1 s, the deadline of the whole call.  Waiting up to the timeout per
+    system call would wait for the whole record (about 5 s); waiting inside ssl,
+    once a record's first byte came, for its rest up to the socket's whole timeout
+    would end at about 1.8 s.  (In TLS 1.3 the server's session tickets, sent
+    after the handshake, make the socket readable as the call starts: ssl's own wait
+    then starts with the call's.  TLS 1.2 has none.)"""
+    script = h.script(h.handshake, h.pause(0.8), h.trickled_record(h.CUT, 0.1), h.hold)
+    with h.serve(script, context=certs.server_context(version=version)) as server:
+        fs = tls_client(impl, server.address, version, via)
+        with fs:
+            fs.socket.settimeout(LATE)
+            start = time.monotonic()
+            with pytest.raises(TimeoutError):
+                fs.recv_many()
+            elapsed = time.monotonic() - start
+    assert LATE * 0.9 <= elapsed < LATE + 0.4, elapsed
+
+
 # -- the FramedSocket the TLS server, the hostile peer the client -------------------------------
 
 
@@ -537,11 +568,12 @@ SERVER_CASES = sorted(set(AFTER_EXPECTED) - {"trickle-inside-frame", "stall-afte
 
 @pytest.mark.parametrize("via", ["wrap", "start_tls"])
 @pytest.mark.parametrize("name", SERVER_CASES)
-def test_hostile_client(impl: Any, name: str, via: str) -> None:
+def test_hostile_client(impl: Any, name: str, via: str, version: ssl.TLSVersion) -> None:
     """The behaviours played by a TLS client against a FramedSocket on the server
     side: over a server-side ssl.SSLSocket (``wrap``) or made by
-    ``start_tls(server_side=True)``: the same endings."""
-    version = ssl.TLSVersion.TLSv1_3
+    ``start_tls(server_side=True)``: the same endings.  The client sends its frames
+    right after its last handshake message (in TLS 1.3 its Finished, so that they
+    may come in the same read as it)."""
     expected_frames, expected = AFTER_EXPECTED[name]
     a, b = connected_pair("tcp4")
     p = h.run(h.AFTER_HANDSHAKE[name], a, context=certs.client_context(version=version), server_side=False)
@@ -633,8 +665,7 @@ def test_broken_handshake(impl: Any, name: str, via: str, version: ssl.TLSVersio
     """``connect(ssl=, timeout=)`` and ``start_tls()`` (the socket's timeout) against
     a server whose handshake never finishes: TimeoutError after about the timeout when
     it falls silent or trickles, the stdlib's exception when it closes; never a hang."""
-    if via == "connect" and impl.FramedSocket is not ff.FramedSocket:
-        pytest.skip("connect() makes the selected core's FramedSocket: run once, with that core")
+    skip_connect_unless_selected(impl, via)
     expected = HANDSHAKE_EXPECTED[name]
     with h.serve(h.BROKEN_HANDSHAKES[name], context=certs.server_context(version=version)) as server:
         start = time.monotonic()

@@ -347,9 +347,20 @@ class TLSPeer:
 Script = Callable[[TLSPeer], Any]
 
 
+def _with_context(peer_args: dict[str, Any]) -> dict[str, Any]:
+    """The peer's arguments with its context made here, in the test's thread: the
+    test authority (certs.authority(), a functools.cache) is made once only if it is
+    not first made by two threads at the same time."""
+    if peer_args.get("context") is None:
+        server_side = peer_args.get("server_side", True)
+        peer_args = {**peer_args, "context": certs.server_context() if server_side else certs.client_context()}
+    return peer_args
+
+
 def run(script: Script, sock: socket.socket, **peer_args: Any) -> Peer:
     """Run ``script`` in a thread on a connected socket; the socket is closed when it
     ends.  ``finish()`` returns what the script returned."""
+    peer_args = _with_context(peer_args)
 
     def go() -> Any:
         tls = TLSPeer(sock, **peer_args)
@@ -368,7 +379,7 @@ class Server:
         self._listener, self.address = listener(kind)
         self._listener.settimeout(IO_TIMEOUT)
         self.accepted = threading.Event()
-        self._peer = peer(self._serve, script, peer_args)
+        self._peer = peer(self._serve, script, _with_context(peer_args))
 
     def _serve(self, script: Script, peer_args: dict[str, Any]) -> Any:
         try:
@@ -473,6 +484,11 @@ def truncated_record(plaintext: bytes, keep: int) -> Step:
     are sent (its header and part of its body): a record the other side can never
     decrypt."""
     return lambda p: p.send_raw(p.record(plaintext)[:keep])
+
+
+def pause(seconds: float) -> Step:
+    """Silence for ``seconds`` (not waiting for anything)."""
+    return lambda p: time.sleep(seconds)
 
 
 def trickled_record(plaintext: bytes, interval: float) -> Step:
