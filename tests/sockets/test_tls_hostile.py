@@ -447,11 +447,6 @@ def check_stall_time(expected: Ending, elapsed: float) -> None:
         assert STALL * 0.9 <= elapsed < STALL + 1.0, elapsed
 
 
-def skip_connect_unless_selected(impl: Any, via: str) -> None:
-    if via == "connect" and (impl.FramedSocket is not ff.FramedSocket or not impl.fd_path):
-        pytest.skip("connect() makes the selected core's FramedSocket: run once, with that core")
-
-
 def play(
     impl: Any, name: str, style: str, version: ssl.TLSVersion, via: str = "wrap"
 ) -> tuple[list[bytes], Any, float, Any]:
@@ -466,14 +461,19 @@ def play(
     return frames, ending, elapsed, buffered
 
 
-@pytest.mark.parametrize("style", STYLES)
-@pytest.mark.parametrize("name", sorted(h.AFTER_HANDSHAKE))
+MATRIX = [
+    (name, style)
+    for name in sorted(h.AFTER_HANDSHAKE)
+    for style in STYLES
+    if not (style == "selectors" and name in NOT_SELECTORS)
+]
+
+
+@pytest.mark.parametrize(("name", "style"), MATRIX)
 def test_hostile_server(impl: Any, name: str, style: str, version: ssl.TLSVersion) -> None:
     """Each behaviour after the handshake, the FramedSocket (over a handshaken
     ssl.SSLSocket) the client: every frame before the fault, in order, then exactly
     the ending the contract gives it; a stall after about the timeout, nothing lost."""
-    if style == "selectors" and name in NOT_SELECTORS:
-        pytest.skip("a non-blocking call has no deadline to keep against a trickle")
     frames, ending, elapsed, buffered = play(impl, name, style, version)
     expected_frames, expected = AFTER_EXPECTED[name]
     assert frames == list(expected_frames)
@@ -483,19 +483,28 @@ def test_hostile_server(impl: Any, name: str, style: str, version: ssl.TLSVersio
         assert buffered == len(h.PARTIAL)
 
 
-@pytest.mark.parametrize("via", ["connect", "start_tls"])
-@pytest.mark.parametrize("name", sorted(h.AFTER_HANDSHAKE))
-def test_hostile_server_by_connect_and_start_tls(impl: Any, name: str, via: str, version: ssl.TLSVersion) -> None:
-    """The same behaviours met by a FramedSocket that ``connect(ssl=)`` or
-    ``start_tls()`` made (``connect``: the selected core, whatever ``impl``).  The
-    peer sends its frames right after its last handshake message: in TLS 1.2 the
-    server's Finished, so that they may come in the same read as it."""
-    skip_connect_unless_selected(impl, via)
+def check_made_by(impl: Any, name: str, version: ssl.TLSVersion, via: str) -> None:
     frames, ending, elapsed, _ = play(impl, name, "recv_many", version, via)
     expected_frames, expected = AFTER_EXPECTED[name]
     assert frames == list(expected_frames)
     check_ending(ending, expected, name=name, version=version, style="recv_many")
     check_stall_time(expected, elapsed)
+
+
+@pytest.mark.parametrize("name", sorted(h.AFTER_HANDSHAKE))
+def test_hostile_server_by_start_tls(impl: Any, name: str, version: ssl.TLSVersion) -> None:
+    """The same behaviours met by a FramedSocket that ``start_tls()`` made (fastframe's
+    own TLS session, not an ssl.SSLSocket).  The peer sends its frames right after
+    its last handshake message (in TLS 1.2 the server's Finished), so that they may
+    come in the same read as it."""
+    check_made_by(impl, name, version, "start_tls")
+
+
+@pytest.mark.parametrize("name", sorted(h.AFTER_HANDSHAKE))
+def test_hostile_server_by_connect(name: str, version: ssl.TLSVersion) -> None:
+    """The same behaviours met by a FramedSocket that ``connect(ssl=)`` made (the
+    selected core)."""
+    check_made_by(None, name, version, "connect")
 
 
 def test_a_stall_inside_a_frame_loses_nothing(impl: Any, version: ssl.TLSVersion) -> None:
@@ -659,13 +668,7 @@ def check_handshake_ending(got: BaseException, expected: Ending, name: str, vers
         assert same_ssl_error(got, reference), f"{got!r}, the stdlib: {reference!r}"
 
 
-@pytest.mark.parametrize("via", ["connect", "start_tls"])
-@pytest.mark.parametrize("name", sorted(h.BROKEN_HANDSHAKES))
-def test_broken_handshake(impl: Any, name: str, via: str, version: ssl.TLSVersion) -> None:
-    """``connect(ssl=, timeout=)`` and ``start_tls()`` (the socket's timeout) against
-    a server whose handshake never finishes: TimeoutError after about the timeout when
-    it falls silent or trickles, the stdlib's exception when it closes; never a hang."""
-    skip_connect_unless_selected(impl, via)
+def check_broken_handshake(impl: Any, name: str, via: str, version: ssl.TLSVersion) -> None:
     expected = HANDSHAKE_EXPECTED[name]
     with h.serve(h.BROKEN_HANDSHAKES[name], context=certs.server_context(version=version)) as server:
         start = time.monotonic()
@@ -674,6 +677,21 @@ def test_broken_handshake(impl: Any, name: str, via: str, version: ssl.TLSVersio
         elapsed = time.monotonic() - start
     check_handshake_ending(info.value, expected, name, version)
     check_stall_time(expected, elapsed)
+
+
+@pytest.mark.parametrize("name", sorted(h.BROKEN_HANDSHAKES))
+def test_broken_handshake_by_start_tls(impl: Any, name: str, version: ssl.TLSVersion) -> None:
+    """``start_tls()`` (the socket's timeout) against a server whose handshake never
+    finishes: TimeoutError after about the timeout when it falls silent or trickles
+    (a deadline for the whole handshake), the stdlib's exception when it closes;
+    never a hang."""
+    check_broken_handshake(impl, name, "start_tls", version)
+
+
+@pytest.mark.parametrize("name", sorted(h.BROKEN_HANDSHAKES))
+def test_broken_handshake_by_connect(name: str, version: ssl.TLSVersion) -> None:
+    """The same through ``connect(ssl=, timeout=)`` (the selected core)."""
+    check_broken_handshake(None, name, "connect", version)
 
 
 def test_whole_flight_then_silence(impl: Any, version: ssl.TLSVersion) -> None:
@@ -694,7 +712,10 @@ def test_whole_flight_then_silence(impl: Any, version: ssl.TLSVersion) -> None:
 # -- thousands of small frames in few records, to a selectors loop ----------------------------------
 
 
-def test_selectors_loop_gets_thousands_of_small_frames_from_few_records(impl: Any, version: ssl.TLSVersion) -> None:
+@pytest.mark.parametrize("via", ["wrap", "start_tls"])
+def test_selectors_loop_gets_thousands_of_small_frames_from_few_records(
+    impl: Any, via: str, version: ssl.TLSVersion
+) -> None:
     """4,000 frames of 64 bytes in 17 records of 16 KiB, all written at once, the
     connection then held open (no FIN to wake the reader): a selectors loop calling
     ``recv_many()`` once per readiness gets every frame, in order.  A frame left
@@ -702,7 +723,7 @@ def test_selectors_loop_gets_thousands_of_small_frames_from_few_records(impl: An
     select() sees nothing more to read, and the test fails after IO_TIMEOUT."""
     payloads, script = h.many_small_frames()
     with h.serve(script, context=certs.server_context(version=version)) as server:
-        fs = tls_client(impl, server.address, version, "wrap")
+        fs = tls_client(impl, server.address, version, via)
         with fs, selectors.DefaultSelector() as selector:
             fs.socket.setblocking(False)
             selector.register(fs, selectors.EVENT_READ)
