@@ -126,8 +126,19 @@ def plaintext_before_tls(held: int) -> ProtocolError:
     )
 
 
+def handshake_cannot_wait() -> ValueError:
+    return ValueError(
+        "the TLS handshake waits for the peer, and this socket is non-blocking: give it "
+        "a timeout (or make it blocking) for the handshake, and setblocking(False) after"
+    )
+
+
 def tls_already() -> ValueError:
     return ValueError("this FramedSocket already speaks TLS")
+
+
+def tls_write_closed() -> BrokenPipeError:
+    return BrokenPipeError(errno.EPIPE, "this side of the TLS connection is shut down (close_notify sent)")
 
 
 def close_notify_unsent(pending: int) -> BlockingIOError:

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 import fastframe as ff
-from tests.support.sockets import IO_TIMEOUT, Watchdog, pair, peer, read_all  # noqa: F401 - fixtures
+from tests.support.sockets import IO_TIMEOUT, Watchdog, framed, pair, peer, read_all  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 
@@ -64,8 +64,8 @@ def test_one_thread_receives_while_another_sends(impl: Any, framer: Any, timeout
     try:
         a.settimeout(timeout)
         b.settimeout(timeout)
-        fs = impl.framed_socket(a, framer)
-        echoer = peer(echo, impl.framed_socket(b, framer), count)
+        fs = framed(impl, a, framer)
+        echoer = peer(echo, framed(impl, b, framer), count)
 
         def write() -> None:
             i = 0
@@ -102,7 +102,7 @@ def test_many_connections_in_many_threads(impl: Any) -> None:
 
     def conversation(n: int) -> list[bytes]:
         a, b = socket.socketpair()
-        with impl.framed_socket(a, framer) as fa, impl.framed_socket(b, framer) as fb:
+        with framed(impl, a, framer) as fa, framed(impl, b, framer) as fb:
             a.settimeout(IO_TIMEOUT * 6)
             b.settimeout(IO_TIMEOUT * 6)
             sent = [b"%d:%d:" % (n, i) + b"x" * (i % 64) for i in range(count)]
@@ -139,7 +139,7 @@ def test_two_threads_sending_at_once(impl: Any) -> None:
     a, b = socket.socketpair()
     dog = Watchdog([a, b], seconds=30)
     try:
-        fs = impl.framed_socket(a, ff.LengthPrefixed(4))
+        fs = framed(impl, a, ff.LengthPrefixed(4))
         sender = blocked_sender(fs, b)
         with pytest.raises(RuntimeError, match="another thread is sending"):
             fs.send(b"second")
@@ -158,7 +158,7 @@ def test_switching_the_framer_while_another_thread_receives(impl: Any, pair: Any
     RuntimeError: which bytes the new framing would start at would be a race.  The
     framer stays, and the receiving thread gets its frame with it."""
     a, b = pair
-    fs = impl.framed_socket(a, ff.Lines())
+    fs = framed(impl, a, ff.Lines())
     receiver = peer(fs.recv)
     time.sleep(0.1)  # into its wait
     with pytest.raises(RuntimeError, match="another thread is receiving"):
@@ -188,7 +188,7 @@ def test_close_wakes_a_blocked_receive(impl: Any, pair: Any, how: str, timeout: 
     some bytes of it buffered) with OSError(EBADF), at once; the socket is closed."""
     a, b = pair
     a.settimeout(timeout)
-    fs = impl.framed_socket(a, ff.Lines())
+    fs = framed(impl, a, ff.Lines())
     b.sendall(b"part of a fram")
     receiver = peer(RECEIVES[how], fs)
     time.sleep(0.1)  # into its wait
@@ -212,7 +212,7 @@ def test_close_wakes_a_blocked_send(impl: Any, timeout: float | None) -> None:
     dog = Watchdog([a, b], seconds=30)
     try:
         a.settimeout(timeout)
-        fs = impl.framed_socket(a, ff.LengthPrefixed(4))
+        fs = framed(impl, a, ff.LengthPrefixed(4))
         sender = blocked_sender(fs, b)
         fs.close()
         with pytest.raises(OSError) as caught:
@@ -236,7 +236,7 @@ def test_a_closed_descriptor_is_not_read_by_the_call_it_woke(impl: Any) -> None:
     outcomes: dict[str, int] = {}
     for _ in range(rounds):
         a, b = socket.socketpair()
-        fs = impl.framed_socket(a, framer)
+        fs = framed(impl, a, framer)
 
         def receive(fs: Any = fs) -> list[bytes]:
             got: list[bytes] = []
@@ -265,7 +265,7 @@ def test_a_closed_descriptor_is_not_read_by_the_call_it_woke(impl: Any) -> None:
 def test_close_with_no_call_in_progress_closes_at_once(impl: Any, pair: Any) -> None:
     """With no call in another thread, close() closes the socket before it returns."""
     a, b = pair
-    fs = impl.framed_socket(a, ff.Lines())
+    fs = framed(impl, a, ff.Lines())
     fs.send(b"x")
     fs.close()
     assert a.fileno() == -1
