@@ -94,6 +94,9 @@ class Session:
         self._incoming = ssl.MemoryBIO()
         self._outgoing = ssl.MemoryBIO()
         self.tls = context.wrap_bio(self._incoming, self._outgoing, server_side, server_hostname)
+        # ssl.SSLObject's methods are Python wrappers of its _ssl object's: the
+        # hot calls (a read per TLS record) skip that frame where it is there.
+        self._ssl: Any = getattr(self.tls, "_sslobj", self.tls)
         self._lock = threading.Lock()  # OpenSSL's calls release the GIL: one at a time
         self._wire = bytearray()  # ciphertext not yet taken by the kernel
         # per TLS record in _wire: (its ciphertext bytes, the plaintext bytes it carries)
@@ -115,7 +118,7 @@ class Session:
 
     @property
     def held(self) -> bool:
-        return bool(self._plain)
+        return bool(self._plain) or self._incoming.pending > 0 or self._ssl.pending() > 0
 
     def handshake(self) -> None:
         """Shake hands, waiting as the socket's timeout says (one deadline)."""
@@ -136,7 +139,7 @@ class Session:
                 # same read (its first data), is decrypted now: no readiness
                 # of the socket will announce it.
                 with self._lock:
-                    self._decrypt(memoryview(bytearray()))
+                    self._decrypt(memoryview(bytearray()), everything=True)
                 return
             while True:
                 try:
@@ -153,7 +156,7 @@ class Session:
     def recv_into(self, view: Any, nbytes: int = 0) -> int:
         """Decrypted bytes into view; 0 at the end of the stream."""
         with self._lock:
-            got = self._take_plain(view)
+            got = self._take_plain(view) or self._decrypt(view)  # what is inside first
             if got:
                 return got
             if self._error is not None:
@@ -177,13 +180,11 @@ class Session:
 
     def recv_held_into(self, view: Any) -> int:
         with self._lock:
-            return self._take_plain(view)
+            return self._take_plain(view) or self._decrypt(view)
 
     def recv_held(self, size: int) -> bytes:
-        with self._lock:
-            data = bytes(self._plain[:size])
-            del self._plain[:size]
-            return data
+        with memoryview(bytearray(size)) as view:
+            return view[: self.recv_held_into(view)].tobytes()
 
     def send(self, data: Any, flags: int = 0) -> int:
         """Encrypt and send from the start of data; the count of its bytes sent:
@@ -198,7 +199,7 @@ class Session:
                     chunk = view.cast("B")[:SEND_CHUNK]
                     for start in range(0, len(chunk), RECORD_SIZE):
                         piece = chunk[start : start + RECORD_SIZE]
-                        self.tls.write(piece)
+                        self._ssl.write(piece)
                         self._queue_wire(len(piece))
                     self._owed = len(chunk)
             self._push()
@@ -250,9 +251,10 @@ class Session:
 
     def _close_notify(self) -> None:
         """close_notify into _wire (the lock held)."""
-        # What the incoming buffer held would be thrown away by the shutdown's
-        # second SSL_shutdown: _decrypt has taken all of it already.
         if not self._write_closed:
+            # What the incoming buffer holds would be thrown away by the
+            # shutdown's second SSL_shutdown: decrypted first, kept in _plain.
+            self._decrypt(memoryview(bytearray()), everything=True)
             self._write_closed = True
             try:
                 self.tls.unwrap()
@@ -269,15 +271,20 @@ class Session:
         del plain[:got]
         return got
 
-    def _decrypt(self, view: Any) -> int:
-        """Every byte OpenSSL can decrypt now, into view and then _plain: nothing
-        decrypted stays inside it, and its incoming buffer is left empty (the
-        rest of a record waits in OpenSSL for the rest of its ciphertext)."""
+    def _decrypt(self, view: Any, everything: bool = False) -> int:
+        """What OpenSSL can decrypt now, into view until it is full; with
+        ``everything``, the rest after it into _plain, which leaves OpenSSL's
+        incoming buffer empty (the rest of a record waits in OpenSSL for the
+        rest of its ciphertext)."""
         got = 0
         size = len(view)
-        read: Any = self.tls.read  # (ssl types it as returning bytes)
+        incoming = self._incoming
+        read = self._ssl.read
+        pending = self._ssl.pending
         try:
-            while True:
+            # (a read that finds nothing raises SSLWantReadError, which costs
+            # more than asking whether there is anything, or the end to meet)
+            while (got < size or everything) and (incoming.pending or pending() or incoming.eof):
                 if got < size:
                     n = read(size - got, view[got:])
                     got += n
@@ -296,9 +303,15 @@ class Session:
             self._ended = True
         except ssl.SSLError as exc:
             self._error = exc  # raised once what came before it is taken
-        if self._outgoing.pending:  # what reading made OpenSSL answer (a key update)
+        if self._outgoing.pending:  # what reading made OpenSSL answer (a key update, an alert)
             self._queue_wire(0)
-            self._push()
+            try:
+                self._push()
+            except OSError:
+                # A receive reports what it received: the peer gone is the
+                # next send's to say (OpenSSL answers a bare FIN with an
+                # alert, which a closed peer refuses).
+                pass
         return got
 
     def _queue_wire(self, plain: int) -> None:
