@@ -20,7 +20,16 @@ from typing import Any
 import pytest
 
 import fastframe as ff
-from tests.support.sockets import IO_TIMEOUT, Watchdog, framed, pair, peer, read_all  # noqa: F401 - fixtures
+from tests.support.sockets import (  # noqa: F401 - fixtures
+    IO_TIMEOUT,
+    Watchdog,
+    connected_pair,
+    framed,
+    pair,
+    peer,
+    read_all,
+    secured,
+)
 
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 
@@ -54,14 +63,18 @@ def echo(fs: Any, count: int) -> None:
 
 @pytest.mark.parametrize("framer", FRAMERS, ids=repr)
 @pytest.mark.parametrize("timeout", [None, 60.0], ids=["blocking", "deadline"])
-def test_one_thread_receives_while_another_sends(impl: Any, framer: Any, timeout: float | None) -> None:
+@pytest.mark.parametrize("kind", ["socketpair", "tls"])
+def test_one_thread_receives_while_another_sends(impl: Any, framer: Any, timeout: float | None, kind: str) -> None:
     """A writer thread sends 20 000 frames (send and send_many mixed, some 200 KB)
     while a reader thread on the same FramedSocket receives the echo: every frame
-    comes back whole and in order, and the echo's end is a clean EOF."""
+    comes back whole and in order, and the echo's end is a clean EOF.  Over TLS,
+    the two threads share one session."""
     count = 20_000
-    a, b = socket.socketpair()
+    a, b = connected_pair("tcp4" if kind == "tls" else kind)
     dog = Watchdog([a, b], seconds=120)
     try:
+        if kind == "tls":
+            a, b = secured(a, b, kind)
         a.settimeout(timeout)
         b.settimeout(timeout)
         fs = framed(impl, a, framer)
@@ -123,34 +136,28 @@ def test_many_connections_in_many_threads(impl: Any) -> None:
 
 def blocked_sender(fs: Any, b: socket.socket) -> Any:
     """A thread whose send() is blocked on a full socket (the peer reads nothing)."""
-    sender = peer(fs.send, b"z" * 4_000_000)
+    sender = peer(fs.send_many, [b"z" * 8_000_000] * 4)  # more than TCP loopback buffers take
     deadline = time.monotonic() + IO_TIMEOUT
     while fs.pending_output == 0 and sender.is_alive():  # not yet in the send
         assert time.monotonic() < deadline, "the send never started"
         time.sleep(0.001)
     time.sleep(0.05)
-    assert sender.is_alive(), "the send finished: the socket buffer took 4 MB"
+    assert sender.is_alive(), "the send finished: the socket buffer took 32 MB"
     return sender
 
 
-def test_two_threads_sending_at_once(impl: Any) -> None:
+def test_two_threads_sending_at_once(impl: Any, pair: Any) -> None:
     """While one thread's send() waits for room, a second thread's send raises
     RuntimeError and queues nothing; the first send's bytes all arrive."""
-    a, b = socket.socketpair()
-    dog = Watchdog([a, b], seconds=30)
-    try:
-        fs = framed(impl, a, ff.LengthPrefixed(4))
-        sender = blocked_sender(fs, b)
-        with pytest.raises(RuntimeError, match="another thread is sending"):
-            fs.send(b"second")
-        reader = peer(read_all, b)
-        sender.finish()
-        fs.shutdown_write()
-        assert reader.finish() == (4_000_000).to_bytes(4, "big") + b"z" * 4_000_000
-    finally:
-        a.close()
-        b.close()
-        dog.cancel()
+    a, b = pair
+    fs = framed(impl, a, ff.LengthPrefixed(4))
+    sender = blocked_sender(fs, b)
+    with pytest.raises(RuntimeError, match="another thread is sending"):
+        fs.send(b"second")
+    reader = peer(read_all, b)
+    sender.finish()
+    fs.shutdown_write()
+    assert reader.finish() == ((8_000_000).to_bytes(4, "big") + b"z" * 8_000_000) * 4
 
 
 def test_switching_the_framer_while_another_thread_receives(impl: Any, pair: Any) -> None:
@@ -204,26 +211,20 @@ def test_close_wakes_a_blocked_receive(impl: Any, pair: Any, how: str, timeout: 
 
 
 @pytest.mark.parametrize("timeout", [None, 30.0], ids=["blocking", "deadline"])
-def test_close_wakes_a_blocked_send(impl: Any, timeout: float | None) -> None:
+def test_close_wakes_a_blocked_send(impl: Any, pair: Any, timeout: float | None) -> None:
     """close() from another thread ends a send blocked on a full socket with
     OSError(EBADF) (not a broken pipe, nor an error of the dropped queue); the
     socket is closed and nothing stays queued."""
-    a, b = socket.socketpair()
-    dog = Watchdog([a, b], seconds=30)
-    try:
-        a.settimeout(timeout)
-        fs = framed(impl, a, ff.LengthPrefixed(4))
-        sender = blocked_sender(fs, b)
-        fs.close()
-        with pytest.raises(OSError) as caught:
-            sender.finish()
-        assert_closed_error(caught.value)
-        assert a.fileno() == -1
-        assert fs.pending_output == 0
-    finally:
-        a.close()
-        b.close()
-        dog.cancel()
+    a, b = pair
+    a.settimeout(timeout)
+    fs = framed(impl, a, ff.LengthPrefixed(4))
+    sender = blocked_sender(fs, b)
+    fs.close()
+    with pytest.raises(OSError) as caught:
+        sender.finish()
+    assert_closed_error(caught.value)
+    assert a.fileno() == -1
+    assert fs.pending_output == 0
 
 
 def test_a_closed_descriptor_is_not_read_by_the_call_it_woke(impl: Any) -> None:
