@@ -21,6 +21,7 @@ or ``recv_held``.
 
 from __future__ import annotations
 
+import abc
 import collections
 import errno
 import select
@@ -82,7 +83,37 @@ def check_handshake_call(call: Call) -> None:
         raise _messages.handshake_cannot_wait()
 
 
-class Session:
+class _Transport(abc.ABC):
+    """What both transports share: the socket's descriptor and timeout, and the
+    receives that return bytes (the twin's) made of those into a buffer."""
+
+    socket: Any
+
+    def fileno(self) -> int:
+        return self.socket.fileno()  # type: ignore[no-any-return]
+
+    def gettimeout(self) -> float | None:
+        return self.socket.gettimeout()  # type: ignore[no-any-return]
+
+    @abc.abstractmethod
+    def recv_into(self, view: Any, nbytes: int = 0) -> int:
+        """Decrypted bytes into view; 0 at the end of the stream; BlockingIOError
+        when the socket must be waited for."""
+
+    @abc.abstractmethod
+    def recv_held_into(self, view: Any) -> int:
+        """Decrypted bytes that need no system call into view (0: none)."""
+
+    def recv(self, size: int) -> bytes:
+        with memoryview(bytearray(size)) as view:
+            return view[: self.recv_into(view)].tobytes()
+
+    def recv_held(self, size: int) -> bytes:
+        with memoryview(bytearray(size)) as view:
+            return view[: self.recv_held_into(view)].tobytes()
+
+
+class Session(_Transport):
     """fastframe's own TLS over a connected plain socket (see the module)."""
 
     hands_over = False  # detach() cannot give an SSLObject back as a socket
@@ -109,12 +140,6 @@ class Session:
         self._error: ssl.SSLError | None = None  # met after bytes that came before it
 
     # -- what the loops ask of a socket ----------------------------------------
-
-    def fileno(self) -> int:
-        return self.socket.fileno()
-
-    def gettimeout(self) -> float | None:
-        return self.socket.gettimeout()
 
     @property
     def held(self) -> bool:
@@ -174,17 +199,9 @@ class Session:
                     raise self._error
             return 0
 
-    def recv(self, size: int) -> bytes:
-        with memoryview(bytearray(size)) as view:
-            return view[: self.recv_into(view)].tobytes()
-
     def recv_held_into(self, view: Any) -> int:
         with self._lock:
             return self._take_plain(view) or self._decrypt(view)
-
-    def recv_held(self, size: int) -> bytes:
-        with memoryview(bytearray(size)) as view:
-            return view[: self.recv_held_into(view)].tobytes()
 
     def send(self, data: Any, flags: int = 0) -> int:
         """Encrypt and send from the start of data; the count of its bytes sent:
@@ -350,7 +367,7 @@ class Session:
         return call.wait(True)
 
 
-class Wrapped:
+class Wrapped(_Transport):
     """A handshaken ``ssl.SSLSocket`` passed to FramedSocket, driven through its
     own methods.  ssl waits inside them: a receive that finds the start of a
     record waits for its rest up to the socket's timeout, and a send waits
@@ -359,15 +376,10 @@ class Wrapped:
     them; and ssl cannot send close_notify and go on reading (see the module)."""
 
     hands_over = True  # detach() gives the SSLSocket back
+    socket: ssl.SSLSocket
 
     def __init__(self, sock: ssl.SSLSocket) -> None:
         self.socket = self.tls = sock
-
-    def fileno(self) -> int:
-        return self.socket.fileno()
-
-    def gettimeout(self) -> float | None:
-        return self.socket.gettimeout()
 
     @property
     def held(self) -> bool:
@@ -384,17 +396,9 @@ class Wrapped:
         except ssl.SSLEOFError:  # suppress_ragged_eofs=False: the end all the same
             return 0
 
-    def recv(self, size: int) -> bytes:
-        with memoryview(bytearray(size)) as view:
-            return view[: self.recv_into(view)].tobytes()
-
     def recv_held_into(self, view: Any) -> int:
         held = self.socket.pending()
         return self.socket.recv_into(view, min(held, len(view))) if held else 0
-
-    def recv_held(self, size: int) -> bytes:
-        held = self.socket.pending()
-        return self.socket.recv(min(held, size)) if held else b""
 
     def send(self, data: Any, flags: int = 0) -> int:
         sock = self.socket
