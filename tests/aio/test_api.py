@@ -129,7 +129,7 @@ def test_send_with_head(impl: Any, loop_kind: str) -> None:
             assert expected.startswith(b"Q\x00\x00\x00\x08select 1")
             assert await peer.read_all() == expected
             await peer.send(expected)
-            peer.shutdown_write()
+            await peer.shutdown_write()
             assert await drain_frames(reader, "recv") == [b"select 1", b"a", b""]
 
     run(loop_kind, main)

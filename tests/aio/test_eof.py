@@ -165,7 +165,7 @@ def test_clean_eof(impl: Any, loop_kind: str, how: str) -> None:
     async def main() -> None:
         async with raw_peer(impl.bind(ff.LengthPrefixed(4))) as (reader, writer, peer):
             await peer.send(b"\x00\x00\x00\x02hi\x00\x00\x00\x00")
-            peer.shutdown_write()
+            await peer.shutdown_write()
             assert await drain_frames(reader, how) == [b"hi", b""]
             assert reader.at_eof()
             for call in (reader.recv, reader.recv_many, reader.recv):
@@ -189,7 +189,7 @@ def test_eof_at_once_and_eof_wakes_a_waiting_recv(impl: Any, loop_kind: str) -> 
                 for _ in range(3):
                     await asyncio.sleep(0)
                 assert not waiting.done()
-                peer.shutdown_write()
+                await peer.shutdown_write()
                 with pytest.raises(ConnectionClosed) as info:
                     await waiting
                 assert type(info.value) is ConnectionClosed
@@ -224,7 +224,7 @@ def test_eof_inside_a_frame(impl: Any, loop_kind: str, framer: Any, stream: byte
     async def main() -> None:
         async with raw_peer(impl.bind(framer)) as (reader, writer, peer):
             await peer.send(stream)
-            peer.shutdown_write()
+            await peer.shutdown_write()
             got: list[bytes] = []
             with pytest.raises(IncompleteFrame) as info:
                 if how == "iter":
@@ -255,7 +255,7 @@ def test_at_eof(impl: Any, loop_kind: str) -> None:
             assert await reader.recv() == b"two"
             assert not reader.at_eof()
             await peer.send(b"three\n")
-            peer.shutdown_write()
+            await peer.shutdown_write()
             for _ in range(100):  # the EOF is read: at_eof() still False, a frame is held
                 await asyncio.sleep(0.001)
             assert not reader.at_eof()

@@ -35,7 +35,7 @@ def test_oversize_frames_skipped_in_one_read(impl: Any, loop_kind: str, framer: 
     async def main() -> None:
         async with raw_peer(impl.bind(framer), presend=wire) as (reader, writer, peer):
             assert await collect(reader, how, len(expected)) == expected
-            peer.shutdown_write()
+            await peer.shutdown_write()
             assert await drain_frames(reader, how) == []
 
     run(loop_kind, main)
@@ -78,7 +78,7 @@ def test_large_oversize_frame_across_many_reads(impl: Any, loop_kind: str, piece
             sender = asyncio.ensure_future(peer.send_chunks(chunks, pause=0))
             assert await collect(reader, how, len(expected)) == expected
             await sender
-            peer.shutdown_write()
+            await peer.shutdown_write()
             assert await drain_frames(reader, how) == []
 
     run(loop_kind, main)
@@ -111,7 +111,7 @@ def test_protocol_error_is_sticky(impl: Any, loop_kind: str, framer: Any, good: 
                     async for _frame in reader:
                         raise AssertionError("a frame after a ProtocolError")
                 await peer.send(good * 3)
-            peer.shutdown_write()
+            await peer.shutdown_write()
             for _ in range(20):
                 await asyncio.sleep(0.001)
             with pytest.raises(ProtocolError) as info:

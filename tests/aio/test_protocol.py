@@ -63,7 +63,7 @@ def test_protocol_frame_received_order(impl: Any, loop_kind: str) -> None:
         async with protocol_peer(proto) as (transport, peer):
             assert proto.transport is transport
             await peer.send_chunks(split(wire, range(0, len(wire), 333)))
-            peer.shutdown_write()
+            await peer.shutdown_write()
             assert await proto.lost is None
             assert proto.events == [F(f) for f in frames]
             assert transport.is_closing()
@@ -96,7 +96,7 @@ def test_protocol_on_a_server(impl: Any, loop_kind: str, kind: str) -> None:
                 client.connect(path)
             peer = Peer(client)
             await peer.send(wire)
-            peer.shutdown_write()
+            await peer.shutdown_write()
             await until(lambda: bool(protos) and protos[0].lost is not None)
             assert await protos[0].lost is None  # type: ignore[misc]
             assert protos[0].frames == frames
@@ -222,7 +222,7 @@ def test_protocol_keeps_going_after_frame_too_large_at_eof(impl: Any, loop_kind:
     async def main() -> None:
         proto = Recorder(framer)
         async with protocol_peer(proto, presend=stream) as (transport, peer):
-            peer.shutdown_write()
+            await peer.shutdown_write()
             assert await proto.lost is None  # type: ignore[misc]
             assert proto.events == [too_large, F(b"a"), too_large, F(b"b")]
 
@@ -237,7 +237,7 @@ def test_protocol_incomplete_frame_at_eof(impl: Any, loop_kind: str) -> None:
     async def main() -> None:
         proto = Recorder(framer)
         async with protocol_peer(proto, presend=b"\x00\x01a\x00\x02bc\x00\x05hel") as (transport, peer):
-            peer.shutdown_write()
+            await peer.shutdown_write()
             assert await proto.lost is None  # type: ignore[misc]
             assert proto.events == [F(b"a"), F(b"bc"), E(IncompleteFrame(b"\x00\x05hel", 7))]
 

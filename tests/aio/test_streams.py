@@ -84,7 +84,7 @@ def test_wire_bytes_both_ways(impl: Any, loop_kind: str, framer: Any) -> None:
             writer.write_eof()
             assert await peer.read_all() == out_wire
             await peer.send(in_wire)
-            peer.shutdown_write()
+            await peer.shutdown_write()
             assert await drain_frames(reader, "recv") == in_frames
 
     run(loop_kind, main)
@@ -205,7 +205,7 @@ def test_frames_split_across_real_reads(impl: Any, loop_kind: str, data: st.Data
         async with raw_peer(impl.bind(framer), kind="tcp") as (reader, writer, peer):
             reading = asyncio.ensure_future(drain_frames(reader, how))
             await peer.send_chunks(chunks)
-            peer.shutdown_write()
+            await peer.shutdown_write()
             assert await reading == frames
 
     run(loop_kind, main)
