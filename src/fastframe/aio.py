@@ -316,6 +316,9 @@ class _StreamProtocol(FramedProtocol):
         self._unclaimed: list[Any] = [reader]
         self._stream_transport: asyncio.BaseTransport | None = None
         self._client_connected_cb = client_connected_cb
+        # whether the transport speaks TLS, known once connected: a TLS
+        # transport closed twice (asyncio's) can no longer tell
+        self._tls = False
         self._task: asyncio.Task[None] | None = None
         self._closed = self._loop.create_future()
         self._lost: BaseException | None = None
@@ -326,6 +329,7 @@ class _StreamProtocol(FramedProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self._stream_transport = transport
+        self._tls = transport.get_extra_info("sslcontext") is not None
         self._unclaimed.append(FramedWriter(transport, self))  # type: ignore[arg-type]
         cb = self._client_connected_cb
         if cb is not None:
@@ -372,7 +376,9 @@ class _StreamProtocol(FramedProtocol):
 
     def eof_received(self) -> bool:
         self._end(None)
-        return True  # the writer may still send (half-close)
+        # True keeps the writer open (half-close).  A TLS transport closes
+        # whatever this returns, and asyncio and uvloop log a warning for True.
+        return not self._tls
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._connection_lost = True
