@@ -319,6 +319,7 @@ class _StreamProtocol(FramedProtocol):
         # whether the transport speaks TLS, known once connected: a TLS
         # transport closed twice (asyncio's) can no longer tell
         self._tls = False
+        self._taking = True  # False once the writer has closed a TLS connection
         self._task: asyncio.Task[None] | None = None
         self._closed = self._loop.create_future()
         self._lost: BaseException | None = None
@@ -363,6 +364,10 @@ class _StreamProtocol(FramedProtocol):
                 }
             )
             transport.close()
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self._taking:
+            super().buffer_updated(nbytes)
 
     def frames_received(self, frames: list[bytes]) -> None:
         reader = self._reader()
@@ -439,6 +444,25 @@ class _StreamProtocol(FramedProtocol):
         if reader._error is None:  # else what is held is decoded once the error is read
             self._pump(True)
         reader._feed_eof()
+
+    # -- TLS -----------------------------------------------------------------------
+
+    def _closing_tls(self) -> None:
+        """The writer closes a TLS connection.  Its transport goes on reading
+        until the peer's close_notify comes, and only then (or at its
+        ssl_shutdown_timeout) calls connection_lost(): the reader ends now, as
+        at a plain transport's close, and nothing received after it is taken
+        (it would come after the end, or before an error still unread)."""
+        reader = self._reader()
+        if reader is not None and not reader._eof:
+            self._end(None)
+        self._taking = False
+        transport = self.transport
+        assert transport is not None  # (the writer checked it is open)
+        if not transport.is_reading():  # type: ignore[attr-defined]
+            # asyncio's TLS transport, given the peer's EOF while reading was
+            # paused, waits for reading to resume before it can close
+            transport.resume_reading()  # type: ignore[attr-defined]
 
     def _resume_decoding(self) -> None:
         """After an error has been read: cut the frames held behind it."""
@@ -521,7 +545,12 @@ class FramedWriter:
     def close(self) -> None:
         """Close the connection (buffered output is still sent)."""
         self._closed = True
-        self._transport.close()
+        transport = self._transport
+        if transport.is_closing():  # asyncio's TLS transport, closed twice, drops its state
+            return
+        if self._protocol._tls:
+            self._protocol._closing_tls()
+        transport.close()
 
     def abort(self) -> None:
         """Close the connection at once, dropping buffered output."""

@@ -216,16 +216,19 @@ def test_send_after_close(impl: Any, loop_kind: str) -> None:
     run(loop_kind, main)
 
 
-def test_send_after_close_and_wait_closed(impl: Any, loop_kind: str) -> None:
+def test_send_after_close_and_wait_closed(impl: Any, loop_kind: str, tls: bool) -> None:
     """After writer.close() and wait_closed(), send / send_many / sendall still raise
     RuntimeError ("the writer is closed"): nothing was lost, the writer was closed.
+    (The peer reads to the end and closes: a TLS close waits for that.)
 
     BUG (aio.py, FramedWriter._check_writable): once connection_lost(None) has run
     after a local close, they raise ConnectionResetError("the connection is lost")."""
 
     async def main() -> None:
-        async with raw_peer(impl.bind(ff.Lines())) as (reader, writer, peer):
+        async with raw_peer(impl.bind(ff.Lines()), tls=tls) as (reader, writer, peer):
             writer.close()
+            assert await peer.read_all() == b""
+            peer.close()
             await writer.wait_closed()
             for call in (lambda: writer.send(b"x"), lambda: writer.send_many([b"x"]), lambda: writer.sendall(b"x")):
                 with pytest.raises(RuntimeError):
@@ -234,11 +237,11 @@ def test_send_after_close_and_wait_closed(impl: Any, loop_kind: str) -> None:
     run(loop_kind, main)
 
 
-def test_local_close_ends_a_waiting_recv(impl: Any, loop_kind: str) -> None:
+def test_local_close_ends_a_waiting_recv(impl: Any, loop_kind: str, tls: bool) -> None:
     """writer.close() while a recv() waits: it raises ConnectionClosed (no hang)."""
 
     async def main() -> None:
-        async with raw_peer(impl.bind(ff.Lines())) as (reader, writer, peer):
+        async with raw_peer(impl.bind(ff.Lines()), tls=tls) as (reader, writer, peer):
             waiting = asyncio.ensure_future(reader.recv())
             for _ in range(3):
                 await asyncio.sleep(0)

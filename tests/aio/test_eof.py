@@ -263,3 +263,33 @@ def test_at_eof(impl: Any, loop_kind: str) -> None:
             assert reader.at_eof()
 
     run(loop_kind, main)
+
+
+def test_close_while_paused_takes_nothing_more(impl: Any, loop_kind: str, tls: bool) -> None:
+    """writer.close() while reading is paused on an unread FrameTooLarge, after
+    the peer has sent another frame and its end of the stream: the close
+    completes (asyncio's TLS transport, given the peer's EOF while paused, waited
+    for ever), and the reader then gives the FrameTooLarge, the frame that came
+    with it, then ConnectionClosed.  What arrived after the pause is not taken, as
+    a plain transport's close leaves it unread (taken over TLS while the close
+    went on, it came out before the error)."""
+    framer = impl.bind(ff.LengthPrefixed(1, max_size=3))
+
+    async def main() -> None:
+        async with raw_peer(framer, presend=b"\x01a\x05xxxxx\x01b", tls=tls) as (reader, writer, peer):
+            assert await reader.recv() == b"a"  # that read also met the oversize frame
+            assert not writer.transport.is_reading()
+            await peer.send(b"\x01c")
+            await peer.shutdown_write()
+            for _ in range(50):  # the frame and the end arrive while paused
+                await asyncio.sleep(0.001)
+            writer.close()
+            await writer.wait_closed()
+            with pytest.raises(FrameTooLarge):
+                await reader.recv()
+            assert await reader.recv() == b"b"
+            with pytest.raises(ConnectionClosed) as info:
+                await reader.recv()
+            assert type(info.value) is ConnectionClosed
+
+    run(loop_kind, main)
