@@ -349,10 +349,10 @@ class _StreamProtocol(FramedProtocol):
 
     def _client_done(self, task: asyncio.Task[None]) -> None:
         self._task = None
-        transport = self._stream_transport
-        assert transport is not None  # (the callback runs once connected)
+        transport = self._stream_transport  # None once the connection is lost
         if task.cancelled():
-            transport.close()
+            if transport is not None:
+                transport.close()
             return
         exc = task.exception()
         if exc is not None:
@@ -363,7 +363,8 @@ class _StreamProtocol(FramedProtocol):
                     "transport": transport,
                 }
             )
-            transport.close()
+            if transport is not None:
+                transport.close()
 
     def buffer_updated(self, nbytes: int) -> None:
         if self._taking:
@@ -399,7 +400,9 @@ class _StreamProtocol(FramedProtocol):
                     waiter.set_exception(exc)
         if not self._closed.done():
             self._closed.set_result(None)
-        self.transport = None
+        # A TLS transport's protocol keeps this one (asyncio's and uvloop's hold
+        # its bound methods): holding the transport would make a cycle.
+        self.transport = self._stream_transport = None
 
     # -- flow control ------------------------------------------------------------
 
