@@ -163,3 +163,12 @@ def tls_detach() -> ValueError:
         "this FramedSocket's TLS session lives in an ssl.SSLObject over the socket, which "
         "cannot be handed over as a socket: detach() before start_tls(), or close() it"
     )
+
+
+def tls_cannot_half_close() -> NotImplementedError:
+    return NotImplementedError(
+        "write_eof() cannot half-close over TLS with asyncio or uvloop (can_write_eof() is "
+        "False): their TLS transports send close_notify only from close(), which also stops "
+        "reading. Let a frame say that the requests are done, or close() once the replies "
+        "are read"
+    )

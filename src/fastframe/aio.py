@@ -542,7 +542,13 @@ class FramedWriter:
         return self._transport.can_write_eof()
 
     def write_eof(self) -> None:
-        """Half-close: the peer sees EOF after what was sent; the reader keeps reading."""
+        """Half-close: the peer sees EOF after what was sent; the reader keeps reading.
+
+        Not over TLS: asyncio's and uvloop's TLS transports send close_notify
+        only from ``close()``, which also stops reading; this raises
+        ``NotImplementedError`` saying so."""
+        if self._protocol._tls:
+            raise _messages.tls_cannot_half_close()
         self._transport.write_eof()
 
     def close(self) -> None:

@@ -1,5 +1,5 @@
 """TLS on the aio streams, on each core and event loop: no warning from the event
-loop at the end of a TLS stream."""
+loop at the end of a TLS stream, and write_eof() where TLS cannot half-close."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import fastframe as ff
 from tests.aio.frames import drain_frames
 from tests.aio.peers import handled, raw_peer, serving
 from tests.aio.running import run
+from tests.support.wire import wire_of
 
 # -- the end of a TLS stream, without a warning --------------------------------------------------------------------
 
@@ -64,3 +65,39 @@ def test_server_sees_the_end_without_a_warning(impl: Any, loop_kind: str, caplog
     with caplog.at_level(logging.WARNING, logger="asyncio"):
         run(loop_kind, main)
     assert asyncio_warnings(caplog) == []
+
+
+# -- write_eof ------------------------------------------------------------------------------------------------------
+
+
+def test_write_eof_over_tls(impl: Any, loop_kind: str, tls: bool) -> None:
+    """What the peer sees of write_eof().  Plain: the end of the stream after the
+    frames sent, and the reader goes on reading the peer's reply.  TLS, which
+    asyncio's and uvloop's transports cannot half-close (can_write_eof() is False):
+    NotImplementedError saying so, and nothing reaches the peer but the frames:
+    the connection goes on, and close() ends it with close_notify."""
+    framer = impl.bind(ff.LengthPrefixed(2))
+    before, after = wire_of(framer, [b"before"])[0], wire_of(framer, [b"after"])[0]
+
+    async def main() -> None:
+        async with raw_peer(framer, tls=tls) as (reader, writer, peer):
+            writer.send(b"before")
+            assert writer.can_write_eof() is not tls
+            if not tls:
+                writer.write_eof()
+                assert await peer.read_all() == before
+                await peer.send(wire_of(framer, [b"reply"])[0])
+                assert await reader.recv() == b"reply"
+                return
+            with pytest.raises(NotImplementedError) as info:
+                writer.write_eof()
+            assert "write_eof() cannot half-close over TLS" in str(info.value)
+            assert not writer.is_closing()
+            await peer.send(wire_of(framer, [b"reply"])[0])
+            assert await reader.recv() == b"reply"
+            writer.send(b"after")
+            writer.close()
+            assert await peer.read_all() == before + after
+            assert peer.tls.closed  # close_notify, not a bare FIN
+
+    run(loop_kind, main)
