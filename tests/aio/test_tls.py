@@ -1,7 +1,7 @@
-"""TLS on the aio streams, on each core and event loop: no warning from the event
-loop at the end of a TLS stream, write_eof() where TLS cannot half-close, TLS 1.2
-and 1.3, mutual TLS, a certificate for another name, and what
-``get_extra_info()`` tells."""
+"""TLS on the aio streams, beyond the suite that runs over it (every test that takes
+``tls``), on each core and event loop: no warning from the event loop at the end of
+a TLS stream, write_eof() where TLS cannot half-close, TLS 1.2 and 1.3, mutual
+TLS, a certificate for another name, and what ``get_extra_info()`` tells."""
 
 from __future__ import annotations
 
