@@ -127,6 +127,15 @@ class Peer:
                 await self.send(chunk)
                 await asyncio.sleep(pause)
 
+    async def read_exactly(self, n: int) -> bytes:
+        out = bytearray()
+        while len(out) < n:
+            data = await self.loop.sock_recv(self.sock, n - len(out))
+            if not data:
+                raise EOFError(f"EOF after {len(out)} of {n} bytes")
+            out += data
+        return bytes(out)
+
     async def read_all(self, pause: float = 0.0) -> bytes:
         """Every byte until EOF (with ``pause`` after each read: a slow peer)."""
         out = bytearray()

@@ -1,10 +1,13 @@
 """TLS on the aio streams, beyond the suite that runs over it (every test that takes
 ``tls``), on each core and event loop: no warning from the event loop at the end of
 a TLS stream, write_eof() where TLS cannot half-close, TLS 1.2 and 1.3, mutual
-TLS, a certificate for another name, and what ``get_extra_info()`` tells."""
+TLS, a certificate for another name, what ``get_extra_info()`` tells, and
+STARTTLS (``writer.start_tls``): its refusal of plaintext received before the
+handshake, and a handshake that fails or stalls."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import ssl
@@ -14,9 +17,9 @@ import pytest
 
 import fastframe as ff
 from fastframe import aio
-from fastframe.errors import ConnectionClosed
+from fastframe.errors import ConnectionClosed, ProtocolError
 from tests.aio.frames import drain_frames
-from tests.aio.peers import KINDS, handled, raw_peer, serving
+from tests.aio.peers import KINDS, connect_peer, handled, raw_peer, serving
 from tests.aio.running import run
 from tests.support import certs
 from tests.support.wire import wire_of
@@ -208,5 +211,196 @@ def test_tls_extra_info(impl: Any, loop_kind: str, kind: str) -> None:
             assert await done == peer_name
             await writer.wait_closed()
             assert writer.is_closing()
+
+    run(loop_kind, main)
+
+
+# -- STARTTLS -------------------------------------------------------------------------------------------------------
+
+# PostgreSQL's startup-message framing (the length counts itself) carries its
+# SSLRequest as an 8-byte frame.  PostgreSQL answers with one bare byte, which
+# takes a raw read fastframe.aio does not have yet: here the answer is a frame
+# holding b"S".
+STARTUP = ff.LengthPrefixed(4, adjustment=-4)
+SSL_REQUEST = (80877103).to_bytes(4, "big")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_starttls(impl: Any, loop_kind: str, kind: str, version: ssl.TLSVersion) -> None:
+    """STARTTLS, fastframe at both ends of a plain connection: the client sends
+    SSLRequest, the server answers "S", both call writer.start_tls() (the server's
+    end takes the TLS server's side, as with asyncio's StreamWriter).  Then the
+    reader and the writer go on over TLS: requests and replies, the client's close
+    ending the server's loop."""
+    framer = impl.bind(STARTUP)
+    requests = [b"select %d" % i for i in range(3)]
+
+    async def body(reader: aio.FramedReader, writer: aio.FramedWriter) -> list[bytes]:
+        assert await reader.recv() == SSL_REQUEST
+        writer.send(b"S")
+        await writer.start_tls(certs.server_context(version=version))
+        assert writer.get_extra_info("ssl_object").version() == version.name.replace("v1_", "v1.")
+        seen = []
+        async for request in reader:
+            seen.append(request)
+            writer.send(b"re:" + request)
+        return seen
+
+    async def main() -> None:
+        cb, done = handled(body)
+        async with serving(kind, cb, framer) as connect:
+            reader, writer = await connect()
+            plain = writer.transport
+            assert writer.can_write_eof()
+            writer.send(SSL_REQUEST)
+            assert await reader.recv() == b"S"
+            await writer.start_tls(certs.client_context(), server_hostname=certs.SERVER_NAME)
+            assert writer.transport is not plain
+            assert writer.get_extra_info("sslcontext") is not None
+            assert writer.get_extra_info("peercert")["subjectAltName"][0] == ("DNS", certs.SERVER_NAME)
+            assert not writer.can_write_eof()
+            for request in requests:
+                writer.send(request)
+                assert await reader.recv() == b"re:" + request
+            writer.close()
+            assert await done == requests
+            with pytest.raises(ConnectionClosed):
+                await reader.recv()
+            await writer.wait_closed()
+
+    run(loop_kind, main)
+
+
+# what a man in the middle adds after its "S": whole frames, or part of one
+INJECTED = {
+    "whole frames": (wire_of(STARTUP, [b"R\x00\x00\x00\x00", b"Z"])[0], "2 unread frames and 0 bytes"),
+    "part of a frame": (wire_of(STARTUP, [b"R\x00\x00\x00\x00"])[0][:6], "0 unread frames and 6 bytes"),
+}
+
+
+async def refused_for_good(reader: aio.FramedReader, writer: aio.FramedWriter) -> None:
+    """After a refused start_tls(): every read raises the ProtocolError (none
+    returns a byte of what came before), writing raises, and the connection
+    closes."""
+    for call in (reader.recv, reader.recv_many, reader.recv):
+        with pytest.raises(ProtocolError, match="STARTTLS injection"):
+            await call()
+    with pytest.raises(ProtocolError, match="STARTTLS injection"):
+        async for frame in reader:
+            raise AssertionError(f"a frame read after the refusal: {frame!r}")
+    assert reader.at_eof()
+    with pytest.raises(ConnectionResetError):
+        writer.send(b"more")
+    await writer.wait_closed()
+
+
+@pytest.mark.parametrize("injected", INJECTED)
+def test_starttls_refuses_plaintext_injected_before_the_handshake(impl: Any, loop_kind: str, injected: str) -> None:
+    """The peer answers SSLRequest with "S" and, in the same write, plaintext of
+    its own (a man in the middle's injection, CVE-2021-23214 / CVE-2011-0411):
+    the client's writer.start_tls() raises ProtocolError and aborts the
+    connection; no byte of the injected plaintext is ever returned by the reader."""
+    framer = impl.bind(STARTUP)
+    plaintext, counted = INJECTED[injected]
+
+    async def main() -> None:
+        async with raw_peer(framer) as (reader, writer, peer):
+            writer.send(SSL_REQUEST)
+            assert await peer.read_exactly(8) == wire_of(STARTUP, [SSL_REQUEST])[0]
+            await peer.send(wire_of(STARTUP, [b"S"])[0] + plaintext)  # one write
+            assert await reader.recv() == b"S"
+            with pytest.raises(ProtocolError) as info:
+                await writer.start_tls(certs.client_context(), server_hostname=certs.SERVER_NAME)
+            assert str(info.value).startswith(counted), info.value
+            assert "CVE-2021-23214" in str(info.value)
+            await refused_for_good(reader, writer)
+            assert await peer.read_all() == b""  # no ClientHello: the connection just ended
+
+    run(loop_kind, main)
+
+
+@pytest.mark.parametrize("injected", INJECTED)
+def test_starttls_server_refuses_plaintext_sent_with_the_request(impl: Any, loop_kind: str, injected: str) -> None:
+    """The server's side of the same: a client sends SSLRequest and plaintext
+    after it in one write (CVE-2021-23214's very shape): the server's
+    writer.start_tls() raises ProtocolError, its reader never returns those
+    bytes, and the client gets the "S" and the end of the connection."""
+    framer = impl.bind(STARTUP)
+    plaintext, counted = INJECTED[injected]
+
+    async def body(reader: aio.FramedReader, writer: aio.FramedWriter) -> str:
+        assert await reader.recv() == SSL_REQUEST
+        writer.send(b"S")
+        with pytest.raises(ProtocolError) as info:
+            await writer.start_tls(certs.server_context())
+        await refused_for_good(reader, writer)
+        return str(info.value)
+
+    async def main() -> None:
+        cb, done = handled(body)
+        async with serving("tcp", cb, framer) as connect:
+            peer = await connect_peer(connect.address)
+            await peer.send(wire_of(STARTUP, [SSL_REQUEST])[0] + plaintext)  # one write
+            assert (await done).startswith(counted)
+            assert await peer.read_all() == wire_of(STARTUP, [b"S"])[0]
+            peer.close()
+
+    run(loop_kind, main)
+
+
+def test_starttls_handshake_fails(impl: Any, loop_kind: str) -> None:
+    """The client's start_tls() checks the name the server's certificate is for:
+    asked for another, it raises ssl.SSLCertVerificationError, as does its reader
+    from then on, and the connection closes (wait_closed() returns).  The
+    server's start_tls() raises ConnectionResetError: asyncio and uvloop drop a
+    connection whose handshake failed without sending their alert."""
+    framer = impl.bind(STARTUP)
+
+    async def body(reader: aio.FramedReader, writer: aio.FramedWriter) -> None:
+        assert await reader.recv() == SSL_REQUEST
+        writer.send(b"S")
+        with pytest.raises(ConnectionResetError):
+            await writer.start_tls(certs.server_context())
+
+    async def main() -> None:
+        cb, done = handled(body)
+        async with serving("tcp", cb, framer) as connect:
+            reader, writer = await connect()
+            writer.send(SSL_REQUEST)
+            assert await reader.recv() == b"S"
+            with pytest.raises(ssl.SSLCertVerificationError):
+                await writer.start_tls(certs.client_context(), server_hostname="elsewhere.example")
+            with pytest.raises(ssl.SSLCertVerificationError):
+                await reader.recv()
+            await writer.wait_closed()
+            await done
+
+    run(loop_kind, main)
+
+
+@pytest.mark.parametrize("by", ["ssl_handshake_timeout", "cancel"])
+def test_starttls_handshake_stalls(impl: Any, loop_kind: str, by: str) -> None:
+    """A peer that answers "S" and then never speaks TLS: start_tls() ends at
+    ssl_handshake_timeout (ConnectionAbortedError) or when cancelled (here by a
+    wait_for timeout); either way the reader then raises ConnectionAbortedError
+    instead of waiting for ever, and wait_closed() returns."""
+    framer = impl.bind(STARTUP)
+
+    async def main() -> None:
+        async with raw_peer(framer) as (reader, writer, peer):
+            writer.send(SSL_REQUEST)
+            await peer.send(wire_of(STARTUP, [b"S"])[0])
+            assert await reader.recv() == b"S"
+            context = certs.client_context()
+            if by == "ssl_handshake_timeout":
+                with pytest.raises(ConnectionAbortedError):
+                    await writer.start_tls(context, server_hostname=certs.SERVER_NAME, ssl_handshake_timeout=0.05)
+            else:
+                with pytest.raises(asyncio.TimeoutError):
+                    await asyncio.wait_for(writer.start_tls(context, server_hostname=certs.SERVER_NAME), 0.05)
+            with pytest.raises(ConnectionAbortedError):
+                await reader.recv()
+            await writer.wait_closed()
 
     run(loop_kind, main)
