@@ -4,7 +4,7 @@ FramedWriter or a FramedProtocol; and framed servers over TCP and Unix sockets.
 
 With ``tls=True`` the connection is TLS: the library's end gets ``ssl=`` (the
 certificates of tests/support/certs.py) and the peer is a TLSPeer, which seals
-each write into records itself (TLSEnd, on memory buffers) so that the test still
+each write into records itself (MemoryTLS, on memory buffers) so that the test still
 decides which bytes go out in which write, and ends with close_notify, a bare FIN
 or a reset."""
 
@@ -32,10 +32,12 @@ T = TypeVar("T")
 # -- TLS on memory buffers -------------------------------------------------------------------
 
 
-class TLSEnd:
-    """One end of a TLS session, without I/O: what to send is returned as bytes,
-    what was received is handed in, so that its owner (a TLSPeer, or a thread with a
-    blocking socket) chooses every write."""
+class MemoryTLS:
+    """One end of a TLS session on the ssl module's memory buffers, without I/O:
+    what to send is returned as bytes, what was received is handed in, so that its
+    owner (a TLSPeer, or a thread with a blocking socket) chooses every write.
+    (tests/support/sockets.py's TlsEnd is another thing: a blocking socket over
+    fastframe's own TLS session, for the FramedSocket tests.)"""
 
     def __init__(self, context: ssl.SSLContext, *, server_side: bool) -> None:
         self._incoming = ssl.MemoryBIO()
@@ -169,7 +171,7 @@ class TLSPeer(Peer):
         super().__init__(sock)
         if context is None:
             context = certs.server_context() if server_side else certs.client_context()
-        self.tls = TLSEnd(context, server_side=server_side)
+        self.tls = MemoryTLS(context, server_side=server_side)
 
     async def handshake(self) -> None:
         received = b""

@@ -21,7 +21,7 @@ import fastframe as ff
 from fastframe import aio
 from fastframe._limits import RECV_SIZE
 from fastframe.errors import ConnectionClosed
-from tests.aio.peers import TLSEnd, client_tls, raw_peer
+from tests.aio.peers import MemoryTLS, client_tls, raw_peer
 from tests.aio.running import run, until
 from tests.support import certs
 from tests.support.calls import split
@@ -45,7 +45,7 @@ class Flood(threading.Thread):
     def __init__(self, sock: socket.socket, count: int, size: int, *, tls: bool) -> None:
         super().__init__(daemon=True)
         self.sock, self.count, self.size = sock, count, size
-        self.tls = TLSEnd(certs.server_context(), server_side=True) if tls else None
+        self.tls = MemoryTLS(certs.server_context(), server_side=True) if tls else None
         self.go = threading.Event()  # set by the test once it has measured what it needs
         self.sent = 0  # bytes (of plaintext) the kernel has taken
         self.done = False
@@ -66,7 +66,7 @@ class Flood(threading.Thread):
         finally:
             self.sock.close()
 
-    def handshake(self, tls: TLSEnd) -> None:
+    def handshake(self, tls: MemoryTLS) -> None:
         received = b""
         while not tls.handshake(received):
             self.sock.sendall(tls.outgoing())
