@@ -51,6 +51,9 @@ autodoc_inherit_docstrings = False
 # checkers) of "any bytes-like object".
 nitpick_ignore = [
     ("py:class", "socket.socket"),
+    ("py:class", "ssl.SSLContext"),
+    ("py:class", "ssl.SSLObject"),
+    ("py:class", "ssl.SSLSocket"),
     ("py:class", "asyncio.Server"),
     ("py:class", "asyncio.base_events.Server"),
     ("py:class", "collections.abc.Awaitable"),

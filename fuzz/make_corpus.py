@@ -7,7 +7,7 @@ that read back as them, and keeps, for every class below, the first input whose
 scenario falls in it: each framing's valid streams, oversize frames,
 malformed headers, truncated frames, delivery through ``get_buffer`` and misuse,
 ``max_size=sys.maxsize``, encoder scenarios, and FramedSocket scenarios (each raw
-read, framer switches, detach(), the compiled core's object path).  A few inputs
+read, framer switches, detach(), the compiled core's object path, TLS).  A few inputs
 are spelled out decision by decision instead (SCRIPTED).  Every input kept is
 replayed through ``one_input`` before it is written: the seed corpus holds no
 finding.  A drawn input with a finding is not seeded but reported, and the
@@ -245,6 +245,13 @@ def socket_classes() -> dict[str, Callable[[bytes], bool]]:
             r.scenario.object_path and bool(r.returned(*FRAME_CALLS)) and bool(r.returned(*RAW_READS))
         ),
         "refused": lambda r: bool({ValueError, TypeError} & r.raised(*SOCKET_ALLOWED)),
+        "tls-frames": lambda r: (
+            r.scenario.tls == "close_notify"
+            and len(r.returned("recv", "next")) + sum(map(len, r.returned("recv_many"))) >= 2
+        ),
+        "tls-fin-incomplete": lambda r: r.scenario.tls == "fin" and INC in r.raised(*FRAME_CALLS, *RAW_READS),
+        "tls-raw-reads": lambda r: bool(r.scenario.tls) and len(r.returned(*RAW_READS)) >= 2,
+        "tls-large": lambda r: bool(r.scenario.tls) and len(r.scenario.stream) > 20_000,
     }
 
     def member(test: Callable[[SocketRun], bool]) -> Callable[[bytes], bool]:

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from fastframe._cores import CORES, Core
+from tests.support.sockets import TLS_KINDS
 
 try:
     import uvloop  # noqa: F401 - only whether it imports
@@ -65,3 +66,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         if core.has_object_path and runs_both_paths(metafunc.module.__name__):
             impls.append(core.object_path())
     metafunc.parametrize("impl", impls, ids=[i.name for i in impls])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """TLS takes the socket object's path on every core: the compiled core's
+    object-path variant would run its TLS cases a second time, the same way."""
+    keep, drop = [], []
+    for item in items:
+        params = getattr(item, "callspec", None)
+        params = params.params if params is not None else {}
+        impl = params.get("impl")
+        over_tls = any(params.get(name) in TLS_KINDS for name in ("transport", "pair", "kind", "transport_kind"))
+        (drop if over_tls and impl is not None and not impl.fd_path else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

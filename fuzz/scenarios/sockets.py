@@ -3,7 +3,9 @@ chunk by chunk into one end of a socketpair, the other end a non-blocking
 FramedSocket of each core (the compiled one on its object path for a quarter of
 them), with receive calls after each chunk (recv, recv_many, next, recv_exactly,
 recv_until, recv_until_eof, framer switches, detach; odd arguments too), then the
-peer's shutdown and calls until the stream ends.
+peer's shutdown and calls until the stream ends.  A third of them run over TLS
+(fastframe's own session on both ends, the peer ending with close_notify or a
+bare FIN), where detach() is refused.
 
 Each call's result or exception, ``buffered`` and what ``detach()`` hands over must
 agree between the cores, and the twin's run must add up (class Ledger).
@@ -12,13 +14,16 @@ agree between the cores, and the twin's run must add up (class Ledger).
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import fastframe as ff
 from fastframe._cores import Core
+from fastframe._tls import Session
 from fastframe.errors import ConnectionClosed, FrameTooLarge, IncompleteFrame, ProtocolError
+from tests.support import certs
 from tests.support.wire import delimiter_of
 
 from .choices import Choices
@@ -84,9 +89,11 @@ class SocketScenario:
     calls: list[SockCall]  # the peer's writes with calls after each, its shutdown, more calls
     ending: str  # "detach" or "close", once the calls after the shutdown have run out the stream
     object_path: bool  # the compiled core calls the socket's methods instead of using its descriptor
+    tls: str  # "": plain; "close_notify" or "fin": over TLS, the peer's shutdown
 
     def __repr__(self) -> str:
-        path = "object path" if self.object_path else "descriptor path"
+        path = f"TLS, the peer's shutdown a {self.tls}" if self.tls else (
+            "object path" if self.object_path else "descriptor path")
         return f"framer: {self.framer!r}; {path}\nstream ({len(self.stream)} bytes): {short(self.stream, 300)}"
 
 
@@ -202,7 +209,11 @@ def socket_setup(c: Choices) -> SocketScenario:
     stream, framers = socket_stream(c, framer)
     object_path = c.one_in(4)
     calls = socket_calls(c, stream, framers)
-    return SocketScenario(framer, stream, calls, c.pick(("detach", "close")), object_path)
+    ending = c.pick(("detach", "close"))
+    # A third over TLS; drawn last, and plain when the input is spent, so that
+    # older corpus inputs mean what they meant.
+    tls = c.pick(("", "", "close_notify", "", "", "fin"))
+    return SocketScenario(framer, stream, calls, ending, object_path and not tls, tls)
 
 
 @dataclass
@@ -220,7 +231,49 @@ def framed_socket(core: Core, sock: socket.socket, framer: Any, object_path: boo
     return core.framed_socket(sock, framer)
 
 
-def socket_outcome(fs: Any, peer: socket.socket, reader: socket.socket, call: SockCall) -> tuple:
+# No session tickets: a scenario's reads are the stream's and nothing else.
+_SERVER_TLS = certs.server_context()
+_SERVER_TLS.num_tickets = 0
+_CLIENT_TLS = certs.client_context()
+
+
+class TlsPeer:
+    """The peer's end over TLS: sendall() encrypts (the stream, TLS records and
+    all, fits the socket's buffer: nothing waits); shutdown() sends close_notify
+    then the FIN, or the FIN alone."""
+
+    def __init__(self, session: Session, shutdown: str) -> None:
+        self.session = session
+        self.how = shutdown
+
+    def sendall(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[self.session.send(view) :]
+
+    def shutdown(self, how: int) -> None:
+        if self.how == "close_notify":
+            self.session.shutdown(how)
+        else:
+            self.session.socket.shutdown(how)
+
+
+def secure(peer: socket.socket, reader: socket.socket, shutdown: str) -> tuple[TlsPeer, Session]:
+    """Both ends' handshakes (blocking sockets), the peer's in a thread."""
+    server = Session(peer, _SERVER_TLS, True, None)
+    shaking = threading.Thread(target=server.handshake, daemon=True)
+    shaking.start()
+    client = Session(reader, _CLIENT_TLS, False, certs.SERVER_NAME)
+    try:
+        client.handshake()
+    finally:
+        shaking.join(10.0)
+    if shaking.is_alive():
+        raise Finding("the TLS handshake did not finish")
+    return TlsPeer(server, shutdown), client
+
+
+def socket_outcome(fs: Any, peer: Any, reader: socket.socket, call: SockCall) -> tuple:
     """("returned", value), ("detached", whether it is the socket given, held bytes),
     ("error", type, args), or what a step that is not a call gives."""
     if call.method == "write":
@@ -276,12 +329,18 @@ def run_socket(core: Core, sc: SocketScenario) -> list[SockStep]:
     peer, reader = socket.socketpair()
     fs = None
     try:
+        sender: Any = peer
+        session = None
+        if sc.tls:
+            sender, session = secure(peer, reader, sc.tls)
         peer.settimeout(0)
         reader.settimeout(0)
         fs = framed_socket(core, reader, sc.framer, sc.object_path)
+        if session is not None:
+            fs._use_tls(session)
 
         def step(call: SockCall) -> SockStep:
-            return SockStep(call, socket_outcome(fs, peer, reader, call), fs.buffered)
+            return SockStep(call, socket_outcome(fs, sender, reader, call), fs.buffered)
 
         steps = [step(call) for call in sc.calls]
         bound = len(sc.stream) + 8  # each recv_many() returns a frame or raises
@@ -346,6 +405,7 @@ class Ledger:
 
     def __init__(self, sc: SocketScenario) -> None:
         self.stream = sc.stream
+        self.tls = bool(sc.tls)
         self.framer = sc.framer
         self.limits = {sc.framer.max_size}  # every max_size in play: a pending error may be an old one's
         self.pos = 0  # the stream's bytes returned so far
@@ -403,6 +463,8 @@ class Ledger:
 
     def raised(self, call: SockCall, etype: type, args: tuple, buffered: int) -> str | None:
         allowed = (OSError, *ARGUMENT_ERRORS) if self.closed else SOCKET_ALLOWED[call.method]
+        if call.method == "detach" and self.tls:
+            allowed = (ValueError,)  # fastframe's own TLS session cannot be detached
         if etype not in allowed:  # exact types: a subclass is news too
             return f"{call.method} may not raise {etype.__name__}"
         if etype in (FrameTooLarge, ProtocolError):

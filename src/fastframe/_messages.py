@@ -126,8 +126,19 @@ def plaintext_before_tls(held: int) -> ProtocolError:
     )
 
 
+def handshake_cannot_wait() -> ValueError:
+    return ValueError(
+        "the TLS handshake waits for the peer, and this socket is non-blocking: give it "
+        "a timeout (or make it blocking) for the handshake, and setblocking(False) after"
+    )
+
+
 def tls_already() -> ValueError:
     return ValueError("this FramedSocket already speaks TLS")
+
+
+def tls_write_closed() -> BrokenPipeError:
+    return BrokenPipeError(errno.EPIPE, "this side of the TLS connection is shut down (close_notify sent)")
 
 
 def close_notify_unsent(pending: int) -> BlockingIOError:
@@ -151,4 +162,23 @@ def tls_detach() -> ValueError:
     return ValueError(
         "this FramedSocket's TLS session lives in an ssl.SSLObject over the socket, which "
         "cannot be handed over as a socket: detach() before start_tls(), or close() it"
+    )
+
+
+def frames_before_tls(frames: int, held: int) -> ProtocolError:
+    return ProtocolError(
+        f"{frames} unread frames and {held} bytes of an unfinished one arrived unencrypted "
+        "before the TLS handshake and were refused, with the connection: bytes sent in the "
+        "clear must never be read as if they had come over TLS (the STARTTLS injection of "
+        "CVE-2021-23214 and CVE-2011-0411). Only the peer's answer to the upgrade request "
+        "may come before start_tls(), and it must have been read"
+    )
+
+
+def tls_cannot_half_close() -> NotImplementedError:
+    return NotImplementedError(
+        "write_eof() cannot half-close over TLS with asyncio or uvloop (can_write_eof() is "
+        "False): their TLS transports send close_notify only from close(), which also stops "
+        "reading. Let a frame say that the requests are done, or close() once the replies "
+        "are read"
     )

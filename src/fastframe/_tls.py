@@ -21,6 +21,9 @@ or ``recv_held``.
 
 from __future__ import annotations
 
+import abc
+import collections
+import errno
 import select
 import socket
 import ssl
@@ -29,11 +32,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import _messages
-from ._waiting import Call
+from ._waiting import HAS_POLL, Call
 
 # Plaintext encrypted per write: one Python call into OpenSSL per 256 KiB, the
 # ciphertext of it held until the kernel takes it.
 SEND_CHUNK = 256 * 1024
+# Plaintext per TLS record (its largest): a send counts what whole records sent.
+RECORD_SIZE = 16 * 1024
 # Ciphertext asked of the kernel per receive: as the plain loops' RECV_SIZE.
 RAW_SIZE = 64 * 1024
 # A write to a ``Wrapped`` socket waits inside ssl until all of it is sent: one
@@ -46,33 +51,69 @@ _SEND_FLAGS = _NOWAIT | getattr(socket, "MSG_NOSIGNAL", 0)
 
 def _ready_now(sock: Any, writing: bool) -> bool:
     """Whether a system call on sock would not wait (a look without waiting)."""
-    fds = [sock]
+    if HAS_POLL:
+        poller = select.poll()
+        poller.register(sock, select.POLLOUT if writing else select.POLLIN)
+        return bool(poller.poll(0))
+    fds = [sock]  # Windows
     readable, writable, _ = select.select([] if writing else fds, fds if writing else [], [], 0.0)
     return bool(writable if writing else readable)
 
 
+# A socket with a timeout waits in its recv() and send() until it is ready, up to
+# the whole timeout, whatever the flags: a look first, so that they never wait.
+# A blocking or non-blocking socket's calls do what MSG_DONTWAIT says.
+
+
 def _raw_recv(sock: socket.socket, size: int) -> bytes:
     """One receive that never waits: ``BlockingIOError`` if nothing is there."""
-    if not _NOWAIT and not _ready_now(sock, False):  # Windows has no MSG_DONTWAIT
+    if (sock.gettimeout() or not _NOWAIT) and not _ready_now(sock, False):
         raise BlockingIOError
     return sock.recv(size, _NOWAIT)
 
 
 def _raw_send(sock: socket.socket, data: Any) -> int:
-    if not _NOWAIT and not _ready_now(sock, True):
+    if (sock.gettimeout() or not _NOWAIT) and not _ready_now(sock, True):
         raise BlockingIOError
     return sock.send(data, _SEND_FLAGS)
 
 
 def check_handshake_call(call: Call) -> None:
     if call.timeout == 0.0:
-        raise ValueError(
-            "the TLS handshake waits for the peer, and this socket is non-blocking: give it "
-            "a timeout (or make it blocking) for the handshake, and setblocking(False) after"
-        )
+        raise _messages.handshake_cannot_wait()
 
 
-class Session:
+class _Transport(abc.ABC):
+    """What both transports share: the socket's descriptor and timeout, and the
+    receives that return bytes (the twin's) made of those into a buffer."""
+
+    socket: Any
+
+    def fileno(self) -> int:
+        return self.socket.fileno()  # type: ignore[no-any-return]
+
+    def gettimeout(self) -> float | None:
+        return self.socket.gettimeout()  # type: ignore[no-any-return]
+
+    @abc.abstractmethod
+    def recv_into(self, view: Any, nbytes: int = 0) -> int:
+        """Decrypted bytes into view; 0 at the end of the stream; BlockingIOError
+        when the socket must be waited for."""
+
+    @abc.abstractmethod
+    def recv_held_into(self, view: Any) -> int:
+        """Decrypted bytes that need no system call into view (0: none)."""
+
+    def recv(self, size: int) -> bytes:
+        with memoryview(bytearray(size)) as view:
+            return view[: self.recv_into(view)].tobytes()
+
+    def recv_held(self, size: int) -> bytes:
+        with memoryview(bytearray(size)) as view:
+            return view[: self.recv_held_into(view)].tobytes()
+
+
+class Session(_Transport):
     """fastframe's own TLS over a connected plain socket (see the module)."""
 
     hands_over = False  # detach() cannot give an SSLObject back as a socket
@@ -84,24 +125,25 @@ class Session:
         self._incoming = ssl.MemoryBIO()
         self._outgoing = ssl.MemoryBIO()
         self.tls = context.wrap_bio(self._incoming, self._outgoing, server_side, server_hostname)
+        # ssl.SSLObject's methods are Python wrappers of its _ssl object's: the
+        # hot calls (a read per TLS record) skip that frame where it is there.
+        self._ssl: Any = getattr(self.tls, "_sslobj", self.tls)
         self._lock = threading.Lock()  # OpenSSL's calls release the GIL: one at a time
         self._wire = bytearray()  # ciphertext not yet taken by the kernel
-        self._owed = 0  # plaintext bytes encrypted into _wire, not yet reported sent
+        # per TLS record in _wire: (its ciphertext bytes, the plaintext bytes it carries)
+        self._records: collections.deque[tuple[int, int]] = collections.deque()
+        self._owed = 0  # plaintext encrypted into _wire, not yet reported sent
+        self._credit = 0  # of which whole records are sent: reported by the next send()
         self._plain = bytearray()  # decrypted bytes that did not fit the last buffer
         self._ended = False  # close_notify, or the end of the ciphertext, was met
+        self._write_closed = False  # close_notify was sent
         self._error: ssl.SSLError | None = None  # met after bytes that came before it
 
     # -- what the loops ask of a socket ----------------------------------------
 
-    def fileno(self) -> int:
-        return self.socket.fileno()
-
-    def gettimeout(self) -> float | None:
-        return self.socket.gettimeout()
-
     @property
     def held(self) -> bool:
-        return bool(self._plain)
+        return bool(self._plain) or self._incoming.pending > 0 or self._ssl.pending() > 0
 
     def handshake(self) -> None:
         """Shake hands, waiting as the socket's timeout says (one deadline)."""
@@ -114,10 +156,15 @@ class Session:
                     done = True
                 except ssl.SSLWantReadError:
                     done = False
-                self._wire += self._outgoing.read()
+                self._queue_wire(0)
             while self._wire:
                 self._push_waiting(call)
             if done:
+                # What came after the peer's last handshake message, in the
+                # same read (its first data), is decrypted now: no readiness
+                # of the socket will announce it.
+                with self._lock:
+                    self._decrypt(memoryview(bytearray()), everything=True)
                 return
             while True:
                 try:
@@ -134,7 +181,7 @@ class Session:
     def recv_into(self, view: Any, nbytes: int = 0) -> int:
         """Decrypted bytes into view; 0 at the end of the stream."""
         with self._lock:
-            got = self._take_plain(view)
+            got = self._take_plain(view) or self._decrypt(view)  # what is inside first
             if got:
                 return got
             if self._error is not None:
@@ -152,35 +199,32 @@ class Session:
                     raise self._error
             return 0
 
-    def recv(self, size: int) -> bytes:
-        with memoryview(bytearray(size)) as view:
-            return view[: self.recv_into(view)].tobytes()
-
     def recv_held_into(self, view: Any) -> int:
         with self._lock:
-            return self._take_plain(view)
-
-    def recv_held(self, size: int) -> bytes:
-        with self._lock:
-            data = bytes(self._plain[:size])
-            del self._plain[:size]
-            return data
+            return self._take_plain(view) or self._decrypt(view)
 
     def send(self, data: Any, flags: int = 0) -> int:
-        """Encrypt and send from the start of data; the count of its bytes sent.
-        A send cut short is called again with the same bytes (as OpenSSL's own
-        SSL_write), so the count is the plaintext whose ciphertext the kernel took."""
+        """Encrypt and send from the start of data; the count of its bytes sent:
+        those of the records the kernel took whole.  A send cut short is called
+        again with data starting at the first byte not counted (as OpenSSL's own
+        SSL_write), which is encrypted already."""
         with self._lock:
+            if self._write_closed:
+                raise _messages.tls_write_closed()
             if not self._owed:
                 with memoryview(data) as view:
                     chunk = view.cast("B")[:SEND_CHUNK]
-                    self.tls.write(chunk)
+                    for start in range(0, len(chunk), RECORD_SIZE):
+                        piece = chunk[start : start + RECORD_SIZE]
+                        self._ssl.write(piece)
+                        self._queue_wire(len(piece))
                     self._owed = len(chunk)
-                self._wire += self._outgoing.read()
             self._push()
-            if self._wire:
+            sent = self._credit
+            if not sent:
                 raise BlockingIOError
-            sent, self._owed = self._owed, 0
+            self._credit = 0
+            self._owed -= sent
             return sent
 
     def sendmsg(self, buffers: Sequence[Any], ancdata: Any = (), flags: int = 0) -> int:
@@ -203,23 +247,37 @@ class Session:
             return
         call = Call(self.socket, io_waits=False)
         with self._lock:
-            # What the incoming buffer holds would be thrown away by the
-            # shutdown's second SSL_shutdown: it is all decrypted already
-            # (_decrypt takes everything).
-            try:
-                self.tls.unwrap()
-            except ssl.SSLWantReadError:
-                pass  # the peer's close_notify has not come: the half-close
-            self._wire += self._outgoing.read()
+            self._close_notify()
         while self._wire:
             if not self._push_waiting(call):
                 raise _messages.close_notify_unsent(len(self._wire))
         self.socket.shutdown(socket.SHUT_WR)
 
     def close(self) -> None:
+        """Close the socket, with close_notify before if it can go at once."""
+        with self._lock:
+            if not self._wire and not self._write_closed:
+                try:
+                    self._close_notify()
+                    self._push()
+                except OSError:  # (ssl.SSLError too) the peer is gone or the session broken
+                    pass
         self.socket.close()
 
     # -- inside ----------------------------------------------------------------
+
+    def _close_notify(self) -> None:
+        """close_notify into _wire (the lock held)."""
+        if not self._write_closed:
+            # What the incoming buffer holds would be thrown away by the
+            # shutdown's second SSL_shutdown: decrypted first, kept in _plain.
+            self._decrypt(memoryview(bytearray()), everything=True)
+            self._write_closed = True
+            try:
+                self.tls.unwrap()
+            except ssl.SSLWantReadError:
+                pass  # the peer's close_notify has not come: the half-close
+            self._queue_wire(0)
 
     def _take_plain(self, view: Any) -> int:
         plain = self._plain
@@ -230,15 +288,20 @@ class Session:
         del plain[:got]
         return got
 
-    def _decrypt(self, view: Any) -> int:
-        """Every byte OpenSSL can decrypt now, into view and then _plain: nothing
-        decrypted stays inside it, and its incoming buffer is left empty (the
-        rest of a record waits in OpenSSL for the rest of its ciphertext)."""
+    def _decrypt(self, view: Any, everything: bool = False) -> int:
+        """What OpenSSL can decrypt now, into view until it is full; with
+        ``everything``, the rest after it into _plain, which leaves OpenSSL's
+        incoming buffer empty (the rest of a record waits in OpenSSL for the
+        rest of its ciphertext)."""
         got = 0
         size = len(view)
-        read: Any = self.tls.read  # (ssl types it as returning bytes)
+        incoming = self._incoming
+        read = self._ssl.read
+        pending = self._ssl.pending
         try:
-            while True:
+            # (a read that finds nothing raises SSLWantReadError, which costs
+            # more than asking whether there is anything, or the end to meet)
+            while (got < size or everything) and (incoming.pending or pending() or incoming.eof):
                 if got < size:
                     n = read(size - got, view[got:])
                     got += n
@@ -257,20 +320,42 @@ class Session:
             self._ended = True
         except ssl.SSLError as exc:
             self._error = exc  # raised once what came before it is taken
-        if self._outgoing.pending:  # what reading made OpenSSL answer (a key update)
-            self._wire += self._outgoing.read()
-            self._push()
+        if self._outgoing.pending:  # what reading made OpenSSL answer (a key update, an alert)
+            self._queue_wire(0)
+            try:
+                self._push()
+            except OSError:
+                # A receive reports what it received: the peer gone is the
+                # next send's to say (OpenSSL answers a bare FIN with an
+                # alert, which a closed peer refuses).
+                pass
         return got
+
+    def _queue_wire(self, plain: int) -> None:
+        """What OpenSSL wrote, carrying ``plain`` bytes of plaintext, after _wire."""
+        cipher = self._outgoing.read()
+        if cipher:
+            self._wire += cipher
+            self._records.append((len(cipher), plain))
 
     def _push(self) -> None:
         """Send what ciphertext the kernel takes now (the lock held)."""
         wire = self._wire
+        records = self._records
         while wire:
             try:
                 sent = _raw_send(self.socket, wire)
             except BlockingIOError:
                 return
             del wire[:sent]
+            while sent:
+                size, plain = records[0]
+                if sent < size:
+                    records[0] = (size - sent, plain)
+                    break
+                sent -= size
+                records.popleft()
+                self._credit += plain
 
     def _push_waiting(self, call: Call) -> bool:
         """Send some ciphertext, waiting as the call says; False if the socket is
@@ -282,7 +367,7 @@ class Session:
         return call.wait(True)
 
 
-class Wrapped:
+class Wrapped(_Transport):
     """A handshaken ``ssl.SSLSocket`` passed to FramedSocket, driven through its
     own methods.  ssl waits inside them: a receive that finds the start of a
     record waits for its rest up to the socket's timeout, and a send waits
@@ -291,15 +376,10 @@ class Wrapped:
     them; and ssl cannot send close_notify and go on reading (see the module)."""
 
     hands_over = True  # detach() gives the SSLSocket back
+    socket: ssl.SSLSocket
 
     def __init__(self, sock: ssl.SSLSocket) -> None:
         self.socket = self.tls = sock
-
-    def fileno(self) -> int:
-        return self.socket.fileno()
-
-    def gettimeout(self) -> float | None:
-        return self.socket.gettimeout()
 
     @property
     def held(self) -> bool:
@@ -316,17 +396,9 @@ class Wrapped:
         except ssl.SSLEOFError:  # suppress_ragged_eofs=False: the end all the same
             return 0
 
-    def recv(self, size: int) -> bytes:
-        with memoryview(bytearray(size)) as view:
-            return view[: self.recv_into(view)].tobytes()
-
     def recv_held_into(self, view: Any) -> int:
         held = self.socket.pending()
         return self.socket.recv_into(view, min(held, len(view))) if held else 0
-
-    def recv_held(self, size: int) -> bytes:
-        held = self.socket.pending()
-        return self.socket.recv(min(held, size)) if held else b""
 
     def send(self, data: Any, flags: int = 0) -> int:
         sock = self.socket
@@ -337,6 +409,8 @@ class Wrapped:
                 return sock.send(view.cast("B")[:WRAPPED_SEND])
             except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
                 raise BlockingIOError from None
+            except ssl.SSLEOFError as exc:  # what a plain socket says of it
+                raise BrokenPipeError(errno.EPIPE, f"the peer has gone ({exc})") from None
 
     def shutdown(self, how: int) -> None:
         if how == socket.SHUT_WR:

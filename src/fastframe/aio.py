@@ -24,6 +24,8 @@ from .errors import ConnectionClosed, FastframeError, FrameTooLarge, IncompleteF
 from .framers import Framer, LengthPrefixed, check_framer
 
 if TYPE_CHECKING:
+    import ssl
+
     from typing_extensions import Buffer
 
 __all__ = [
@@ -316,6 +318,12 @@ class _StreamProtocol(FramedProtocol):
         self._unclaimed: list[Any] = [reader]
         self._stream_transport: asyncio.BaseTransport | None = None
         self._client_connected_cb = client_connected_cb
+        # start_tls() takes the TLS server's side on connections start_server accepted
+        self._server_side = client_connected_cb is not None
+        # whether the transport speaks TLS, known once connected: a TLS
+        # transport closed twice (asyncio's) can no longer tell
+        self._tls = False
+        self._taking = True  # False once the writer has closed a TLS connection
         self._task: asyncio.Task[None] | None = None
         self._closed = self._loop.create_future()
         self._lost: BaseException | None = None
@@ -326,6 +334,7 @@ class _StreamProtocol(FramedProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self._stream_transport = transport
+        self._tls = transport.get_extra_info("sslcontext") is not None
         self._unclaimed.append(FramedWriter(transport, self))  # type: ignore[arg-type]
         cb = self._client_connected_cb
         if cb is not None:
@@ -344,10 +353,10 @@ class _StreamProtocol(FramedProtocol):
 
     def _client_done(self, task: asyncio.Task[None]) -> None:
         self._task = None
-        transport = self._stream_transport
-        assert transport is not None  # (the callback runs once connected)
+        transport = self._stream_transport  # None once the connection is lost
         if task.cancelled():
-            transport.close()
+            if transport is not None:
+                transport.close()
             return
         exc = task.exception()
         if exc is not None:
@@ -358,7 +367,12 @@ class _StreamProtocol(FramedProtocol):
                     "transport": transport,
                 }
             )
-            transport.close()
+            if transport is not None:
+                transport.close()
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self._taking:
+            super().buffer_updated(nbytes)
 
     def frames_received(self, frames: list[bytes]) -> None:
         reader = self._reader()
@@ -372,9 +386,13 @@ class _StreamProtocol(FramedProtocol):
 
     def eof_received(self) -> bool:
         self._end(None)
-        return True  # the writer may still send (half-close)
+        # True keeps the writer open (half-close).  A TLS transport closes
+        # whatever this returns, and asyncio and uvloop log a warning for True.
+        return not self._tls
 
     def connection_lost(self, exc: BaseException | None) -> None:
+        if self._connection_lost:  # start_tls() already ended it (see _tls_failed)
+            return
         self._connection_lost = True
         reader = self._reader()
         if reader is not None and not reader._eof:  # closed on this side, or lost: no more bytes
@@ -388,7 +406,9 @@ class _StreamProtocol(FramedProtocol):
                     waiter.set_exception(exc)
         if not self._closed.done():
             self._closed.set_result(None)
-        self.transport = None
+        # A TLS transport's protocol keeps this one (asyncio's and uvloop's hold
+        # its bound methods): holding the transport would make a cycle.
+        self.transport = self._stream_transport = None
 
     # -- flow control ------------------------------------------------------------
 
@@ -433,6 +453,61 @@ class _StreamProtocol(FramedProtocol):
         if reader._error is None:  # else what is held is decoded once the error is read
             self._pump(True)
         reader._feed_eof()
+
+    # -- TLS -----------------------------------------------------------------------
+
+    def _closing_tls(self) -> None:
+        """The writer closes a TLS connection.  Its transport goes on reading
+        until the peer's close_notify comes, and only then (or at its
+        ssl_shutdown_timeout) calls connection_lost(): the reader ends now, as
+        at a plain transport's close, and nothing received after it is taken
+        (it would come after the end, or before an error still unread)."""
+        reader = self._reader()
+        if reader is not None and not reader._eof:
+            self._end(None)
+        self._taking = False
+        transport = self.transport
+        assert transport is not None  # (the writer checked it is open)
+        if not transport.is_reading():  # type: ignore[attr-defined]
+            # asyncio's TLS transport, given the peer's EOF while reading was
+            # paused, waits for reading to resume before it can close
+            transport.resume_reading()  # type: ignore[attr-defined]
+
+    def _refuse_plaintext(self) -> None:
+        """Before the TLS handshake: raise ProtocolError, with the connection
+        aborted, if frames received, or part of one, have not been returned."""
+        reader = self._reader()
+        frames = 0 if reader is None else len(reader._frames)
+        held = self._decoder.buffered
+        if not (frames or held):
+            return
+        exc = _messages.frames_before_tls(frames, held)
+        # what arrived in plaintext goes, unread, and can never be decoded
+        self._decoder = self.framer.decoder()
+        if reader is not None:
+            reader._frames.clear()
+            reader._unread = 0
+            reader._error = None
+            reader._lose(exc)
+        assert self.transport is not None  # (the writer checked it is open)
+        self.transport.abort()  # type: ignore[attr-defined]
+        raise exc
+
+    def _tls_started(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = self._stream_transport = transport
+        self._tls = True
+        # the TLS stream starts at a frame boundary: no state of the plaintext
+        # decoder (a frame being skipped) may carry over
+        self._decoder = self.framer.decoder()
+
+    def _tls_failed(self, exc: BaseException) -> None:
+        """The handshake failed or was cancelled and the loop closed the
+        connection; it tells this protocol so only in some of those cases
+        (asyncio: not when cancelled)."""
+        if not isinstance(exc, Exception):
+            # the CancelledError is the caller's: the reader says what it meant
+            exc = ConnectionAbortedError("the TLS handshake did not finish")
+        self.connection_lost(exc)
 
     def _resume_decoding(self) -> None:
         """After an error has been read: cut the frames held behind it."""
@@ -509,13 +584,66 @@ class FramedWriter:
         return self._transport.can_write_eof()
 
     def write_eof(self) -> None:
-        """Half-close: the peer sees EOF after what was sent; the reader keeps reading."""
+        """Half-close: the peer sees EOF after what was sent; the reader keeps reading.
+
+        Not over TLS: asyncio's and uvloop's TLS transports send close_notify
+        only from ``close()``, which also stops reading; this raises
+        ``NotImplementedError`` saying so."""
+        if self._protocol._tls:
+            raise _messages.tls_cannot_half_close()
         self._transport.write_eof()
+
+    async def start_tls(
+        self,
+        sslcontext: ssl.SSLContext,
+        *,
+        server_hostname: str | None = None,
+        ssl_handshake_timeout: float | None = None,
+    ) -> None:
+        """Upgrade the connection to TLS in place (STARTTLS), as
+        ``asyncio.StreamWriter.start_tls`` does: a connection accepted by
+        ``start_server`` takes the TLS server's side, any other the client's.
+        Output is drained first; then the reader and this writer go on over TLS.
+
+        Refused with ``ProtocolError`` when anything received before the switch
+        is still unread (frames not yet returned, part of a frame): those bytes
+        came unprotected and must not be read as if they had come over TLS
+        (STARTTLS injection: CVE-2021-23214, CVE-2011-0411).  The connection is
+        then aborted, and the reader raises that error instead of returning them.
+        If the handshake fails, its error is raised here and by the reader."""
+        self._check_writable()
+        await self.drain()
+        self._check_writable()
+        protocol = self._protocol
+        # no await between this check and start_tls() pausing the transport:
+        # nothing can arrive in between
+        protocol._refuse_plaintext()
+        try:
+            transport = await protocol._loop.start_tls(
+                self._transport,
+                protocol,
+                sslcontext,
+                server_side=protocol._server_side,
+                server_hostname=server_hostname,
+                ssl_handshake_timeout=ssl_handshake_timeout,
+            )
+        except BaseException as exc:
+            if self._transport.is_closing():  # else refused before anything changed
+                protocol._tls_failed(exc)
+            raise
+        assert transport is not None  # typeshed allows None; asyncio and uvloop never return it
+        self._transport = transport
+        protocol._tls_started(transport)
 
     def close(self) -> None:
         """Close the connection (buffered output is still sent)."""
         self._closed = True
-        self._transport.close()
+        transport = self._transport
+        if transport.is_closing():  # asyncio's TLS transport, closed twice, drops its state
+            return
+        if self._protocol._tls:
+            self._protocol._closing_tls()
+        transport.close()
 
     def abort(self) -> None:
         """Close the connection at once, dropping buffered output."""

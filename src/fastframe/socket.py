@@ -137,10 +137,13 @@ class SocketAPI(_Loop):
         sock = self._live_socket()
         if self._tls is not None:
             raise _messages.tls_already()
+        if sock.gettimeout() == 0.0:
+            raise _messages.handshake_cannot_wait()
         if not self.flush():
             raise _messages.output_queued(self._out_size)
         held = self._dec.buffered
         if held:
+            self._dec.detach()  # dropped: never to be returned
             self.close()
             raise _messages.plaintext_before_tls(held)
         from . import _tls  # (imports ssl: only connections that use TLS pay for it)

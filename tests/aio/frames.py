@@ -1,7 +1,8 @@
 """Frames as the aio tests write and read them: payloads each framer can carry,
-sending with a head where the framing takes one, the ways of reading (``recv``,
-``recv_many``, ``async for``), the events a reader yields, streams of good and
-oversize frames with the events they must give, and an echoing handler."""
+sending with a head where the framing takes one, saying that nothing more will be
+sent, the ways of reading (``recv``, ``recv_many``, ``async for``), the events a
+reader yields, streams of good and oversize frames with the events they must
+give, and an echoing handler."""
 
 from __future__ import annotations
 
@@ -33,6 +34,16 @@ def send_many(writer: aio.FramedWriter, framer: Any, items: Sequence[bytes]) -> 
         writer.send_many(items, head=head_of(framer))
     else:
         writer.send_many(items)
+
+
+def stop_sending(writer: aio.FramedWriter) -> None:
+    """The peer sees the end of the stream after what was written: write_eof()
+    (half-close) where the transport can; over TLS, which cannot half-close with
+    asyncio or uvloop, close(), after which nothing more is read."""
+    if writer.can_write_eof():
+        writer.write_eof()
+    else:
+        writer.close()
 
 
 CANDIDATES = [b"", b"a", b"hello", b"x" * 300, bytes(range(256)), b"a\rb", b"<EN", b"\r\n\r", b"12:"]
@@ -148,6 +159,14 @@ async def batch_echo(reader: aio.FramedReader, writer: aio.FramedWriter) -> int:
         count += len(frames)
         writer.send_many(frames)
         await writer.drain()
+
+
+async def take(reader: aio.FramedReader, how: str, count: int) -> list[bytes]:
+    """The next ``count`` frames (the peer sends no more for now), by ``recv``,
+    ``recv_many`` or ``async for``, without waiting for the end of the stream."""
+    events = await collect(reader, how, count)
+    assert all(event[0] == "frame" for event in events), events
+    return [event[1] for event in events]
 
 
 async def one(reader: aio.FramedReader, how: str) -> list[bytes]:

@@ -21,8 +21,9 @@ import fastframe as ff
 from fastframe import aio
 from fastframe._limits import RECV_SIZE
 from fastframe.errors import ConnectionClosed
-from tests.aio.peers import raw_peer
+from tests.aio.peers import MemoryTLS, client_tls, raw_peer
 from tests.aio.running import run, until
+from tests.support import certs
 from tests.support.calls import split
 from tests.support.sockets import IO_TIMEOUT, MiB, connected_pair
 from tests.support.wire import field_bytes, length_field, wire_of
@@ -37,32 +38,67 @@ FLOOD_FRAME = 4096
 class Flood(threading.Thread):
     """A peer sending ``count`` LengthPrefixed(4) frames of ``size`` bytes, each
     starting with its index (8 bytes, big-endian), as fast as its blocking socket
-    takes them, then half-closing."""
+    takes them, once ``go`` is set, then half-closing.  With ``tls`` it is the TLS
+    server: the handshake comes first (while the test connects), and the
+    half-close is close_notify."""
 
-    def __init__(self, sock: socket.socket, count: int, size: int) -> None:
+    def __init__(self, sock: socket.socket, count: int, size: int, *, tls: bool) -> None:
         super().__init__(daemon=True)
         self.sock, self.count, self.size = sock, count, size
-        self.sent = 0  # bytes the kernel has taken
+        self.tls = MemoryTLS(certs.server_context(), server_side=True) if tls else None
+        self.go = threading.Event()  # set by the test once it has measured what it needs
+        self.sent = 0  # bytes (of plaintext) the kernel has taken
         self.done = False
         self.error: BaseException | None = None
 
     def run(self) -> None:
-        framer = ff.LengthPrefixed(4)
-        header = field_bytes(framer, length_field(framer, self.size))
-        filler = b"f" * (self.size - 8)
         try:
-            for start in range(0, self.count, 64):
-                chunk = b"".join(
-                    header + i.to_bytes(8, "big") + filler for i in range(start, min(start + 64, self.count))
-                )
-                self.sock.sendall(chunk)
-                self.sent += len(chunk)
-            self.sock.shutdown(socket.SHUT_WR)
+            self.sock.settimeout(IO_TIMEOUT)
+            if self.tls is not None:
+                self.handshake(self.tls)
+            if not self.go.wait(IO_TIMEOUT):
+                raise TimeoutError("the test never said go")
+            self.flood()
             self.done = True
+            self.finish()
         except OSError as exc:
             self.error = exc
         finally:
             self.sock.close()
+
+    def handshake(self, tls: MemoryTLS) -> None:
+        received = b""
+        while not tls.handshake(received):
+            self.sock.sendall(tls.outgoing())
+            received = self.sock.recv(64 * 1024)
+            if not received:
+                raise ConnectionResetError("the reader closed during the TLS handshake")
+        self.sock.sendall(tls.outgoing())
+
+    def write(self, data: bytes) -> None:
+        self.sock.sendall(data if self.tls is None else self.tls.seal(data))
+        self.sent += len(data)
+
+    def flood(self) -> None:
+        framer = ff.LengthPrefixed(4)
+        header = field_bytes(framer, length_field(framer, self.size))
+        filler = b"f" * (self.size - 8)
+        for start in range(0, self.count, 64):
+            self.write(b"".join(header + i.to_bytes(8, "big") + filler for i in range(start, min(start + 64, self.count))))
+
+    def finish(self) -> None:
+        if self.tls is not None:
+            self.sock.sendall(self.tls.close_notify())
+            # The FIN waits for the reader's close_notify, as a TLS peer closing
+            # in full does: uvloop drops what it has decrypted but not delivered
+            # when a FIN comes while reading is paused (see test_eof.py's
+            # test_eof_while_reading_is_paused).
+            while not self.tls.closed:
+                received = self.sock.recv(64 * 1024)
+                if not received:
+                    break
+                self.tls.open(received)
+        self.sock.shutdown(socket.SHUT_WR)
 
 
 async def until_stalled(transport: Any, flood: Flood) -> None:
@@ -84,7 +120,7 @@ def check_indices(frames: Sequence[bytes], first: int, size: int) -> int:
     return first + len(frames)
 
 
-def test_slow_consumer_memory_stays_bounded(impl: Any, loop_kind: str) -> None:
+def test_slow_consumer_memory_stays_bounded(impl: Any, loop_kind: str, tls: bool) -> None:
     """A peer streams 128 MiB of 4 KiB frames as fast as it can while the reader
     does not read: the transport stops reading (the peer stalls with most of it
     unsent) and what the reader holds stays under high_water + one read + one
@@ -93,18 +129,19 @@ def test_slow_consumer_memory_stays_bounded(impl: Any, loop_kind: str) -> None:
     nor the traced memory grows past the same bounds."""
     count = FLOOD // FLOOD_FRAME
     a, b = connected_pair("tcp4")
-    flood = Flood(b, count, FLOOD_FRAME)
+    flood = Flood(b, count, FLOOD_FRAME, tls=tls)
     bound = aio.DEFAULT_HIGH_WATER + aio.BUSY_READ_SIZE + FLOOD_FRAME  # + one read
     traced_bound = bound + 4 * MiB  # the decoder's buffers, the peer's chunk, the loop's own
     measured: dict[str, Any] = {}
 
     async def main() -> None:
-        reader, writer = await aio.open_connection(sock=a, framer=impl.bind(ff.LengthPrefixed(4)))
+        flood.start()
+        reader, writer = await aio.open_connection(sock=a, framer=impl.bind(ff.LengthPrefixed(4)), **client_tls(tls))
         transport = writer.transport
         tracemalloc.start()
         try:
             base = tracemalloc.get_traced_memory()[0]
-            flood.start()
+            flood.go.set()
             await until_stalled(transport, flood)
             measured["paused"] = not transport.is_reading()
             measured["peer sent while paused"] = flood.sent
@@ -148,7 +185,7 @@ def test_slow_consumer_memory_stays_bounded(impl: Any, loop_kind: str) -> None:
     print(f"\nbackpressure {impl.name} {loop_kind}: {measured}")
 
 
-def test_flood_of_empty_frames_is_bounded(impl: Any, loop_kind: str) -> None:
+def test_flood_of_empty_frames_is_bounded(impl: Any, loop_kind: str, tls: bool) -> None:
     """Empty frames cost no payload but still count (64 bytes each): a peer sending
     8 MiB of empty LengthPrefixed(1) frames makes the reader pause with at most
     high_water / 64 + one read's worth of them held, not millions.  (A socketpair:
@@ -157,24 +194,21 @@ def test_flood_of_empty_frames_is_bounded(impl: Any, loop_kind: str) -> None:
     measured: dict[str, Any] = {}
 
     class Zeros(Flood):
-        def run(self) -> None:
+        def flood(self) -> None:
             chunk = bytes(64 * 1024)
-            try:
-                for _ in range(8 * 16):
-                    self.sock.sendall(chunk)
-                    self.sent += len(chunk)
-                self.done = True
-            except OSError as exc:
-                self.error = exc
-            finally:
-                self.sock.close()
+            for _ in range(8 * 16):
+                self.write(chunk)
 
-    flood = Zeros(b, 0, 0)
+        def finish(self) -> None:
+            pass  # the test closes first
+
+    flood = Zeros(b, 0, 0, tls=tls)
 
     async def main() -> None:
-        reader, writer = await aio.open_connection(sock=a, framer=impl.bind(ff.LengthPrefixed(1)))
+        flood.start()
+        reader, writer = await aio.open_connection(sock=a, framer=impl.bind(ff.LengthPrefixed(1)), **client_tls(tls))
         try:
-            flood.start()
+            flood.go.set()
             await until_stalled(writer.transport, flood)
             measured["paused"] = not writer.transport.is_reading()
             held = await reader.recv_many()
@@ -206,7 +240,7 @@ def test_flood_of_empty_frames_is_bounded(impl: Any, loop_kind: str) -> None:
         (4000, None, 25, 19),
     ],
 )
-def test_custom_water_marks(impl: Any, loop_kind: str, high: int, low: int | None, first_batch: int, resume_after: int) -> None:
+def test_custom_water_marks(impl: Any, loop_kind: str, tls: bool, high: int, low: int | None, first_batch: int, resume_after: int) -> None:
     """Reading pauses as soon as the frames held count more than high_water (each
     frame its length + 64) and resumes exactly when a recv brings them to
     low_water or less; frames sent while paused then arrive, in order."""
@@ -215,7 +249,7 @@ def test_custom_water_marks(impl: Any, loop_kind: str, high: int, low: int | Non
     wire = [wire_of(framer, [p])[0] for p in payload_list]
 
     async def main() -> None:
-        async with raw_peer(framer, high_water=high, low_water=low) as (reader, writer, peer):
+        async with raw_peer(framer, high_water=high, low_water=low, tls=tls) as (reader, writer, peer):
             transport = writer.transport
             await peer.send(b"".join(wire[: first_batch - 1]))
             for _ in range(50):  # these are read; not enough to pause
@@ -234,7 +268,7 @@ def test_custom_water_marks(impl: Any, loop_kind: str, high: int, low: int | Non
     run(loop_kind, main)
 
 
-def test_high_water_zero(impl: Any, loop_kind: str) -> None:
+def test_high_water_zero(impl: Any, loop_kind: str, tls: bool) -> None:
     """high_water=0: reading pauses after every read that brings a frame and
     resumes once all are read; everything still arrives."""
     framer = impl.bind(ff.Lines())
@@ -242,7 +276,7 @@ def test_high_water_zero(impl: Any, loop_kind: str) -> None:
     wire = wire_of(framer, lines)[0]
 
     async def main() -> None:
-        async with raw_peer(framer, high_water=0) as (reader, writer, peer):
+        async with raw_peer(framer, high_water=0, tls=tls) as (reader, writer, peer):
             sender = asyncio.ensure_future(peer.send_chunks(split(wire, range(0, len(wire), 97)), pause=0))
             got = []
             while len(got) < len(lines):
@@ -294,11 +328,11 @@ def test_water_mark_validation(impl: Any, loop_kind: str, high: Any, low: Any, e
 
 
 @pytest.mark.parametrize(("high", "low"), [(0, None), (0, 0), (10, 10), (10, 0)])
-def test_water_marks_accepted(impl: Any, loop_kind: str, high: int, low: int | None) -> None:
+def test_water_marks_accepted(impl: Any, loop_kind: str, tls: bool, high: int, low: int | None) -> None:
     """0 <= low_water <= high_water is accepted (equal, zero), and frames flow."""
 
     async def main() -> None:
-        async with raw_peer(impl.bind(ff.Lines()), high_water=high, low_water=low) as (reader, _, peer):
+        async with raw_peer(impl.bind(ff.Lines()), high_water=high, low_water=low, tls=tls) as (reader, _, peer):
             await peer.send(b"a\nb\n")
             assert [await reader.recv(), await reader.recv()] == [b"a", b"b"]
 

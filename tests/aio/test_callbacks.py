@@ -5,7 +5,6 @@ exception handler, once)."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from typing import Any
 
 import pytest
@@ -13,8 +12,8 @@ import pytest
 import fastframe as ff
 from fastframe import aio
 from fastframe.errors import ConnectionClosed
-from tests.aio.frames import batch_echo, drain_frames
-from tests.aio.peers import KINDS, Peer, serving
+from tests.aio.frames import batch_echo, stop_sending, take
+from tests.aio.peers import KINDS, connect_peer, serving
 from tests.aio.running import _describe, run, until
 
 
@@ -26,7 +25,7 @@ async def echo_then_close(reader: aio.FramedReader, writer: aio.FramedWriter) ->
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_plain_function_callback(impl: Any, loop_kind: str, kind: str) -> None:
+def test_plain_function_callback(impl: Any, loop_kind: str, tls: bool, kind: str) -> None:
     """start_server with a plain function: it is called with the reader and writer
     of each connection, which stay open for whatever it starts."""
     framer = impl.bind(ff.Netstring())
@@ -37,13 +36,13 @@ def test_plain_function_callback(impl: Any, loop_kind: str, kind: str) -> None:
         tasks.append(asyncio.ensure_future(echo_then_close(reader, writer)))
 
     async def main() -> None:
-        async with serving(kind, cb, framer) as connect:
+        async with serving(kind, cb, framer, tls=tls) as connect:
             for n in range(2):
                 reader, writer = await connect()
                 sent = [b"%d-%d" % (n, i) for i in range(10)]
                 writer.send_many(sent)
-                writer.write_eof()
-                assert await drain_frames(reader, "recv_many") == sent
+                assert await take(reader, "recv_many", len(sent)) == sent
+                stop_sending(writer)
                 assert await tasks[n] == 10
                 writer.close()
                 await writer.wait_closed()
@@ -52,7 +51,7 @@ def test_plain_function_callback(impl: Any, loop_kind: str, kind: str) -> None:
     run(loop_kind, main)
 
 
-def test_plain_function_callback_exception_is_reported(impl: Any, loop_kind: str) -> None:
+def test_plain_function_callback_exception_is_reported(impl: Any, loop_kind: str, tls: bool) -> None:
     """An exception raised by a plain-function callback reaches the loop's exception
     handler.  (The connection is then left open, as asyncio.start_server leaves it;
     this test does not pin that down.)"""
@@ -67,7 +66,7 @@ def test_plain_function_callback_exception_is_reported(impl: Any, loop_kind: str
         raise Boom("plain callback failed")
 
     async def main() -> None:
-        async with serving("tcp", cb, framer) as connect:
+        async with serving("tcp", cb, framer, tls=tls) as connect:
             reader, writer = await connect()
             await until(lambda: bool(reports))
             writer.close()
@@ -77,7 +76,7 @@ def test_plain_function_callback_exception_is_reported(impl: Any, loop_kind: str
     assert [type(r.get("exception")) for r in reports] == [Boom], _describe(reports)
 
 
-def test_coroutine_callback_exception_is_reported(impl: Any, loop_kind: str) -> None:
+def test_coroutine_callback_exception_is_reported(impl: Any, loop_kind: str, tls: bool) -> None:
     """An exception escaping a coroutine callback goes to the loop's exception
     handler (with the exception and the transport) and the connection is closed:
     the client gets what was sent before, then a clean EOF."""
@@ -94,7 +93,7 @@ def test_coroutine_callback_exception_is_reported(impl: Any, loop_kind: str) -> 
         raise Boom("handler failed")
 
     async def main() -> None:
-        async with serving("tcp", cb, framer) as connect:
+        async with serving("tcp", cb, framer, tls=tls) as connect:
             reader, writer = await connect()
             writer.send(b"hi")
             assert await reader.recv() == b"re:hi"
@@ -111,7 +110,7 @@ def test_coroutine_callback_exception_is_reported(impl: Any, loop_kind: str) -> 
     assert reports[0].get("transport") is not None
 
 
-def test_coroutine_callback_failing_after_the_connection_is_lost(impl: Any, loop_kind: str) -> None:
+def test_coroutine_callback_failing_after_the_connection_is_lost(impl: Any, loop_kind: str, tls: bool) -> None:
     """A coroutine callback whose recv() raises because the client reset the
     connection, and which lets that escape: exactly one report (that exception),
     nothing else.
@@ -132,8 +131,8 @@ def test_coroutine_callback_failing_after_the_connection_is_lost(impl: Any, loop
             finished.append(True)
 
     async def main() -> None:
-        async with serving("tcp", cb, framer) as connect:
-            peer = Peer(socket.create_connection(connect.address))
+        async with serving("tcp", cb, framer, tls=tls) as connect:
+            peer = await connect_peer(connect.address, tls=tls)
             await until(lambda: bool(started))
             for _ in range(3):  # the callback waits in recv()
                 await asyncio.sleep(0)

@@ -20,13 +20,13 @@ from tests.support.wire import wire_of
 
 @pytest.mark.parametrize("by", ["cancel", "wait_for"])
 @pytest.mark.parametrize("how", ["recv", "recv_many"])
-def test_cancelled_wait_loses_nothing(impl: Any, loop_kind: str, how: str, by: str) -> None:
+def test_cancelled_wait_loses_nothing(impl: Any, loop_kind: str, tls: bool, how: str, by: str) -> None:
     """A waiting recv / recv_many cancelled (task.cancel(), or a wait_for timeout)
     loses nothing: the frame sent afterwards is what the next call returns."""
     framer = impl.bind(ff.LengthPrefixed(2))
 
     async def main() -> None:
-        async with raw_peer(framer) as (reader, writer, peer):
+        async with raw_peer(framer, tls=tls) as (reader, writer, peer):
             for i in range(5):
                 if by == "cancel":
                     task = asyncio.ensure_future(one(reader, how))
@@ -45,14 +45,14 @@ def test_cancelled_wait_loses_nothing(impl: Any, loop_kind: str, how: str, by: s
 
 
 @pytest.mark.parametrize("how", ["recv", "recv_many"])
-def test_cancel_racing_a_frame(impl: Any, loop_kind: str, how: str) -> None:
+def test_cancel_racing_a_frame(impl: Any, loop_kind: str, tls: bool, how: str) -> None:
     """The cancel lands before, while or after the frame's bytes are read and the
     waiter woken (every interleaving of a few loop iterations): the frame is
     returned either by the cancelled call or by the next one, exactly once."""
     framer = impl.bind(ff.LengthPrefixed(2))
 
     async def main() -> None:
-        async with raw_peer(framer) as (reader, writer, peer):
+        async with raw_peer(framer, tls=tls) as (reader, writer, peer):
             sent, got = [], []
             n = 0
             for before in range(3):
@@ -77,7 +77,7 @@ def test_cancel_racing_a_frame(impl: Any, loop_kind: str, how: str) -> None:
 
 
 @pytest.mark.parametrize("how", ["recv", "recv_many"])
-def test_wait_for_timeouts_while_frames_stream(impl: Any, loop_kind: str, how: str) -> None:
+def test_wait_for_timeouts_while_frames_stream(impl: Any, loop_kind: str, tls: bool, how: str) -> None:
     """A consumer calling wait_for(reader.recv(), tiny timeout) in a loop while
     2000 frames stream in (with pauses, so that timeouts happen): every frame is
     received exactly once, in order."""
@@ -85,7 +85,7 @@ def test_wait_for_timeouts_while_frames_stream(impl: Any, loop_kind: str, how: s
     sent = [b"%d" % i for i in range(2000)]
 
     async def main() -> None:
-        async with raw_peer(framer) as (reader, writer, peer):
+        async with raw_peer(framer, tls=tls) as (reader, writer, peer):
 
             async def produce() -> None:
                 for i, payload in enumerate(sent):

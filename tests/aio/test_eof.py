@@ -23,9 +23,10 @@ from tests.support.wire import wire_of
 # -- half-close ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.plain_only("asyncio's and uvloop's TLS transports cannot half-close (can_write_eof() is False); test_write_eof_over_tls shows what write_eof() does there")
 @pytest.mark.parametrize("how", HOW)
 @pytest.mark.parametrize("kind", KINDS)
-def test_half_close(impl: Any, loop_kind: str, kind: str, how: str) -> None:
+def test_half_close(impl: Any, loop_kind: str, tls: bool, kind: str, how: str) -> None:
     """The client sends its requests and write_eof(); the server reads until the
     clean EOF (async for ends, recv() raises ConnectionClosed, at_eof()), then
     replies on its still-open side; the client reads every reply."""
@@ -45,7 +46,7 @@ def test_half_close(impl: Any, loop_kind: str, kind: str, how: str) -> None:
 
     async def main() -> None:
         cb, done = handled(body)
-        async with serving(kind, cb, framer) as connect:
+        async with serving(kind, cb, framer, tls=tls) as connect:
             reader, writer = await connect()
             writer.send_many(requests)
             assert writer.can_write_eof()
@@ -64,7 +65,7 @@ def test_half_close(impl: Any, loop_kind: str, kind: str, how: str) -> None:
 
 
 @pytest.mark.parametrize("how", HOW)
-def test_peer_reset(impl: Any, loop_kind: str, how: str) -> None:
+def test_peer_reset(impl: Any, loop_kind: str, tls: bool, how: str) -> None:
     """A raw TCP peer sends frames and part of one, then closes with SO_LINGER 0
     (RST): every whole frame is delivered, then ConnectionResetError (again on
     every later call); send and drain raise too."""
@@ -72,7 +73,7 @@ def test_peer_reset(impl: Any, loop_kind: str, how: str) -> None:
     wire, frames = wire_of(framer, [b"one", b"", b"three"])
 
     async def main() -> None:
-        async with raw_peer(framer, kind="tcp") as (reader, writer, peer):
+        async with raw_peer(framer, kind="tcp", tls=tls) as (reader, writer, peer):
             await peer.send(wire + b"\x00\x09par")
             if sys.platform == "win32":  # a RST there drops what the reader has not taken in yet
                 await until(lambda: len(reader._frames) == len(frames))
@@ -103,7 +104,7 @@ def test_peer_reset(impl: Any, loop_kind: str, how: str) -> None:
     run(loop_kind, main)
 
 
-def test_peer_reset_while_an_error_is_pending(impl: Any, loop_kind: str) -> None:
+def test_peer_reset_while_an_error_is_pending(impl: Any, loop_kind: str, tls: bool) -> None:
     """The connection is lost (the peer resets; the writer notices) while reading
     is paused on an unread FrameTooLarge: the reader gives the frame before, the
     FrameTooLarge, the frame after, then ConnectionResetError, not a clean EOF.
@@ -114,7 +115,7 @@ def test_peer_reset_while_an_error_is_pending(impl: Any, loop_kind: str) -> None
     framer = impl.bind(ff.LengthPrefixed(1, max_size=3))
 
     async def main() -> None:
-        async with raw_peer(framer, kind="tcp", presend=b"\x01a\x05xxxxx\x01b") as (reader, writer, peer):
+        async with raw_peer(framer, kind="tcp", presend=b"\x01a\x05xxxxx\x01b", tls=tls) as (reader, writer, peer):
             assert await reader.recv() == b"a"  # that read also met the oversize frame
             peer.reset()
             noticed = None
@@ -136,11 +137,11 @@ def test_peer_reset_while_an_error_is_pending(impl: Any, loop_kind: str) -> None
     run(loop_kind, main)
 
 
-def test_peer_reset_wakes_a_waiting_recv(impl: Any, loop_kind: str) -> None:
+def test_peer_reset_wakes_a_waiting_recv(impl: Any, loop_kind: str, tls: bool) -> None:
     """A recv() waiting for a frame raises ConnectionResetError when the peer resets."""
 
     async def main() -> None:
-        async with raw_peer(impl.bind(ff.Lines()), kind="tcp") as (reader, writer, peer):
+        async with raw_peer(impl.bind(ff.Lines()), kind="tcp", tls=tls) as (reader, writer, peer):
             await peer.send(b"first\n")
             assert await reader.recv() == b"first"
             waiting = asyncio.ensure_future(reader.recv())
@@ -158,14 +159,14 @@ def test_peer_reset_wakes_a_waiting_recv(impl: Any, loop_kind: str) -> None:
 
 
 @pytest.mark.parametrize("how", HOW)
-def test_clean_eof(impl: Any, loop_kind: str, how: str) -> None:
+def test_clean_eof(impl: Any, loop_kind: str, tls: bool, how: str) -> None:
     """EOF between frames: every frame, then ConnectionClosed (not IncompleteFrame)
     from recv and recv_many, again and again; async for ends; at_eof()."""
 
     async def main() -> None:
-        async with raw_peer(impl.bind(ff.LengthPrefixed(4))) as (reader, writer, peer):
+        async with raw_peer(impl.bind(ff.LengthPrefixed(4)), tls=tls) as (reader, writer, peer):
             await peer.send(b"\x00\x00\x00\x02hi\x00\x00\x00\x00")
-            peer.shutdown_write()
+            await peer.shutdown_write()
             assert await drain_frames(reader, how) == [b"hi", b""]
             assert reader.at_eof()
             for call in (reader.recv, reader.recv_many, reader.recv):
@@ -177,19 +178,19 @@ def test_clean_eof(impl: Any, loop_kind: str, how: str) -> None:
     run(loop_kind, main)
 
 
-def test_eof_at_once_and_eof_wakes_a_waiting_recv(impl: Any, loop_kind: str) -> None:
+def test_eof_at_once_and_eof_wakes_a_waiting_recv(impl: Any, loop_kind: str, tls: bool) -> None:
     """A recv() waiting when the peer half-closes without sending raises
     ConnectionClosed; so does a recv_many() waiting on another connection."""
 
     async def main() -> None:
         for name in ("recv", "recv_many"):
-            async with raw_peer(impl.bind(ff.Lines())) as (reader, writer, peer):
+            async with raw_peer(impl.bind(ff.Lines()), tls=tls) as (reader, writer, peer):
                 assert not reader.at_eof()
                 waiting = asyncio.ensure_future(getattr(reader, name)())
                 for _ in range(3):
                     await asyncio.sleep(0)
                 assert not waiting.done()
-                peer.shutdown_write()
+                await peer.shutdown_write()
                 with pytest.raises(ConnectionClosed) as info:
                     await waiting
                 assert type(info.value) is ConnectionClosed
@@ -215,16 +216,16 @@ CUT = [
 
 @pytest.mark.parametrize("how", HOW)
 @pytest.mark.parametrize(("framer", "stream", "frames", "cut"), CUT, ids=[repr(c[1][:12]) for c in CUT])
-def test_eof_inside_a_frame(impl: Any, loop_kind: str, framer: Any, stream: bytes, frames: list, cut: tuple, how: str) -> None:
+def test_eof_inside_a_frame(impl: Any, loop_kind: str, tls: bool, framer: Any, stream: bytes, frames: list, cut: tuple, how: str) -> None:
     """EOF inside a header or a body: every whole frame, then IncompleteFrame with
     exactly the unfinished frame's bytes (header included) and its wire size when
     known; async for raises it too (it does not just stop); every later call
     raises it again."""
 
     async def main() -> None:
-        async with raw_peer(impl.bind(framer)) as (reader, writer, peer):
+        async with raw_peer(impl.bind(framer), tls=tls) as (reader, writer, peer):
             await peer.send(stream)
-            peer.shutdown_write()
+            await peer.shutdown_write()
             got: list[bytes] = []
             with pytest.raises(IncompleteFrame) as info:
                 if how == "iter":
@@ -245,21 +246,82 @@ def test_eof_inside_a_frame(impl: Any, loop_kind: str, framer: Any, stream: byte
     run(loop_kind, main)
 
 
-def test_at_eof(impl: Any, loop_kind: str) -> None:
+def test_at_eof(impl: Any, loop_kind: str, tls: bool) -> None:
     """at_eof(): False while the peer may still send, and while frames that arrived
     before its EOF are unread; True once they are read."""
 
     async def main() -> None:
-        async with raw_peer(impl.bind(ff.Lines()), presend=b"one\ntwo\n") as (reader, writer, peer):
+        async with raw_peer(impl.bind(ff.Lines()), presend=b"one\ntwo\n", tls=tls) as (reader, writer, peer):
             assert await reader.recv() == b"one"
             assert await reader.recv() == b"two"
             assert not reader.at_eof()
             await peer.send(b"three\n")
-            peer.shutdown_write()
+            await peer.shutdown_write()
             for _ in range(100):  # the EOF is read: at_eof() still False, a frame is held
                 await asyncio.sleep(0.001)
             assert not reader.at_eof()
             assert await reader.recv() == b"three"
             assert reader.at_eof()
+
+    run(loop_kind, main)
+
+
+UVLOOP_TLS_EOF = (
+    "uvloop 0.23 drops what its TLS layer has received but not delivered when the peer's FIN "
+    "comes while reading is paused, and reports a clean close (MagicStack/uvloop#661)"
+)
+
+
+def test_eof_while_reading_is_paused(impl: Any, loop_kind: str, tls: bool, request: pytest.FixtureRequest) -> None:
+    """The peer's last frame and its end of the stream (over TLS close_notify,
+    then the FIN) arrive while reading is paused (high_water=0 and a frame
+    unread): once the reader reads on, it gets that frame, then ConnectionClosed."""
+    if tls and loop_kind == "uvloop":
+        request.applymarker(pytest.mark.xfail(reason=UVLOOP_TLS_EOF, strict=True))
+    framer = impl.bind(ff.Lines())
+
+    async def main() -> None:
+        async with raw_peer(framer, high_water=0, tls=tls) as (reader, writer, peer):
+            await peer.send(b"first\n")
+            await until(lambda: not writer.transport.is_reading())
+            await peer.send(b"last\n")
+            await peer.shutdown_write()
+            for _ in range(50):  # the end arrives while paused
+                await asyncio.sleep(0.001)
+            assert await reader.recv() == b"first"
+            assert await reader.recv() == b"last"
+            with pytest.raises(ConnectionClosed) as info:
+                await reader.recv()
+            assert type(info.value) is ConnectionClosed
+
+    run(loop_kind, main)
+
+
+def test_close_while_paused_takes_nothing_more(impl: Any, loop_kind: str, tls: bool) -> None:
+    """writer.close() while reading is paused on an unread FrameTooLarge, after
+    the peer has sent another frame and its end of the stream: the close
+    completes (asyncio's TLS transport, given the peer's EOF while paused, waited
+    for ever), and the reader then gives the FrameTooLarge, the frame that came
+    with it, then ConnectionClosed.  What arrived after the pause is not taken, as
+    a plain transport's close leaves it unread (taken over TLS while the close
+    went on, it came out before the error)."""
+    framer = impl.bind(ff.LengthPrefixed(1, max_size=3))
+
+    async def main() -> None:
+        async with raw_peer(framer, presend=b"\x01a\x05xxxxx\x01b", tls=tls) as (reader, writer, peer):
+            assert await reader.recv() == b"a"  # that read also met the oversize frame
+            assert not writer.transport.is_reading()
+            await peer.send(b"\x01c")
+            await peer.shutdown_write()
+            for _ in range(50):  # the frame and the end arrive while paused
+                await asyncio.sleep(0.001)
+            writer.close()
+            await writer.wait_closed()
+            with pytest.raises(FrameTooLarge):
+                await reader.recv()
+            assert await reader.recv() == b"b"
+            with pytest.raises(ConnectionClosed) as info:
+                await reader.recv()
+            assert type(info.value) is ConnectionClosed
 
     run(loop_kind, main)

@@ -23,7 +23,7 @@ from tests.support.wire import oversize_frame, wire_of
 
 @pytest.mark.parametrize("how", HOW)
 @pytest.mark.parametrize("framer", OVERSIZE_FRAMERS, ids=repr)
-def test_oversize_frames_skipped_in_one_read(impl: Any, loop_kind: str, framer: Any, how: str) -> None:
+def test_oversize_frames_skipped_in_one_read(impl: Any, loop_kind: str, tls: bool, framer: Any, how: str) -> None:
     """Good, oversize, good, good, oversize, oversize, good frames in the reader's
     first read, then the peer goes quiet: every good frame before, FrameTooLarge
     (.size, .max_size), the good frames after, ... all without another byte
@@ -33,21 +33,21 @@ def test_oversize_frames_skipped_in_one_read(impl: Any, loop_kind: str, framer: 
     expected = [e for _, e in pieces]
 
     async def main() -> None:
-        async with raw_peer(impl.bind(framer), presend=wire) as (reader, writer, peer):
+        async with raw_peer(impl.bind(framer), presend=wire, tls=tls) as (reader, writer, peer):
             assert await collect(reader, how, len(expected)) == expected
-            peer.shutdown_write()
+            await peer.shutdown_write()
             assert await drain_frames(reader, how) == []
 
     run(loop_kind, main)
 
 
-def test_frame_too_large_attributes(impl: Any, loop_kind: str) -> None:
+def test_frame_too_large_attributes(impl: Any, loop_kind: str, tls: bool) -> None:
     """The exception recv() raises is a FrameTooLarge (a ValueError) with .size and
     .max_size; the frame after it follows."""
 
     async def main() -> None:
         framer = impl.bind(ff.LengthPrefixed(4, max_size=100))
-        async with raw_peer(framer, presend=b"\x00\x00\x00\x65" + b"z" * 101 + b"\x00\x00\x00\x02ok") as (reader, _, _p):
+        async with raw_peer(framer, presend=b"\x00\x00\x00\x65" + b"z" * 101 + b"\x00\x00\x00\x02ok", tls=tls) as (reader, _, _p):
             with pytest.raises(FrameTooLarge) as info:
                 await reader.recv()
             assert isinstance(info.value, ValueError)
@@ -59,7 +59,7 @@ def test_frame_too_large_attributes(impl: Any, loop_kind: str) -> None:
 
 @pytest.mark.parametrize("how", HOW)
 @pytest.mark.parametrize("pieces", ["one write", "64 KiB writes"])
-def test_large_oversize_frame_across_many_reads(impl: Any, loop_kind: str, pieces: str, how: str) -> None:
+def test_large_oversize_frame_across_many_reads(impl: Any, loop_kind: str, tls: bool, pieces: str, how: str) -> None:
     """A 3 MiB frame over max_size (1000) arriving over many reads: FrameTooLarge
     after the frame before it, the body is skipped, the frames after it come out
     (sent in the same write, or after it), then a clean EOF."""
@@ -70,7 +70,7 @@ def test_large_oversize_frame_across_many_reads(impl: Any, loop_kind: str, piece
     expected = [F(b"before"), E(FrameTooLarge(body, 1000)), F(b"after"), F(b"x" * 1000)]
 
     async def main() -> None:
-        async with raw_peer(framer, kind="tcp") as (reader, writer, peer):
+        async with raw_peer(framer, kind="tcp", tls=tls) as (reader, writer, peer):
             if pieces == "one write":
                 chunks = [wire]
             else:
@@ -78,7 +78,7 @@ def test_large_oversize_frame_across_many_reads(impl: Any, loop_kind: str, piece
             sender = asyncio.ensure_future(peer.send_chunks(chunks, pause=0))
             assert await collect(reader, how, len(expected)) == expected
             await sender
-            peer.shutdown_write()
+            await peer.shutdown_write()
             assert await drain_frames(reader, how) == []
 
     run(loop_kind, main)
@@ -94,13 +94,13 @@ PROTOCOL_ERRORS = [
 
 
 @pytest.mark.parametrize(("framer", "good", "bad", "message"), PROTOCOL_ERRORS, ids=[repr(c[2]) for c in PROTOCOL_ERRORS])
-def test_protocol_error_is_sticky(impl: Any, loop_kind: str, framer: Any, good: bytes, bad: bytes, message: str) -> None:
+def test_protocol_error_is_sticky(impl: Any, loop_kind: str, tls: bool, framer: Any, good: bytes, bad: bytes, message: str) -> None:
     """The frames before a malformed one, then ProtocolError from every later call
     (recv, recv_many, async for), also after the peer sends good frames and closes."""
     framer = impl.bind(framer)
 
     async def main() -> None:
-        async with raw_peer(framer, presend=good + bad) as (reader, writer, peer):
+        async with raw_peer(framer, presend=good + bad, tls=tls) as (reader, writer, peer):
             assert await reader.recv() == b"a"
             for _ in range(2):
                 for call in (reader.recv, reader.recv_many):
@@ -111,7 +111,7 @@ def test_protocol_error_is_sticky(impl: Any, loop_kind: str, framer: Any, good: 
                     async for _frame in reader:
                         raise AssertionError("a frame after a ProtocolError")
                 await peer.send(good * 3)
-            peer.shutdown_write()
+            await peer.shutdown_write()
             for _ in range(20):
                 await asyncio.sleep(0.001)
             with pytest.raises(ProtocolError) as info:

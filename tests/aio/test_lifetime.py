@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import socket
 import weakref
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 import fastframe as ff
 from fastframe import aio
 from fastframe.errors import ConnectionClosed, IncompleteFrame
+from tests.aio.peers import Peer, TLSPeer, client_tls, connect_peer, raw_pair, server_tls, with_handshake
 from tests.aio.running import run
 
 # -- what a finished connection leaves behind ------------------------------------------------
@@ -28,7 +28,7 @@ ENDINGS = {
 @pytest.mark.parametrize("ending", ENDINGS)
 @pytest.mark.parametrize("side", ["client", "server"])
 def test_a_finished_connection_is_freed_without_the_garbage_collector(
-    impl: Any, loop_kind: str, ending: str, side: str
+    impl: Any, loop_kind: str, tls: bool, ending: str, side: str
 ) -> None:
     """Once its reader and writer are dropped, a closed connection is freed by
     reference counting alone: with the garbage collector off, the reader, the writer
@@ -54,13 +54,15 @@ def test_a_finished_connection_is_freed_without_the_garbage_collector(
 
     async def main() -> None:
         if side == "client":
-            a, b = socket.socketpair()
-            with b:
-                b.sendall(wire)
-                b.shutdown(socket.SHUT_WR)
-                reader, writer = await aio.open_connection(sock=a, framer=framer)
-                await converse(reader, writer)
-                del reader, writer
+            a, b = raw_pair("socketpair")
+            peer = TLSPeer(b, server_side=True) if tls else Peer(b)
+            opening = aio.open_connection(sock=a, framer=framer, **client_tls(tls))
+            reader, writer = await (with_handshake(peer, opening) if isinstance(peer, TLSPeer) else opening)
+            await peer.send(wire)
+            await peer.shutdown_write()
+            await converse(reader, writer)
+            del reader, writer
+            peer.close()
         else:
             done = asyncio.get_running_loop().create_future()
 
@@ -70,11 +72,12 @@ def test_a_finished_connection_is_freed_without_the_garbage_collector(
                 finally:
                     done.set_result(None)
 
-            server = await aio.start_server(cb, "127.0.0.1", 0, framer)
-            with socket.create_connection(server.sockets[0].getsockname()[:2]) as b:
-                b.sendall(wire)
-                b.shutdown(socket.SHUT_WR)
-                await done
+            server = await aio.start_server(cb, "127.0.0.1", 0, framer, **server_tls(tls))
+            peer = await connect_peer(server.sockets[0].getsockname()[:2], tls=tls)
+            await peer.send(wire)
+            await peer.shutdown_write()
+            await done
+            peer.close()
             server.close()
             await server.wait_closed()
         for _ in range(5):  # callbacks the loop still had scheduled

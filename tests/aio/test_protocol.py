@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import tempfile
 from typing import Any
 
@@ -18,11 +17,10 @@ import fastframe as ff
 from fastframe import aio
 from fastframe.errors import FrameTooLarge, IncompleteFrame
 from tests.aio.frames import OVERSIZE_FRAMERS, oversize_stream
-from tests.aio.peers import KINDS, Peer, protocol_peer
+from tests.aio.peers import KINDS, connect_peer, protocol_peer, server_tls
 from tests.aio.protocols import Recorder, Watched, feed_protocol
 from tests.aio.running import _describe, run, until
 from tests.support.calls import E, F, split
-from tests.support.sockets import IO_TIMEOUT
 from tests.support.wire import wire_of
 
 # -- FramedProtocol subclasses ------------------------------------------------------------------------------------
@@ -51,7 +49,7 @@ def test_protocol_reads_more_once_a_read_fills_the_buffer(impl: Any, sizehint: i
     assert proto.frames == [b"p" * 60] * (size // 64 + 2)
 
 
-def test_protocol_frame_received_order(impl: Any, loop_kind: str) -> None:
+def test_protocol_frame_received_order(impl: Any, loop_kind: str, tls: bool) -> None:
     """frame_received gets each frame, in order, across reads; at the peer's EOF
     eof_received returns None and the transport closes (connection_lost(None))."""
     framer = impl.bind(ff.Netstring())
@@ -60,10 +58,10 @@ def test_protocol_frame_received_order(impl: Any, loop_kind: str) -> None:
 
     async def main() -> None:
         proto = Recorder(framer)
-        async with protocol_peer(proto) as (transport, peer):
+        async with protocol_peer(proto, tls=tls) as (transport, peer):
             assert proto.transport is transport
             await peer.send_chunks(split(wire, range(0, len(wire), 333)))
-            peer.shutdown_write()
+            await peer.shutdown_write()
             assert await proto.lost is None
             assert proto.events == [F(f) for f in frames]
             assert transport.is_closing()
@@ -72,9 +70,9 @@ def test_protocol_frame_received_order(impl: Any, loop_kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_protocol_on_a_server(impl: Any, loop_kind: str, kind: str) -> None:
+def test_protocol_on_a_server(impl: Any, loop_kind: str, tls: bool, kind: str) -> None:
     """A FramedProtocol subclass behind loop.create_server (TCP) or
-    loop.create_unix_server gets a client's frames."""
+    loop.create_unix_server (with ssl= for TLS) gets a client's frames."""
     framer = impl.bind(ff.VarintPrefixed())
     protos: list[Recorder] = []
     wire, frames = wire_of(framer, [b"x" * i for i in range(200)])
@@ -85,18 +83,14 @@ def test_protocol_on_a_server(impl: Any, loop_kind: str, kind: str) -> None:
         loop = asyncio.get_running_loop()
         factory = lambda: protos.append(Recorder(framer)) or protos[-1]  # noqa: E731
         if kind == "tcp":
-            server = await loop.create_server(factory, "127.0.0.1", 0)
+            server = await loop.create_server(factory, "127.0.0.1", 0, **server_tls(tls))
         else:
-            server = await loop.create_unix_server(factory, path)
+            server = await loop.create_unix_server(factory, path, **server_tls(tls))
         try:
-            if kind == "tcp":
-                client = socket.create_connection(server.sockets[0].getsockname()[:2], timeout=IO_TIMEOUT)
-            else:
-                client = socket.socket(socket.AF_UNIX)
-                client.connect(path)
-            peer = Peer(client)
+            address = server.sockets[0].getsockname()[:2] if kind == "tcp" else path
+            peer = await connect_peer(address, tls=tls)
             await peer.send(wire)
-            peer.shutdown_write()
+            await peer.shutdown_write()
             await until(lambda: bool(protos) and protos[0].lost is not None)
             assert await protos[0].lost is None  # type: ignore[misc]
             assert protos[0].frames == frames
@@ -121,7 +115,7 @@ class Batches(Recorder):
         raise AssertionError("frame_received() called though frames_received() is overridden")
 
 
-def test_protocol_frames_received_gets_whole_batches(impl: Any, loop_kind: str) -> None:
+def test_protocol_frames_received_gets_whole_batches(impl: Any, loop_kind: str, tls: bool) -> None:
     """An override of frames_received gets every frame one read completed as one
     list: 100 frames already waiting are one batch; later writes give further
     batches; frame_received is not called."""
@@ -131,7 +125,7 @@ def test_protocol_frames_received_gets_whole_batches(impl: Any, loop_kind: str) 
 
     async def main() -> None:
         proto = Batches(framer)
-        async with protocol_peer(proto, presend=wire_of(framer, first)[0]) as (transport, peer):
+        async with protocol_peer(proto, presend=wire_of(framer, first)[0], tls=tls) as (transport, peer):
             await until(lambda: len(proto.batches) >= 1)
             assert proto.batches == [first]
             for n, batch in enumerate(later, 2):
@@ -161,13 +155,13 @@ class Plain(Watched):
     ],
     ids=["ProtocolError", "FrameTooLarge"],
 )
-def test_protocol_default_framing_error_aborts(impl: Any, loop_kind: str, framer: Any, stream: bytes) -> None:
+def test_protocol_default_framing_error_aborts(impl: Any, loop_kind: str, tls: bool, framer: Any, stream: bytes) -> None:
     """By default bad input aborts the connection after the frames before it were
     delivered; nothing after it is delivered; the peer sees the connection end."""
 
     async def main() -> None:
         proto = Plain(impl.bind(framer))
-        async with protocol_peer(proto, presend=stream) as (transport, peer):
+        async with protocol_peer(proto, presend=stream, tls=tls) as (transport, peer):
             assert await proto.lost is None  # type: ignore[misc]
             assert proto.frames == [b"a", b"bc"]
             assert transport.is_closing()
@@ -180,7 +174,7 @@ def test_protocol_default_framing_error_aborts(impl: Any, loop_kind: str, framer
 
 
 @pytest.mark.parametrize("framer", OVERSIZE_FRAMERS, ids=repr)
-def test_protocol_keeps_going_after_frame_too_large_peer_quiet(impl: Any, loop_kind: str, framer: Any) -> None:
+def test_protocol_keeps_going_after_frame_too_large_peer_quiet(impl: Any, loop_kind: str, tls: bool, framer: Any) -> None:
     """framing_error overridden to just return: after FrameTooLarge the frames
     behind the oversize one (same read) are delivered without more bytes arriving,
     then frames sent later; the connection stays open.
@@ -195,7 +189,7 @@ def test_protocol_keeps_going_after_frame_too_large_peer_quiet(impl: Any, loop_k
 
     async def main() -> None:
         proto = Recorder(impl.bind(framer))
-        async with protocol_peer(proto, presend=wire) as (transport, peer):
+        async with protocol_peer(proto, presend=wire, tls=tls) as (transport, peer):
             # ``wire`` is the first read, handled in one callback: once anything is
             # delivered, all of it must have been
             await until(lambda: bool(proto.events))
@@ -208,7 +202,7 @@ def test_protocol_keeps_going_after_frame_too_large_peer_quiet(impl: Any, loop_k
     run(loop_kind, main)
 
 
-def test_protocol_keeps_going_after_frame_too_large_at_eof(impl: Any, loop_kind: str) -> None:
+def test_protocol_keeps_going_after_frame_too_large_at_eof(impl: Any, loop_kind: str, tls: bool) -> None:
     """framing_error overridden to just return, two oversize frames in one read and
     then EOF: every good frame is delivered, none lost.
 
@@ -221,30 +215,30 @@ def test_protocol_keeps_going_after_frame_too_large_at_eof(impl: Any, loop_kind:
 
     async def main() -> None:
         proto = Recorder(framer)
-        async with protocol_peer(proto, presend=stream) as (transport, peer):
-            peer.shutdown_write()
+        async with protocol_peer(proto, presend=stream, tls=tls) as (transport, peer):
+            await peer.shutdown_write()
             assert await proto.lost is None  # type: ignore[misc]
             assert proto.events == [too_large, F(b"a"), too_large, F(b"b")]
 
     run(loop_kind, main)
 
 
-def test_protocol_incomplete_frame_at_eof(impl: Any, loop_kind: str) -> None:
+def test_protocol_incomplete_frame_at_eof(impl: Any, loop_kind: str, tls: bool) -> None:
     """EOF inside a frame: the whole frames, then framing_error(IncompleteFrame)
     with the partial bytes and the expected size; then the connection closes."""
     framer = impl.bind(ff.LengthPrefixed(2))
 
     async def main() -> None:
         proto = Recorder(framer)
-        async with protocol_peer(proto, presend=b"\x00\x01a\x00\x02bc\x00\x05hel") as (transport, peer):
-            peer.shutdown_write()
+        async with protocol_peer(proto, presend=b"\x00\x01a\x00\x02bc\x00\x05hel", tls=tls) as (transport, peer):
+            await peer.shutdown_write()
             assert await proto.lost is None  # type: ignore[misc]
             assert proto.events == [F(b"a"), F(b"bc"), E(IncompleteFrame(b"\x00\x05hel", 7))]
 
     run(loop_kind, main)
 
 
-def test_protocol_without_frame_received(impl: Any, loop_kind: str) -> None:
+def test_protocol_without_frame_received(impl: Any, loop_kind: str, tls: bool) -> None:
     """A subclass that does not implement frame_received: the first frame raises
     NotImplementedError, which the loop surfaces as it does any protocol error
     (reported to its exception handler, the connection closed with it)."""
@@ -256,7 +250,7 @@ def test_protocol_without_frame_received(impl: Any, loop_kind: str) -> None:
 
     async def main() -> None:
         proto = Forgot(impl.bind(ff.Lines()))
-        async with protocol_peer(proto, presend=b"hello\n") as (transport, peer):
+        async with protocol_peer(proto, presend=b"hello\n", tls=tls) as (transport, peer):
             lost = await proto.lost
             assert isinstance(lost, NotImplementedError), repr(lost)
             assert "Forgot must implement frame_received()" in str(lost)

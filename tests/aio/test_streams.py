@@ -17,7 +17,17 @@ from hypothesis import strategies as st
 import fastframe as ff
 from fastframe import aio
 from fastframe.errors import ConnectionClosed, ProtocolError
-from tests.aio.frames import ECHO_FRAMERS, HOW, batch_echo, drain_frames, sample_payloads, send, send_many
+from tests.aio.frames import (
+    ECHO_FRAMERS,
+    HOW,
+    batch_echo,
+    drain_frames,
+    sample_payloads,
+    send,
+    send_many,
+    stop_sending,
+    take,
+)
 from tests.aio.peers import KINDS, handled, raw_peer, serving
 from tests.aio.running import run
 from tests.support.calls import split
@@ -30,10 +40,10 @@ from tests.support.wire import expect, wire_of
 
 @pytest.mark.parametrize("framer", ECHO_FRAMERS, ids=repr)
 @pytest.mark.parametrize("kind", KINDS)
-def test_request_reply(impl: Any, loop_kind: str, kind: str, framer: Any) -> None:
+def test_request_reply(impl: Any, loop_kind: str, tls: bool, kind: str, framer: Any) -> None:
     """A server answers each request (send + drain); the client sends one, awaits
-    its reply, and so on; at the client's EOF the server closes, and the client
-    sees a clean ConnectionClosed."""
+    its reply, and so on; at the client's EOF (a half-close; over TLS, its close)
+    the server's loop ends, and the client sees a clean ConnectionClosed."""
     framer = impl.bind(framer)
     requests = [p for p in sample_payloads(framer) if expect(framer, b"re:" + p).ok]
 
@@ -47,14 +57,14 @@ def test_request_reply(impl: Any, loop_kind: str, kind: str, framer: Any) -> Non
 
     async def main() -> None:
         cb, done = handled(reply)
-        async with serving(kind, cb, framer) as connect:
+        async with serving(kind, cb, framer, tls=tls) as connect:
             reader, writer = await connect()
             assert isinstance(reader, aio.FramedReader) and isinstance(writer, aio.FramedWriter)
             for request in requests:
                 writer.send(request)
                 await writer.drain()
                 assert await reader.recv() == b"re:" + request
-            writer.write_eof()
+            stop_sending(writer)
             assert await done == requests
             with pytest.raises(ConnectionClosed) as info:
                 await reader.recv()
@@ -66,52 +76,52 @@ def test_request_reply(impl: Any, loop_kind: str, kind: str, framer: Any) -> Non
 
 
 @pytest.mark.parametrize("framer", FRAMERS, ids=repr)
-def test_wire_bytes_both_ways(impl: Any, loop_kind: str, framer: Any) -> None:
-    """send, sendall (raw, unframed) and send_many put exactly docs/framers/' wire bytes
-    on the wire, in call order; the peer's wire bytes come out as docs/framers/' frames."""
+def test_wire_bytes_both_ways(impl: Any, loop_kind: str, tls: bool, framer: Any) -> None:
+    """The peer's wire bytes come out as docs/framers/' frames; send, sendall (raw,
+    unframed) and send_many put exactly docs/framers/' wire bytes on the wire, in
+    call order, and nothing else."""
     items = sample_payloads(framer)
     half = len(items) // 2
     out_wire = wire_of(framer, items[:half])[0] + b"RAW\x00" + wire_of(framer, items[half:])[0]
     in_wire, in_frames = wire_of(framer, items[::-1])
 
     async def main() -> None:
-        async with raw_peer(impl.bind(framer)) as (reader, writer, peer):
+        async with raw_peer(impl.bind(framer), tls=tls) as (reader, writer, peer):
+            await peer.send(in_wire)
+            assert await take(reader, "recv", len(in_frames)) == in_frames
             for item in items[:half]:
                 send(writer, framer, item)
             writer.sendall(b"RAW\x00")
             send_many(writer, framer, items[half:])
             await writer.drain()
-            writer.write_eof()
+            stop_sending(writer)
             assert await peer.read_all() == out_wire
-            await peer.send(in_wire)
-            peer.shutdown_write()
-            assert await drain_frames(reader, "recv") == in_frames
 
     run(loop_kind, main)
 
 
-def test_sendall_counts_bytes_not_items(impl: Any, loop_kind: str) -> None:
+def test_sendall_counts_bytes_not_items(impl: Any, loop_kind: str, tls: bool) -> None:
     """sendall takes any bytes-like object: an array of ints, and a memoryview of
     one, arrive byte for byte, also when the transport has to keep the rest."""
     ints = array.array("i", range(300_000))  # 1.2 MB: more than one send takes
 
     async def main() -> None:
-        async with raw_peer(impl.bind(ff.LengthPrefixed(4))) as (_, writer, peer):
+        async with raw_peer(impl.bind(ff.LengthPrefixed(4)), tls=tls) as (_, writer, peer):
             received = asyncio.ensure_future(peer.read_all())
             writer.sendall(ints)
             writer.sendall(memoryview(ints))
             await writer.drain()
-            writer.write_eof()
+            stop_sending(writer)
             assert await received == ints.tobytes() * 2
 
     run(loop_kind, main)
 
 
-def test_an_error_raised_again_gets_a_fresh_traceback(impl: Any, loop_kind: str) -> None:
+def test_an_error_raised_again_gets_a_fresh_traceback(impl: Any, loop_kind: str, tls: bool) -> None:
     """A reader raises its ProtocolError at every call; the tracebacks do not pile up."""
 
     async def main() -> None:
-        async with raw_peer(impl.bind(ff.Netstring())) as (reader, _, peer):
+        async with raw_peer(impl.bind(ff.Netstring()), tls=tls) as (reader, _, peer):
             await peer.send(b"x:")
             depths = []
             for _ in range(3):
@@ -133,14 +143,15 @@ PIPELINED = [b"frame %d " % i * (i % 4) for i in range(10_000)]
 @pytest.mark.parametrize("how", HOW)
 @pytest.mark.parametrize("sending", ["send_many", "send"])
 @pytest.mark.parametrize("kind", KINDS)
-def test_ten_thousand_pipelined_frames(impl: Any, loop_kind: str, kind: str, sending: str, how: str) -> None:
+def test_ten_thousand_pipelined_frames(impl: Any, loop_kind: str, tls: bool, kind: str, sending: str, how: str) -> None:
     """The client sends 10 000 frames without waiting (one send_many, or a send
-    per frame), half-closes, and reads every echoed frame back, in order."""
+    per frame) and reads every echoed frame back, in order; at its EOF the
+    server's echo loop ends, having echoed all of them."""
     framer = impl.bind(ff.LengthPrefixed(2))
 
     async def main() -> None:
         cb, done = handled(batch_echo)
-        async with serving(kind, cb, framer) as connect:
+        async with serving(kind, cb, framer, tls=tls) as connect:
             reader, writer = await connect()
             if sending == "send_many":
                 writer.send_many(PIPELINED)
@@ -148,10 +159,10 @@ def test_ten_thousand_pipelined_frames(impl: Any, loop_kind: str, kind: str, sen
                 for payload in PIPELINED:
                     writer.send(payload)
             await writer.drain()
-            writer.write_eof()
-            got = await drain_frames(reader, how)
+            got = await take(reader, how, len(PIPELINED))
             assert len(got) == len(PIPELINED)
             assert got == PIPELINED
+            stop_sending(writer)
             assert await done == len(PIPELINED)
             writer.close()
 
@@ -160,13 +171,13 @@ def test_ten_thousand_pipelined_frames(impl: Any, loop_kind: str, kind: str, sen
 
 @pytest.mark.parametrize("framer", [ff.LengthPrefixed(2), ff.Lines(), ff.VarintPrefixed()], ids=repr)
 @pytest.mark.parametrize("how", HOW)
-def test_ten_thousand_frames_in_one_write(impl: Any, loop_kind: str, framer: Any, how: str) -> None:
+def test_ten_thousand_frames_in_one_write(impl: Any, loop_kind: str, tls: bool, framer: Any, how: str) -> None:
     """A raw peer writes 10 000 frames (wire from docs/framers/) in one write, then
     half-closes: the reader gets those 10 000 frames, in order."""
     wire, frames = wire_of(framer, PIPELINED)
 
     async def main() -> None:
-        async with raw_peer(impl.bind(framer)) as (reader, writer, peer):
+        async with raw_peer(impl.bind(framer), tls=tls) as (reader, writer, peer):
             sending = peer.send_in_background(wire, shutdown_write=True)
             got = await drain_frames(reader, how)
             await sending
@@ -184,7 +195,7 @@ SOCKET_SETTINGS = settings(IMPL_SETTINGS, deadline=None, max_examples=max(10, se
 
 @SOCKET_SETTINGS
 @given(data=st.data())
-def test_frames_split_across_real_reads(impl: Any, loop_kind: str, data: st.DataObject) -> None:
+def test_frames_split_across_real_reads(impl: Any, loop_kind: str, tls: bool, data: st.DataObject) -> None:
     """Random framers and payloads, the wire cut at random points and written
     chunk by chunk with pauses over TCP (TCP_NODELAY), so the reads really are
     split: the reader gets exactly the frames, whichever way it reads."""
@@ -202,10 +213,10 @@ def test_frames_split_across_real_reads(impl: Any, loop_kind: str, data: st.Data
     how = data.draw(st.sampled_from(HOW), label="how")
 
     async def main() -> None:
-        async with raw_peer(impl.bind(framer), kind="tcp") as (reader, writer, peer):
+        async with raw_peer(impl.bind(framer), kind="tcp", tls=tls) as (reader, writer, peer):
             reading = asyncio.ensure_future(drain_frames(reader, how))
             await peer.send_chunks(chunks)
-            peer.shutdown_write()
+            await peer.shutdown_write()
             assert await reading == frames
 
     run(loop_kind, main)

@@ -16,7 +16,7 @@ import pytest
 import fastframe as ff
 from fastframe.errors import ConnectionClosed, IncompleteFrame
 from tests.support.platforms import HAVE_UNIX_SOCKETS, requires_unix_sockets, unix_socket_path
-from tests.support.sockets import IO_TIMEOUT, Watchdog, listener, pair, peer, read_all, transport  # noqa: F401 - fixtures
+from tests.support.sockets import IO_TIMEOUT, Watchdog, framed, listener, needs_detach, pair, peer, read_all, transport  # noqa: F401 - fixtures
 
 LP = ff.LengthPrefixed(4)
 
@@ -26,7 +26,7 @@ LP = ff.LengthPrefixed(4)
 
 def test_attributes(impl: Any, pair: Any) -> None:
     a, b = pair
-    fs = impl.framed_socket(a, LP)
+    fs = framed(impl, a, LP)
     assert type(fs) is impl.FramedSocket
     assert fs.socket is a
     assert fs.framer is LP
@@ -42,11 +42,11 @@ def test_constructor_refuses_non_sockets_and_non_framers(impl: Any, pair: Any) -
     a, _ = pair
     for not_a_socket in (None, a.fileno(), "socket", object()):
         with pytest.raises(TypeError):
-            impl.framed_socket(not_a_socket, LP)
+            framed(impl, not_a_socket, LP)
     for not_a_framer in (None, "lines", LP.decoder(), ff.LengthPrefixed, b"\n"):
         with pytest.raises(TypeError):
-            impl.framed_socket(a, not_a_framer)
-    fs = impl.framed_socket(a, LP)
+            framed(impl, a, not_a_framer)
+    fs = framed(impl, a, LP)
     with pytest.raises(TypeError):
         fs.framer = "lines"
     with pytest.raises(TypeError):
@@ -58,14 +58,14 @@ def test_constructor_refuses_datagram_sockets(impl: Any) -> None:
     families = [socket.AF_INET] + ([socket.AF_UNIX] if HAVE_UNIX_SOCKETS else [])
     for family in families:
         with socket.socket(family, socket.SOCK_DGRAM) as s, pytest.raises(ValueError):
-            impl.framed_socket(s, LP)
+            framed(impl, s, LP)
 
 
 def test_bad_call_arguments(impl: Any, pair: Any) -> None:
     """recv_many(max_frames) None or >= 1; recv_exactly(n >= 0); recv_until needs a
     non-empty delimiter; sizes must be ints."""
     a, b = pair
-    fs = impl.framed_socket(a, ff.Lines())
+    fs = framed(impl, a, ff.Lines())
     b.sendall(b"a\nb\n")
     for bad in (0, -1, -(2**70)):
         with pytest.raises(ValueError):
@@ -110,7 +110,7 @@ def test_nonblocking_receive(impl: Any, transport: Any) -> None:
     has not arrived (keeping what did), recv_many() returns []."""
     a, b = transport
     a.setblocking(False)
-    fs = impl.framed_socket(a, LP)
+    fs = framed(impl, a, LP)
     with pytest.raises(BlockingIOError):
         fs.recv()
     assert fs.recv_many() == []
@@ -147,7 +147,7 @@ def wait_readable_then(sock: socket.socket, call: Any) -> Any:
 def test_nonblocking_recv_many_returns_every_complete_frame(impl: Any, pair: Any) -> None:
     a, b = pair
     a.setblocking(False)
-    fs = impl.framed_socket(a, ff.Lines())
+    fs = framed(impl, a, ff.Lines())
     b.sendall(b"1\n2\n3\n4")
     select.select([a], [], [], IO_TIMEOUT)
     assert fs.recv_many(max_frames=2) == [b"1", b"2"]
@@ -165,7 +165,7 @@ def test_nonblocking_recv_many_returns_every_complete_frame(impl: Any, pair: Any
 def test_nonblocking_recv_until_eof(impl: Any, pair: Any) -> None:
     a, b = pair
     a.setblocking(False)
-    fs = impl.framed_socket(a, ff.Lines())
+    fs = framed(impl, a, ff.Lines())
     b.sendall(b"abc")
     with pytest.raises(BlockingIOError):
         fs.recv_until_eof()
@@ -181,7 +181,7 @@ def test_close_is_idempotent_then_ebadf(impl: Any, pair: Any) -> None:
     """close() closes the socket, twice is fine, and every I/O call after it raises
     OSError(EBADF)."""
     a, b = pair
-    fs = impl.framed_socket(a, LP)
+    fs = framed(impl, a, LP)
     fs.close()
     fs.close()
     assert a.fileno() == -1
@@ -210,7 +210,7 @@ def test_close_discards_queued_output(impl: Any, pair: Any) -> None:
     kernel had taken, then EOF) and pending_output is 0."""
     a, b = pair
     a.setblocking(False)
-    fs = impl.framed_socket(a, LP)
+    fs = framed(impl, a, LP)
     total = 0
     while fs.pending_output < 2 * 65540:
         fs.send(b"x" * 65536)
@@ -225,7 +225,7 @@ def test_close_discards_queued_output(impl: Any, pair: Any) -> None:
 def test_context_manager(impl: Any, pair: Any) -> None:
     """`with fs as x`: x is fs; the socket is closed on exit, also on an exception."""
     a, b = pair
-    with impl.framed_socket(a, LP) as fs:
+    with framed(impl, a, LP) as fs:
         assert fs.socket is a
         fs.send(b"hi")
     assert a.fileno() == -1
@@ -233,7 +233,7 @@ def test_context_manager(impl: Any, pair: Any) -> None:
 
     c, d = socket.socketpair()
     with d:
-        with pytest.raises(RuntimeError), impl.framed_socket(c, LP) as fs2:
+        with pytest.raises(RuntimeError), framed(impl, c, LP) as fs2:
             raise RuntimeError("inside")
         assert c.fileno() == -1
         fs2.close()
@@ -243,7 +243,8 @@ def test_detach_returns_the_socket_and_unread_bytes(impl: Any, transport: Any) -
     """detach(): the socket (open, still working) and every byte received but not
     returned; the FramedSocket is closed afterwards (EBADF) without closing the socket."""
     a, b = transport
-    fs = impl.framed_socket(a, LP)
+    needs_detach(a)
+    fs = framed(impl, a, LP)
     b.sendall(b"\x00\x00\x00\x01a\x00\x00\x00\x01b\x00\x00\x00\x05hel")
     assert fs.recv() == b"a"
     sock, rest = fs.detach()
@@ -260,14 +261,15 @@ def test_detach_returns_the_socket_and_unread_bytes(impl: Any, transport: Any) -
     fs.close()  # closed already: nothing happens to the detached socket
     assert a.fileno() != -1
     # a new FramedSocket on the detached socket, fed with the unread bytes by the peer
-    fs2 = impl.framed_socket(a, LP)
+    fs2 = framed(impl, a, LP)
     b.sendall(b"\x00\x00\x00\x01z")
     assert fs2.recv() == b"z"
 
 
 def test_detach_after_recv_many_and_raw_reads(impl: Any, pair: Any) -> None:
     a, b = pair
-    fs = impl.framed_socket(a, ff.Lines())
+    needs_detach(a)
+    fs = framed(impl, a, ff.Lines())
     b.sendall(b"x\ny\nRAWz")
     assert fs.recv_many() == [b"x", b"y"]
     assert fs.recv_exactly(3) == b"RAW"
@@ -277,7 +279,8 @@ def test_detach_after_recv_many_and_raw_reads(impl: Any, pair: Any) -> None:
 def test_detach_after_eof_inside_a_frame(impl: Any, pair: Any) -> None:
     """The bytes of an IncompleteFrame are still there to detach."""
     a, b = pair
-    fs = impl.framed_socket(a, LP)
+    needs_detach(a)
+    fs = framed(impl, a, LP)
     b.sendall(b"\x00\x00\x00\x09part")
     b.shutdown(socket.SHUT_WR)
     with pytest.raises(IncompleteFrame):
@@ -383,7 +386,7 @@ def test_selected_core() -> None:
 def test_head_is_for_length_prefixed_framers(impl: Any, pair: Any) -> None:
     """send(head=...) and send_many(head=...) on another framer: TypeError, nothing sent."""
     a, b = pair
-    fs = impl.framed_socket(a, ff.Lines())
+    fs = framed(impl, a, ff.Lines())
     with pytest.raises(TypeError):
         fs.send(b"x", head=b"Q")
     with pytest.raises(TypeError):
@@ -398,7 +401,7 @@ def test_socket_attribute_after_close_and_detach(impl: Any) -> None:
     for end in ("close", "detach"):
         a, b = socket.socketpair()
         with b:
-            fs = impl.framed_socket(a, ff.Lines())
+            fs = framed(impl, a, ff.Lines())
             assert fs.socket is a
             getattr(fs, end)()
             assert fs.socket is None
@@ -417,7 +420,7 @@ def test_wrapped_sockets_are_refused(impl: Any, pair: Any) -> None:
     a, b = pair
     wrapped = Wrapped(fileno=os.dup(a.fileno()))
     with wrapped, pytest.raises(TypeError, match="recv"):
-        impl.framed_socket(wrapped, ff.Lines())
+        framed(impl, wrapped, ff.Lines())
     assert issubclass(ssl.SSLSocket, socket.socket)
     assert ssl.SSLSocket.recv_into is not socket.socket.recv_into
 
@@ -428,7 +431,7 @@ def test_two_threads_receiving_at_once(impl: Any, pair: Any) -> None:
     import threading
 
     a, b = pair
-    fs = impl.framed_socket(a, ff.Lines())
+    fs = framed(impl, a, ff.Lines())
     first: list[Any] = []
     t = threading.Thread(target=lambda: first.append(fs.recv()))
     t.start()

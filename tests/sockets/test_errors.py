@@ -23,6 +23,8 @@ from tests.support.children import MEMORY_CAPPED_CHILD
 from tests.support.sockets import (  # noqa: F401 - fixtures
     MiB,
     drain_frames,
+    framed,
+    needs_detach,
     pair,
     peer,
     reset,
@@ -46,7 +48,7 @@ def test_eof_between_frames(impl: Any, transport: Any, how: str) -> None:
     """A clean EOF after whole frames: ConnectionClosed (not IncompleteFrame), and
     iteration ends without raising."""
     a, b = transport
-    fs = impl.framed_socket(a, ff.LengthPrefixed(4))
+    fs = framed(impl, a, ff.LengthPrefixed(4))
     p = send_and_close(b, b"\x00\x00\x00\x02hi\x00\x00\x00\x00")
     assert drain_frames(fs, how) == [b"hi", b""]
     p.finish()
@@ -55,7 +57,7 @@ def test_eof_between_frames(impl: Any, transport: Any, how: str) -> None:
 def test_eof_at_once(impl: Any, transport: Any) -> None:
     """A peer that closes without sending: every receive call says so, again and again."""
     a, b = transport
-    fs = impl.framed_socket(a, ff.Lines())
+    fs = framed(impl, a, ff.Lines())
     b.shutdown(socket.SHUT_WR)
     for _ in range(3):
         for call in (fs.recv, fs.recv_many, lambda: fs.recv_exactly(3), lambda: fs.recv_until(b"\n")):
@@ -93,7 +95,7 @@ def test_eof_inside_a_frame(impl: Any, transport: Any, framer: Any, stream: byte
     every byte of the unfinished frame (header included) and its wire size if known;
     repeated calls raise it again, and the bytes stay buffered."""
     a, b = transport
-    fs = impl.framed_socket(a, framer)
+    fs = framed(impl, a, framer)
     p = send_and_close(b, stream)
     got = []
     with pytest.raises(IncompleteFrame) as info:
@@ -113,7 +115,7 @@ def test_eof_inside_a_frame(impl: Any, transport: Any, framer: Any, stream: byte
 def test_eof_inside_a_frame_through_recv_many(impl: Any, transport: Any) -> None:
     """recv_many returns the whole frames; the next call raises IncompleteFrame."""
     a, b = transport
-    fs = impl.framed_socket(a, ff.Netstring())
+    fs = framed(impl, a, ff.Netstring())
     p = send_and_close(b, b"1:a,2:bc,5:hel")
     got = fs.recv_many()
     if got == [b"a"]:
@@ -130,7 +132,7 @@ def test_eof_in_raw_reads(impl: Any, transport: Any) -> None:
     without its delimiter: IncompleteFrame(partial, None); the bytes stay for
     recv_until_eof."""
     a, b = transport
-    fs = impl.framed_socket(a, ff.Lines())
+    fs = framed(impl, a, ff.Lines())
     p = send_and_close(b, b"abcdefg")
     with pytest.raises(IncompleteFrame) as info:
         fs.recv_exactly(10)
@@ -159,7 +161,7 @@ def test_eof_in_raw_reads(impl: Any, transport: Any) -> None:
 def test_peer_reset_raises_connection_reset(impl: Any, tcp_transport: Any, call: str) -> None:
     """A peer that closes with SO_LINGER (1, 0) (a TCP RST): ConnectionResetError."""
     a, b = tcp_transport
-    fs = impl.framed_socket(a, ff.LengthPrefixed(4))
+    fs = framed(impl, a, ff.LengthPrefixed(4))
     b.sendall(b"\x00\x00\x00\x02hi")
     assert fs.recv() == b"hi"
     p = peer(reset, b)
@@ -178,7 +180,7 @@ def test_peer_reset_raises_connection_reset(impl: Any, tcp_transport: Any, call:
 def test_peer_reset_mid_frame(impl: Any, tcp_transport: Any) -> None:
     """A reset after half a frame is ConnectionResetError, not IncompleteFrame."""
     a, b = tcp_transport
-    fs = impl.framed_socket(a, ff.LengthPrefixed(4))
+    fs = framed(impl, a, ff.LengthPrefixed(4))
     b.sendall(b"\x00\x00\x00\x09half")
     p = peer(reset, b)
     with pytest.raises(ConnectionResetError):
@@ -194,7 +196,7 @@ def test_four_gib_header_is_refused_without_allocating(impl: Any, transport: Any
     (size 2**32 - 1) before any allocation; the body that follows is skipped, not
     stored; EOF while skipping is a plain ConnectionClosed."""
     a, b = transport
-    fs = impl.framed_socket(a, ff.LengthPrefixed(4))
+    fs = framed(impl, a, ff.LengthPrefixed(4))
     chunk = b"\x00" * (1 << 16)
     rss_before = rss()
     tracemalloc.start()
@@ -251,7 +253,7 @@ def test_oversize_frame_skipped_then_decoding_goes_on(
         good = tuple(framer.encode(g, head=b"Q" * framer.offset) for g in good)  # type: ignore[assignment]
     first = impl.decoder(framer).feed(good[0])[0]
     after = impl.decoder(framer).feed(good[1])[0]
-    fs = impl.framed_socket(a, framer)
+    fs = framed(impl, a, framer)
     p = send_and_close(b, good[0] + oversize + good[1])
     if how == "recv":
         assert fs.recv() == first
@@ -348,7 +350,7 @@ def test_batch_rule_over_a_socket(impl: Any, transport: Any) -> None:
     frames; the next call raises ProtocolError; recv() reaches it one frame at a time."""
     a, b = transport
     stream = b"1:a,2:bc,x:3:def,"
-    fs = impl.framed_socket(a, ff.Netstring())
+    fs = framed(impl, a, ff.Netstring())
     b.sendall(stream)
     assert fs.recv_many() == [b"a", b"bc"]
     with pytest.raises(ProtocolError):
@@ -356,7 +358,7 @@ def test_batch_rule_over_a_socket(impl: Any, transport: Any) -> None:
 
     c, d = socket.socketpair()
     with c, d:
-        fs2 = impl.framed_socket(c, ff.Netstring())
+        fs2 = framed(impl, c, ff.Netstring())
         d.sendall(stream)
         assert fs2.recv() == b"a"
         assert fs2.recv() == b"bc"
@@ -368,8 +370,9 @@ def test_protocol_error_is_sticky(impl: Any, transport: Any) -> None:
     """After a ProtocolError every receive call raises it again, raw reads included,
     even with more data arriving; detach() hands over the unreturned bytes."""
     a, b = transport
+    needs_detach(a)
     framer = ff.Netstring()
-    fs = impl.framed_socket(a, framer)
+    fs = framed(impl, a, framer)
     b.sendall(b"1:a,x:3:def,")
     assert fs.recv() == b"a"
     with pytest.raises(ProtocolError) as first:
@@ -404,7 +407,7 @@ def test_protocol_error_survives_a_framer_switch(impl: Any, transport: Any) -> N
     """Sticky means every later receive call: switching the framer does not clear it
     (only detach() gets the bytes out)."""
     a, b = transport
-    fs = impl.framed_socket(a, ff.VarintPrefixed())
+    fs = framed(impl, a, ff.VarintPrefixed())
     b.sendall(b"\x01a" + b"\xff" * 12)
     assert fs.recv() == b"a"
     with pytest.raises(ProtocolError):
@@ -418,7 +421,7 @@ def test_protocol_error_survives_a_framer_switch(impl: Any, transport: Any) -> N
 def test_negative_length_is_a_protocol_error(impl: Any, transport: Any) -> None:
     """A length field below -adjustment (a negative body) is malformed input."""
     a, b = transport
-    fs = impl.framed_socket(a, ff.LengthPrefixed(2, adjustment=-2))
+    fs = framed(impl, a, ff.LengthPrefixed(2, adjustment=-2))
     b.sendall(b"\x00\x03a\x00\x01")
     assert fs.recv() == b"a"
     with pytest.raises(ProtocolError):
@@ -445,7 +448,7 @@ def test_a_skip_cut_short_by_the_end_hands_nothing_on(impl: Any, transport: Any,
     a, b = transport
     b.sendall(stream)
     b.shutdown(socket.SHUT_WR)
-    fs = impl.framed_socket(a, framer)
+    fs = framed(impl, a, framer)
     reads = {
         "recv_many": fs.recv_many,
         "recv_until": lambda: fs.recv_until(b"XYZ", max_size=3),
@@ -467,7 +470,7 @@ def test_recv_until_max_size(impl: Any, transport: Any) -> None:
     """A run without the delimiter longer than max_size: FrameTooLarge(max_size + 1,
     max_size); the run is skipped up to and including the next delimiter."""
     a, b = transport
-    fs = impl.framed_socket(a, ff.Lines())
+    fs = framed(impl, a, ff.Lines())
     p = send_and_close(b, b"short\r\n" + b"y" * 100 + b"\r" + b"z" * 50 + b"\r\nafter\r\n12345678\r\n")
     assert fs.recv_until(b"\r\n", max_size=8) == b"short"
     with pytest.raises(FrameTooLarge) as info:
@@ -483,7 +486,7 @@ def test_recv_until_max_size(impl: Any, transport: Any) -> None:
 def test_recv_until_keep_counts_the_delimiter(impl: Any, transport: Any) -> None:
     """With keep=True the delimiter is part of what max_size bounds (Delimited's rule)."""
     a, b = transport
-    fs = impl.framed_socket(a, ff.Lines())
+    fs = framed(impl, a, ff.Lines())
     b.sendall(b"1234\r\n123456\r\nok\r\n")
     assert fs.recv_until(b"\r\n", keep=True, max_size=6) == b"1234\r\n"
     with pytest.raises(FrameTooLarge) as info:
@@ -496,7 +499,7 @@ def test_recv_until_eof_max_size(impl: Any, transport: Any) -> None:
     """More than max_size bytes before EOF: FrameTooLarge(max_size + 1, max_size), the
     rest skipped to EOF, then b""."""
     a, b = transport
-    fs = impl.framed_socket(a, ff.Lines())
+    fs = framed(impl, a, ff.Lines())
     p = send_and_close(b, b"x" * 300_000)
     with pytest.raises(FrameTooLarge) as info:
         fs.recv_until_eof(max_size=1000)
@@ -508,7 +511,7 @@ def test_recv_until_eof_max_size(impl: Any, transport: Any) -> None:
 
 def test_recv_until_eof_exactly_max_size(impl: Any, transport: Any) -> None:
     a, b = transport
-    fs = impl.framed_socket(a, ff.Lines())
+    fs = framed(impl, a, ff.Lines())
     p = send_and_close(b, b"x" * 1000)
     assert fs.recv_until_eof(max_size=1000) == b"x" * 1000
     p.finish()
@@ -519,7 +522,7 @@ def test_the_largest_max_sizes_a_raw_read_takes(impl: Any, pair: Any) -> None:
     delimiter, with bytes already held when the read starts.  (The compiled core
     computed max_size + 1 - held in C, an overflow UBSan reports: nox -s asan.)"""
     a, b = pair
-    fs = impl.framed_socket(a, ff.Lines())
+    fs = framed(impl, a, ff.Lines())
     b.sendall(b"one\ntwo|three")
     assert fs.recv() == b"one"  # and the rest is held
     assert fs.recv_until(b"|", max_size=sys.maxsize) == b"two"
@@ -530,7 +533,7 @@ def test_the_largest_max_sizes_a_raw_read_takes(impl: Any, pair: Any) -> None:
 def test_recv_exactly_large(impl: Any, transport: Any) -> None:
     """recv_exactly is bounded only by n: 3 MiB in one call."""
     a, b = transport
-    fs = impl.framed_socket(a, ff.Lines())
+    fs = framed(impl, a, ff.Lines())
     data = os.urandom(3 * MiB)
     p = send_and_close(b, data + b"!")
     assert fs.recv_exactly(3 * MiB) == data
@@ -547,11 +550,12 @@ def test_big_netstring_without_its_comma_keeps_the_bytes_in_order(
     followed by more bytes in the same write: ProtocolError once the frame is whole,
     and detach() hands over the bad frame and what followed it, in stream order."""
     a, b = transport
+    needs_detach(a)
     body = bytes(range(256)) * (size // 256)
     bad = b"%d:" % len(body) + body + b"!"
     after = b"3:abc," * 1000
     good = ff.Netstring().encode(b"first")
-    fs = impl.framed_socket(a, ff.Netstring())
+    fs = framed(impl, a, ff.Netstring())
     p = peer(b.sendall, good + bad + after)
     assert fs.recv() == b"first"
     with pytest.raises(ProtocolError):

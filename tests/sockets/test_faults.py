@@ -58,24 +58,28 @@ import fastframe as ff
 from tests.support.children import child_env, memory_capped_child
 from tests.support.faults import CASES, FRAMERS, LARGE_FRAMERS, AioReceiver, Case, SocketReceiver, play_case
 from tests.support.platforms import requires_unix_sockets
-from tests.support.sockets import MiB, fresh_pair
+from tests.support.sockets import MiB, framed, fresh_pair
 from tests.support.wire import varint
 
 
-def cells() -> list[Any]:
-    """Every case over TCP; over AF_UNIX too unless it needs a TCP reset."""
+def cells(tls: bool) -> list[Any]:
+    """Every case over TCP (and TLS over TCP if tls); over AF_UNIX too unless it
+    needs a TCP reset."""
     out = []
     for case in CASES:
         marks = []
         if case.id.startswith("reset-queued") and sys.platform == "win32":
             marks.append(pytest.mark.skip(reason="a RST on Windows drops the bytes not yet read"))
         out.append(pytest.param(case, "tcp4", id=f"{case.id}-tcp4", marks=marks))
+        if tls:
+            out.append(pytest.param(case, "tls", id=f"{case.id}-tls", marks=marks))
         if not case.needs_tcp:
             out.append(pytest.param(case, "unix", id=f"{case.id}-unix", marks=requires_unix_sockets))
     return out
 
 
-CELLS = cells()
+CELLS = cells(tls=True)
+AIO_CELLS = cells(tls=False)  # (the aio front end's TLS runs in tests/aio)
 
 
 def test_the_table_covers_every_fault_and_framer() -> None:
@@ -99,13 +103,13 @@ def test_framed_socket_meets_the_fault(impl: Any, case: Case, kind: str, style: 
     with fresh_pair(kind, tmp_path) as (a, b):
 
         def receiver(on_frames: Any) -> SocketReceiver:
-            return SocketReceiver(impl.framed_socket(a, case.framer), a, style, on_frames)
+            return SocketReceiver(framed(impl, a, case.framer), a, style, on_frames)
 
         play_case(case, style, a, b, receiver)
 
 
 @pytest.mark.parametrize("style", ["aio-recv_many", "aio-iter"])
-@pytest.mark.parametrize(("case", "kind"), CELLS)
+@pytest.mark.parametrize(("case", "kind"), AIO_CELLS)
 def test_aio_reader_meets_the_fault(
     impl: Any, loop_kind: str, case: Case, kind: str, style: str, tmp_path: Path
 ) -> None:

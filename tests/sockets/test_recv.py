@@ -23,6 +23,7 @@ from tests.support.samples import FRAMERS
 from tests.support.sockets import (  # noqa: F401 - fixtures
     MiB,
     drain_frames,
+    framed,
     fresh_pair,
     later,
     peer,
@@ -57,7 +58,7 @@ def test_peer_sending_one_byte_at_a_time(impl: Any, transport: Any, framer: Any)
     """Every frame arrives whole and in order when each byte is its own send()."""
     a, b = transport
     wire, frames = wire_of(framer, sample_payloads(framer))
-    fs = impl.framed_socket(a, framer)
+    fs = framed(impl, a, framer)
     p = peer(send_chunks, b, [wire[i : i + 1] for i in range(len(wire))])
     assert drain_frames(fs, "recv") == frames
     p.finish()
@@ -68,7 +69,7 @@ def test_one_byte_at_a_time_through_recv_many_and_raw_reads(impl: Any, transport
     a, b = transport
     framer = ff.LengthPrefixed(2)
     wire = b"\x00\x03abc" + b"HEAD\r\n\r\n" + b"12345" + b"\x00\x00" + b"tail"
-    fs = impl.framed_socket(a, framer)
+    fs = framed(impl, a, framer)
     p = peer(send_chunks, b, [wire[i : i + 1] for i in range(len(wire))])
     assert fs.recv_many() == [b"abc"]
     assert fs.recv_until(b"\r\n\r\n") == b"HEAD"
@@ -87,7 +88,7 @@ def test_ten_thousand_frames_in_one_write(impl: Any, transport: Any, framer: Any
     """sendall(encode_many(10 000 payloads)) comes out as those 10 000 frames, in order."""
     a, b = transport
     sent = [b"frame %d " % i * (i % 4) for i in range(10_000)]
-    fs = impl.framed_socket(a, framer)
+    fs = framed(impl, a, framer)
     p = send_and_close(b, framer.encode_many(sent))
     got = drain_frames(fs, how)
     assert len(got) == len(sent)
@@ -130,7 +131,7 @@ def test_frames_across_every_read_boundary(
     chunks = data.draw(cut_up(wire), label="chunks")
     how = data.draw(st.sampled_from(HOW), label="how")
     with fresh_pair(transport_kind, tmp_path) as (a, b):
-        fs = impl.framed_socket(a, framer)
+        fs = framed(impl, a, framer)
         p = peer(send_chunks, b, chunks)
         assert drain_frames(fs, how) == frames
         p.finish()
@@ -185,7 +186,7 @@ def test_large_frames_across_read_boundaries(
     chunks = data.draw(cut_up(wire, most=24), label="chunks")
     how = data.draw(st.sampled_from(HOW), label="how")
     with fresh_pair(transport_kind, tmp_path) as (a, b):
-        fs = impl.framed_socket(a, framer)
+        fs = framed(impl, a, framer)
         p = peer(send_chunks, b, chunks)
         got = drain_frames(fs, how)
         assert [len(f) for f in got] == [len(f) for f in frames]
@@ -202,7 +203,7 @@ def test_framer_switch_mid_stream(impl: Any, transport: Any) -> None:
     a, b = transport
     lp = ff.LengthPrefixed(4)
     stream = b"HELLO 1\r\nmode: binary\n\n" + b"".join(len(p).to_bytes(4, "big") + p for p in (b"one", b"", b"\n\n3"))
-    fs = impl.framed_socket(a, ff.Lines())
+    fs = framed(impl, a, ff.Lines())
     b.sendall(stream)  # one write, already here before the first recv()
     p = peer(send_chunks, b, [b"\x00\x00\x00\x04four"])
     assert [fs.recv(), fs.recv(), fs.recv()] == [b"HELLO 1", b"mode: binary", b""]
@@ -217,7 +218,7 @@ def test_framer_switch_after_recv_many(impl: Any, transport: Any) -> None:
     """recv_many returns every complete frame: what it leaves buffered is only the
     unfinished one, and the new framer decodes it from its first byte."""
     a, b = transport
-    fs = impl.framed_socket(a, ff.Lines())
+    fs = framed(impl, a, ff.Lines())
     b.sendall(b"a\nb\nc\n\x00\x02")
     assert fs.recv_many() == [b"a", b"b", b"c"]
     assert fs.buffered == 2
@@ -230,7 +231,7 @@ def test_framer_switch_after_recv_many(impl: Any, transport: Any) -> None:
 def test_type_byte_then_frame(impl: Any, transport: Any) -> None:
     """recv_exactly(1) reads a type byte, recv() the frame after it, alternately."""
     a, b = transport
-    fs = impl.framed_socket(a, ff.LengthPrefixed(4))
+    fs = framed(impl, a, ff.LengthPrefixed(4))
     messages = [(b"A", b"first"), (b"B", b""), (b"C", b"x" * 100_000), (b"D", b"last")]
     p = send_and_close(b, b"".join(t + len(m).to_bytes(4, "big") + m for t, m in messages))
     got = [(fs.recv_exactly(1), fs.recv()) for _ in messages]
@@ -245,7 +246,7 @@ def test_http_like_header_body_rest(impl: Any, transport: Any) -> None:
     """recv_until a blank line, recv_exactly the body it announces, then a framed
     reply, then recv_until_eof: one buffer, nothing lost or read twice."""
     a, b = transport
-    fs = impl.framed_socket(a, ff.Lines())
+    fs = framed(impl, a, ff.Lines())
     body = bytes(range(256)) * 40
     stream = b"POST / HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(body) + body + b"line one\r\nline two\n" + b"rest\x00" * 3
     p = send_and_close(b, stream)
@@ -262,7 +263,7 @@ def test_http_like_header_body_rest(impl: Any, transport: Any) -> None:
 def test_raw_reads_on_the_same_buffer_as_frames(impl: Any, transport: Any) -> None:
     """Bytes already buffered by a framed read are served to the raw reads first."""
     a, b = transport
-    fs = impl.framed_socket(a, ff.Netstring())
+    fs = framed(impl, a, ff.Netstring())
     b.sendall(b"3:abc,RAW--5:hello,tail;")
     assert fs.recv() == b"abc"
     assert fs.recv_exactly(0) == b""
@@ -279,7 +280,7 @@ def test_raw_reads_on_the_same_buffer_as_frames(impl: Any, transport: Any) -> No
 def test_recv_returns_one_frame_and_keeps_the_rest_buffered(impl: Any, transport: Any) -> None:
     """recv() cuts one frame; the rest of what arrived stays in fs.buffered."""
     a, b = transport
-    fs = impl.framed_socket(a, ff.LengthPrefixed(2))
+    fs = framed(impl, a, ff.LengthPrefixed(2))
     b.sendall(b"\x00\x01a\x00\x02bc\x00\x05xy")
     assert fs.recv() == b"a"
     assert fs.buffered == 4 + 4
@@ -292,7 +293,7 @@ def test_recv_many_max_frames(impl: Any, transport: Any, k: int) -> None:
     """recv_many(max_frames=k) returns at most k frames, the first k of those complete."""
     a, b = transport
     sent = [b"%d" % i for i in range(7)]
-    fs = impl.framed_socket(a, ff.Lines())
+    fs = framed(impl, a, ff.Lines())
     b.sendall(b"".join(s + b"\n" for s in sent))
     got = fs.recv_many(max_frames=k)
     assert got == sent[:k]
@@ -308,7 +309,7 @@ def test_recv_many_max_frames(impl: Any, transport: Any, k: int) -> None:
 def test_recv_many_waits_for_a_whole_frame(impl: Any, transport: Any) -> None:
     """Blocking recv_many never returns []: half a frame buffered, it waits for the rest."""
     a, b = transport
-    fs = impl.framed_socket(a, ff.LengthPrefixed(4))
+    fs = framed(impl, a, ff.LengthPrefixed(4))
     b.sendall(b"\x00\x00\x00\x05he")
     timer = later(0.1, b.sendall, b"llo\x00\x00\x00\x01!")
     got = fs.recv_many()
@@ -323,7 +324,7 @@ def test_recv_many_in_timeout_mode_waits_too(impl: Any, transport: Any) -> None:
     """The same with sock.settimeout(): at least one frame, never []."""
     a, b = transport
     a.settimeout(5)
-    fs = impl.framed_socket(a, ff.Lines())
+    fs = framed(impl, a, ff.Lines())
     b.sendall(b"par")
     timer = later(0.1, b.sendall, b"tial\n")
     assert fs.recv_many() == [b"partial"]
@@ -333,7 +334,7 @@ def test_recv_many_in_timeout_mode_waits_too(impl: Any, transport: Any) -> None:
 def test_iteration_ends_at_clean_eof(impl: Any, transport: Any) -> None:
     """`for frame in fs` stops at ConnectionClosed; a second loop yields nothing."""
     a, b = transport
-    fs = impl.framed_socket(a, ff.Netstring())
+    fs = framed(impl, a, ff.Netstring())
     p = send_and_close(b, b"1:a,0:,3:xyz,")
     assert [frame for frame in fs] == [b"a", b"", b"xyz"]  # noqa: C416 - a for loop, as users write it
     assert list(fs) == []
@@ -344,7 +345,7 @@ def test_iteration_ends_at_clean_eof(impl: Any, transport: Any) -> None:
 def test_frames_are_bytes_owned_by_the_caller(impl: Any, transport: Any) -> None:
     """Frames are plain bytes that later receives do not change."""
     a, b = transport
-    fs = impl.framed_socket(a, ff.FixedSize(4))
+    fs = framed(impl, a, ff.FixedSize(4))
     b.sendall(b"aaaabbbb")
     first = fs.recv()
     many = fs.recv_many()
@@ -374,7 +375,7 @@ def test_memory_a_connection_keeps_between_reads(impl: Any, blocking: bool) -> N
         sockets = []
         for a, b in pairs:
             a.setblocking(blocking)
-            fs = impl.framed_socket(a, framer)
+            fs = framed(impl, a, framer)
             sockets.append(fs)
             b.sendall(burst)
             frames: list[bytes] = []

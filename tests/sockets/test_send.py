@@ -21,7 +21,18 @@ import fastframe as ff
 from fastframe.errors import ConnectionClosed, FrameTooLarge
 from tests.support.children import CHILD_CORE
 from tests.support.platforms import requires_sigpipe
-from tests.support.sockets import IO_TIMEOUT, MiB, pair, peer, read_all, transport  # noqa: F401 - fixtures
+from tests.support.sockets import (  # noqa: F401 - fixtures
+    IO_TIMEOUT,
+    MiB,
+    end_sending,
+    framed,
+    needs_detach,
+    needs_half_close,
+    pair,
+    peer,
+    read_all,
+    transport,
+)
 
 LP = ff.LengthPrefixed(4)
 
@@ -33,7 +44,7 @@ def lp(payload: bytes) -> bytes:
 def received_by_peer(b: socket.socket, fs: Any) -> bytes:
     """Half-close ``fs`` and return every byte ``b`` got."""
     reader = peer(read_all, b)
-    fs.shutdown_write()
+    end_sending(fs)
     return reader.finish()  # type: ignore[no-any-return]
 
 
@@ -44,7 +55,7 @@ def test_frames_and_raw_bytes_in_call_order(impl: Any, transport: Any) -> None:
     """send, sendall, send_many, in any mix: the peer sees exactly that byte sequence;
     bytes-like payloads of every kind are accepted."""
     a, b = transport
-    fs = impl.framed_socket(a, LP)
+    fs = framed(impl, a, LP)
     assert fs.send(b"one") is None
     fs.sendall(b"RAW")
     fs.send_many([b"two", bytearray(b"three"), memoryview(b"xfourx")[1:-1]])
@@ -73,7 +84,7 @@ def test_frames_and_raw_bytes_in_call_order(impl: Any, transport: Any) -> None:
 def test_send_and_send_many_use_the_framer(impl: Any, transport: Any, framer: Any, payloads: list, wire: bytes) -> None:
     """The wire of each framer (computed by hand), from send_many and from send."""
     a, b = transport
-    fs = impl.framed_socket(a, framer)
+    fs = framed(impl, a, framer)
     fs.send_many(payloads)
     for payload in payloads:
         fs.send(payload)
@@ -84,12 +95,12 @@ def test_large_frames_are_sent_whole(impl: Any, transport: Any) -> None:
     """Frames of 64 KiB .. 8 MiB, alone and in a batch, arrive whole (the peer reads
     while the sender blocks)."""
     a, b = transport
-    fs = impl.framed_socket(a, LP)
+    fs = framed(impl, a, LP)
     big = [os.urandom(n) for n in (65_536, 8 * MiB, 100, 1_000_000)]
     reader = peer(read_all, b)
     fs.send(big[1])
     fs.send_many(big)
-    fs.shutdown_write()
+    end_sending(fs)
     assert reader.finish() == lp(big[1]) + b"".join(lp(p) for p in big)
 
 
@@ -98,7 +109,7 @@ def test_send_head_postgresql_style(impl: Any, transport: Any) -> None:
     tag, a length counting itself, and the body; send_many puts head on every frame."""
     a, b = transport
     framer = ff.LengthPrefixed(4, offset=1, adjustment=-4, strip=0)
-    fs = impl.framed_socket(a, framer)
+    fs = framed(impl, a, framer)
     fs.send(b"SELECT 1;", head=b"Q")
     fs.send_many([b"a", b""], head=b"P")
     expected = b"Q\x00\x00\x00\x0dSELECT 1;" + b"P\x00\x00\x00\x05a" + b"P\x00\x00\x00\x04"
@@ -109,7 +120,7 @@ def test_receiving_postgresql_messages(impl: Any, transport: Any) -> None:
     """The same framer on the receiving side: each frame is tag + length + body."""
     a, b = transport
     framer = ff.LengthPrefixed(4, offset=1, adjustment=-4, strip=0)
-    sender, receiver = impl.framed_socket(b, framer), impl.framed_socket(a, framer)
+    sender, receiver = framed(impl, b, framer), framed(impl, a, framer)
     sender.send(b"SELECT 1;", head=b"Q")
     sender.send(b"", head=b"X")
     assert receiver.recv_many(max_frames=1) == [b"Q\x00\x00\x00\x0dSELECT 1;"]
@@ -120,7 +131,7 @@ def test_encoding_errors_send_nothing(impl: Any, transport: Any) -> None:
     """FrameTooLarge / ValueError / TypeError from send, send_many (every payload is
     checked before any byte goes out) and a wrong head: nothing is sent or queued."""
     a, b = transport
-    fs = impl.framed_socket(a, ff.LengthPrefixed(1, max_size=10))
+    fs = framed(impl, a, ff.LengthPrefixed(1, max_size=10))
     with pytest.raises(FrameTooLarge) as info:
         fs.send(b"x" * 11)
     assert info.value.args == (11, 10)
@@ -147,7 +158,7 @@ def test_a_large_payload_needs_the_head_its_framing_has(impl: Any, pair: Any, ho
     uncopied; with LengthPrefixed(offset=1) and no head= that head is refused as
     a small payload's is (the compiled core copied it from a NULL pointer)."""
     a, b = pair
-    fs = impl.framed_socket(a, ff.LengthPrefixed(4, offset=1))
+    fs = framed(impl, a, ff.LengthPrefixed(4, offset=1))
     big = bytes(range(256)) * 256
     with pytest.raises(ValueError, match=r"^head must be exactly offset=1 bytes, got 0$"):
         if how == "send":
@@ -175,7 +186,7 @@ def test_what_is_not_bytes_is_refused_in_the_same_words(impl: Any, pair: Any, ca
     """Every core refuses a payload that is not bytes-like with the same message,
     and queues nothing."""
     a, _ = pair
-    fs = impl.framed_socket(a, LP)
+    fs = framed(impl, a, LP)
     with pytest.raises(TypeError) as info:
         call(fs)
     assert str(info.value) == message
@@ -184,7 +195,7 @@ def test_what_is_not_bytes_is_refused_in_the_same_words(impl: Any, pair: Any, ca
 
 def test_delimiter_and_size_refusals(impl: Any, transport: Any) -> None:
     a, b = transport
-    fs = impl.framed_socket(a, ff.Delimited(b"<END>"))
+    fs = framed(impl, a, ff.Delimited(b"<END>"))
     with pytest.raises(ValueError):
         fs.send(b"a<END>b")
     with pytest.raises(ValueError):
@@ -234,7 +245,7 @@ def test_nonblocking_sender_queues_and_flushes(impl: Any, transport: Any) -> Non
     select() empties it; the peer gets every frame exactly once, in order."""
     a, b = transport
     a.setblocking(False)
-    fs = impl.framed_socket(a, LP)
+    fs = framed(impl, a, LP)
     sent = fill_queue(fs, 8 * MiB)
     assert fs.wants_write and fs.pending_output > 8 * MiB
     assert fs.flush() is False  # nobody reads: still queued
@@ -246,7 +257,7 @@ def test_nonblocking_sender_queues_and_flushes(impl: Any, transport: Any) -> Non
     sent += [b"marker", b"raw", b"tail", b""]
     reader = peer(read_all, b)
     flush_until_done(fs, a)
-    fs.shutdown_write()
+    end_sending(fs)
     frames = LP.decoder().feed(reader.finish())
     assert len(frames) == len(sent)
     assert frames == sent
@@ -256,7 +267,7 @@ def test_nonblocking_send_after_flush_goes_straight_out(impl: Any, pair: Any) ->
     """With an empty queue a small non-blocking send goes out at once (nothing queued)."""
     a, b = pair
     a.setblocking(False)
-    fs = impl.framed_socket(a, LP)
+    fs = framed(impl, a, LP)
     fs.send(b"now")
     assert fs.pending_output == 0 and fs.flush() is True
     assert b.recv(100) == lp(b"now")
@@ -266,8 +277,9 @@ def test_nonblocking_shutdown_write_with_queue(impl: Any, transport: Any) -> Non
     """shutdown_write() on a non-blocking socket whose queue cannot be flushed:
     BlockingIOError and nothing shut (the queue still goes out later, then EOF)."""
     a, b = transport
+    needs_half_close(a)
     a.setblocking(False)
-    fs = impl.framed_socket(a, LP)
+    fs = framed(impl, a, LP)
     sent = fill_queue(fs, 4 * MiB)
     with pytest.raises(BlockingIOError):
         fs.shutdown_write()
@@ -282,8 +294,9 @@ def test_nonblocking_detach_with_queue(impl: Any, transport: Any) -> None:
     """detach() with output queued and not flushable: BlockingIOError, still attached;
     after flushing, detach() gives the socket back."""
     a, b = transport
+    needs_detach(a)
     a.setblocking(False)
-    fs = impl.framed_socket(a, LP)
+    fs = framed(impl, a, LP)
     sent = fill_queue(fs, 4 * MiB)
     with pytest.raises(BlockingIOError):
         fs.detach()
@@ -300,8 +313,9 @@ def test_blocking_flush_and_detach_flush_the_queue(impl: Any, transport: Any) ->
     """Queued output (left by a non-blocking send) goes out with a blocking flush(),
     and with detach() in timeout mode."""
     a, b = transport
+    needs_detach(a)
     a.setblocking(False)
-    fs = impl.framed_socket(a, LP)
+    fs = framed(impl, a, LP)
     sent = fill_queue(fs, 2 * MiB)
     reader = peer(read_all, b)
     a.settimeout(IO_TIMEOUT)
@@ -318,18 +332,19 @@ def test_half_close_request_reply(impl: Any, transport: Any) -> None:
     """Client sends frames then shutdown_write(); the server iterates to the clean EOF,
     replies, closes; the client, still receiving, gets the whole reply."""
     a, b = transport
+    needs_half_close(a)
     framer = ff.Netstring()
     requests = [b"alpha", b"", b"gamma" * 1000]
 
     def server() -> list[bytes]:
-        srv = impl.framed_socket(b, framer)
+        srv = framed(impl, b, framer)
         got = list(srv)
         srv.send_many([b"%d" % len(got)] + got[::-1])
         srv.close()
         return got
 
     srv = peer(server)
-    client = impl.framed_socket(a, framer)
+    client = framed(impl, a, framer)
     client.send_many(requests)
     client.shutdown_write()
     assert list(client) == [b"3"] + requests[::-1]
@@ -343,8 +358,9 @@ def test_half_close_request_reply(impl: Any, transport: Any) -> None:
 def test_shutdown_write_flushes_first(impl: Any, transport: Any) -> None:
     """In blocking mode shutdown_write() sends the queue, then the EOF."""
     a, b = transport
+    needs_half_close(a)
     a.setblocking(False)
-    fs = impl.framed_socket(a, LP)
+    fs = framed(impl, a, LP)
     sent = fill_queue(fs, 1 * MiB)
     a.setblocking(True)
     reader = peer(read_all, b)
@@ -360,7 +376,7 @@ def test_send_to_a_closed_peer(impl: Any, transport: Any) -> None:
     """Sends to a peer that closed raise BrokenPipeError or ConnectionResetError
     (or, on Windows, possibly ConnectionAbortedError)."""
     a, b = transport
-    fs = impl.framed_socket(a, LP)
+    fs = framed(impl, a, LP)
     b.close()
     with pytest.raises((BrokenPipeError, ConnectionResetError, ConnectionAbortedError)):
         for _ in range(1000):

@@ -20,7 +20,16 @@ from typing import Any
 import pytest
 
 import fastframe as ff
-from tests.support.sockets import IO_TIMEOUT, Watchdog, pair, peer, read_all  # noqa: F401 - fixtures
+from tests.support.sockets import (  # noqa: F401 - fixtures
+    IO_TIMEOUT,
+    Watchdog,
+    connected_pair,
+    framed,
+    pair,
+    peer,
+    read_all,
+    secured,
+)
 
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 
@@ -54,18 +63,22 @@ def echo(fs: Any, count: int) -> None:
 
 @pytest.mark.parametrize("framer", FRAMERS, ids=repr)
 @pytest.mark.parametrize("timeout", [None, 60.0], ids=["blocking", "deadline"])
-def test_one_thread_receives_while_another_sends(impl: Any, framer: Any, timeout: float | None) -> None:
+@pytest.mark.parametrize("kind", ["socketpair", "tls"])
+def test_one_thread_receives_while_another_sends(impl: Any, framer: Any, timeout: float | None, kind: str) -> None:
     """A writer thread sends 20 000 frames (send and send_many mixed, some 200 KB)
     while a reader thread on the same FramedSocket receives the echo: every frame
-    comes back whole and in order, and the echo's end is a clean EOF."""
+    comes back whole and in order, and the echo's end is a clean EOF.  Over TLS,
+    the two threads share one session."""
     count = 20_000
-    a, b = socket.socketpair()
+    a, b = connected_pair("tcp4" if kind == "tls" else kind)
     dog = Watchdog([a, b], seconds=120)
     try:
+        if kind == "tls":
+            a, b = secured(a, b, kind)
         a.settimeout(timeout)
         b.settimeout(timeout)
-        fs = impl.framed_socket(a, framer)
-        echoer = peer(echo, impl.framed_socket(b, framer), count)
+        fs = framed(impl, a, framer)
+        echoer = peer(echo, framed(impl, b, framer), count)
 
         def write() -> None:
             i = 0
@@ -102,7 +115,7 @@ def test_many_connections_in_many_threads(impl: Any) -> None:
 
     def conversation(n: int) -> list[bytes]:
         a, b = socket.socketpair()
-        with impl.framed_socket(a, framer) as fa, impl.framed_socket(b, framer) as fb:
+        with framed(impl, a, framer) as fa, framed(impl, b, framer) as fb:
             a.settimeout(IO_TIMEOUT * 6)
             b.settimeout(IO_TIMEOUT * 6)
             sent = [b"%d:%d:" % (n, i) + b"x" * (i % 64) for i in range(count)]
@@ -123,34 +136,28 @@ def test_many_connections_in_many_threads(impl: Any) -> None:
 
 def blocked_sender(fs: Any, b: socket.socket) -> Any:
     """A thread whose send() is blocked on a full socket (the peer reads nothing)."""
-    sender = peer(fs.send, b"z" * 4_000_000)
+    sender = peer(fs.send_many, [b"z" * 8_000_000] * 4)  # more than TCP loopback buffers take
     deadline = time.monotonic() + IO_TIMEOUT
     while fs.pending_output == 0 and sender.is_alive():  # not yet in the send
         assert time.monotonic() < deadline, "the send never started"
         time.sleep(0.001)
     time.sleep(0.05)
-    assert sender.is_alive(), "the send finished: the socket buffer took 4 MB"
+    assert sender.is_alive(), "the send finished: the socket buffer took 32 MB"
     return sender
 
 
-def test_two_threads_sending_at_once(impl: Any) -> None:
+def test_two_threads_sending_at_once(impl: Any, pair: Any) -> None:
     """While one thread's send() waits for room, a second thread's send raises
     RuntimeError and queues nothing; the first send's bytes all arrive."""
-    a, b = socket.socketpair()
-    dog = Watchdog([a, b], seconds=30)
-    try:
-        fs = impl.framed_socket(a, ff.LengthPrefixed(4))
-        sender = blocked_sender(fs, b)
-        with pytest.raises(RuntimeError, match="another thread is sending"):
-            fs.send(b"second")
-        reader = peer(read_all, b)
-        sender.finish()
-        fs.shutdown_write()
-        assert reader.finish() == (4_000_000).to_bytes(4, "big") + b"z" * 4_000_000
-    finally:
-        a.close()
-        b.close()
-        dog.cancel()
+    a, b = pair
+    fs = framed(impl, a, ff.LengthPrefixed(4))
+    sender = blocked_sender(fs, b)
+    with pytest.raises(RuntimeError, match="another thread is sending"):
+        fs.send(b"second")
+    reader = peer(read_all, b)
+    sender.finish()
+    fs.shutdown_write()
+    assert reader.finish() == ((8_000_000).to_bytes(4, "big") + b"z" * 8_000_000) * 4
 
 
 def test_switching_the_framer_while_another_thread_receives(impl: Any, pair: Any) -> None:
@@ -158,7 +165,7 @@ def test_switching_the_framer_while_another_thread_receives(impl: Any, pair: Any
     RuntimeError: which bytes the new framing would start at would be a race.  The
     framer stays, and the receiving thread gets its frame with it."""
     a, b = pair
-    fs = impl.framed_socket(a, ff.Lines())
+    fs = framed(impl, a, ff.Lines())
     receiver = peer(fs.recv)
     time.sleep(0.1)  # into its wait
     with pytest.raises(RuntimeError, match="another thread is receiving"):
@@ -188,7 +195,7 @@ def test_close_wakes_a_blocked_receive(impl: Any, pair: Any, how: str, timeout: 
     some bytes of it buffered) with OSError(EBADF), at once; the socket is closed."""
     a, b = pair
     a.settimeout(timeout)
-    fs = impl.framed_socket(a, ff.Lines())
+    fs = framed(impl, a, ff.Lines())
     b.sendall(b"part of a fram")
     receiver = peer(RECEIVES[how], fs)
     time.sleep(0.1)  # into its wait
@@ -204,26 +211,20 @@ def test_close_wakes_a_blocked_receive(impl: Any, pair: Any, how: str, timeout: 
 
 
 @pytest.mark.parametrize("timeout", [None, 30.0], ids=["blocking", "deadline"])
-def test_close_wakes_a_blocked_send(impl: Any, timeout: float | None) -> None:
+def test_close_wakes_a_blocked_send(impl: Any, pair: Any, timeout: float | None) -> None:
     """close() from another thread ends a send blocked on a full socket with
     OSError(EBADF) (not a broken pipe, nor an error of the dropped queue); the
     socket is closed and nothing stays queued."""
-    a, b = socket.socketpair()
-    dog = Watchdog([a, b], seconds=30)
-    try:
-        a.settimeout(timeout)
-        fs = impl.framed_socket(a, ff.LengthPrefixed(4))
-        sender = blocked_sender(fs, b)
-        fs.close()
-        with pytest.raises(OSError) as caught:
-            sender.finish()
-        assert_closed_error(caught.value)
-        assert a.fileno() == -1
-        assert fs.pending_output == 0
-    finally:
-        a.close()
-        b.close()
-        dog.cancel()
+    a, b = pair
+    a.settimeout(timeout)
+    fs = framed(impl, a, ff.LengthPrefixed(4))
+    sender = blocked_sender(fs, b)
+    fs.close()
+    with pytest.raises(OSError) as caught:
+        sender.finish()
+    assert_closed_error(caught.value)
+    assert a.fileno() == -1
+    assert fs.pending_output == 0
 
 
 def test_a_closed_descriptor_is_not_read_by_the_call_it_woke(impl: Any) -> None:
@@ -236,7 +237,7 @@ def test_a_closed_descriptor_is_not_read_by_the_call_it_woke(impl: Any) -> None:
     outcomes: dict[str, int] = {}
     for _ in range(rounds):
         a, b = socket.socketpair()
-        fs = impl.framed_socket(a, framer)
+        fs = framed(impl, a, framer)
 
         def receive(fs: Any = fs) -> list[bytes]:
             got: list[bytes] = []
@@ -265,7 +266,7 @@ def test_a_closed_descriptor_is_not_read_by_the_call_it_woke(impl: Any) -> None:
 def test_close_with_no_call_in_progress_closes_at_once(impl: Any, pair: Any) -> None:
     """With no call in another thread, close() closes the socket before it returns."""
     a, b = pair
-    fs = impl.framed_socket(a, ff.Lines())
+    fs = framed(impl, a, ff.Lines())
     fs.send(b"x")
     fs.close()
     assert a.fileno() == -1

@@ -22,7 +22,18 @@ import pytest
 import fastframe as ff
 from fastframe.errors import ConnectionClosed
 from tests.support.platforms import HAVE_POSIX_SIGNALS, requires_posix_signals
-from tests.support.sockets import IO_TIMEOUT, MiB, elapsed_of, later, pair, peer, read_all, transport  # noqa: F401 - fixtures
+from tests.support.sockets import (  # noqa: F401 - fixtures
+    IO_TIMEOUT,
+    MiB,
+    elapsed_of,
+    end_sending,
+    framed,
+    later,
+    pair,
+    peer,
+    read_all,
+    transport,
+)
 
 LP = ff.LengthPrefixed(4)
 FRAME = b"\x00\x00\x00\x0bhello world"  # LP: one frame, payload b"hello world"
@@ -41,7 +52,7 @@ CALLS: dict[str, tuple[Any, bytes, Callable[[Any], Any], Any]] = {
 
 def stall_then_finish(impl: Any, a: socket.socket, b: socket.socket, call: str) -> None:
     framer, wire, read, result = CALLS[call]
-    fs = impl.framed_socket(a, framer)
+    fs = framed(impl, a, framer)
     a.settimeout(0.2)
     half = len(wire) // 2
     b.sendall(wire[:half])
@@ -63,7 +74,7 @@ def test_a_deadline_too_short_to_wait_still_takes_what_has_arrived(impl: Any, pa
     and the compiled core's without a descriptor) raised TimeoutError at once."""
     framer, wire, read, result = CALLS[call]
     a, b = pair
-    fs = impl.framed_socket(a, framer)
+    fs = framed(impl, a, framer)
     b.sendall(wire)
     a.settimeout(1e-9)
     assert read(fs) == result
@@ -97,7 +108,7 @@ TRICKLED: dict[str, tuple[bytes, Callable[[Any], Any], Any]] = {
 
 def trickle_past_deadline(impl: Any, a: socket.socket, b: socket.socket, call: str) -> None:
     wire, read, result = TRICKLED[call]
-    fs = impl.framed_socket(a, LP)
+    fs = framed(impl, a, LP)
     a.settimeout(0.2)
     stop = threading.Event()
     sent = [0]
@@ -137,7 +148,7 @@ def test_settimeout_between_calls_takes_effect(impl: Any, pair: Any) -> None:
     """The mode is read from the socket at every call: blocking, timeout, non-blocking,
     timeout again, all on one FramedSocket."""
     a, b = pair
-    fs = impl.framed_socket(a, ff.Lines())
+    fs = framed(impl, a, ff.Lines())
     a.settimeout(0.1)
     exc, elapsed = elapsed_of(fs.recv, TimeoutError)
     assert elapsed < 1.0
@@ -157,7 +168,7 @@ def test_settimeout_between_calls_takes_effect(impl: Any, pair: Any) -> None:
 def test_buffered_frames_come_out_even_with_a_tiny_timeout(impl: Any, pair: Any) -> None:
     """Frames already here are returned at once, even with a 1 ms timeout."""
     a, b = pair
-    fs = impl.framed_socket(a, ff.Lines())
+    fs = framed(impl, a, ff.Lines())
     b.sendall(b"a\nb\nc\n")
     a.settimeout(0.001)
     assert fs.recv() == b"a"
@@ -170,7 +181,7 @@ def test_send_timeout_keeps_the_remainder_queued(impl: Any, transport: Any) -> N
     """A sender whose peer does not read: TimeoutError near the deadline, the unsent
     remainder in pending_output; it goes out, whole and first, before a later send."""
     a, b = transport
-    fs = impl.framed_socket(a, LP)
+    fs = framed(impl, a, LP)
     big = [bytes([i]) * (2 * MiB) for i in range(8)]  # 16 MiB: more than the socket buffers hold
     a.settimeout(0.2)
     exc, elapsed = elapsed_of(lambda: fs.send_many(big), TimeoutError)
@@ -182,7 +193,7 @@ def test_send_timeout_keeps_the_remainder_queued(impl: Any, transport: Any) -> N
     fs.send(b"after")
     assert fs.pending_output == 0 and not fs.wants_write
     assert fs.flush() is True
-    fs.shutdown_write()
+    end_sending(fs)
     data = reader.finish()
     frames = ff.LengthPrefixed(4).decoder().feed(data)
     assert [len(f) for f in frames] == [2 * MiB] * 8 + [5]
@@ -229,7 +240,7 @@ def test_sigint_interrupts_a_blocked_call(
     a, b = pair
     framer, wire, read, result = CALLS[call]
     a.settimeout(None if mode == "blocking" else 5.0)
-    fs = impl.framed_socket(a, framer)
+    fs = framed(impl, a, framer)
     b.sendall(wire[:3])
     killer = interrupt_main_after(0.1)
     try:
@@ -251,7 +262,7 @@ def test_alarm_handler_exception_propagates(impl: Any, pair: Any, main_thread_si
         raise Alarm("alarm")
 
     signal.signal(signal.SIGALRM, on_alarm)
-    fs = impl.framed_socket(a, LP)
+    fs = framed(impl, a, LP)
     b.sendall(FRAME[:6])
     read = {
         "recv": fs.recv,
@@ -285,7 +296,7 @@ def test_handler_that_returns_lets_the_call_go_on(impl: Any, pair: Any, main_thr
         ran.set()
 
     signal.signal(signal.SIGALRM, on_alarm)
-    fs = impl.framed_socket(a, LP)
+    fs = framed(impl, a, LP)
     b.sendall(FRAME[:5])
 
     def finish_after_handler() -> bool:
@@ -306,7 +317,7 @@ def test_sigint_during_iteration(impl: Any, pair: Any, main_thread_signals: None
     """Ctrl-C interrupts `for frame in fs` waiting for the next frame; the loop can be
     resumed and ends at EOF with every frame."""
     a, b = pair
-    fs = impl.framed_socket(a, ff.Lines())
+    fs = framed(impl, a, ff.Lines())
     b.sendall(b"one\ntw")
     got = []
     killer = interrupt_main_after(0.1)
@@ -335,7 +346,7 @@ def test_signal_during_a_blocked_send_keeps_the_rest_queued(
         raise Alarm("alarm")
 
     signal.signal(signal.SIGALRM, on_alarm)
-    fs = impl.framed_socket(a, LP)
+    fs = framed(impl, a, LP)
     payloads = [i.to_bytes(4, "big") * 256 for i in range(16 * 1024)]  # 16 MiB of frames
     signal.setitimer(signal.ITIMER_REAL, 0.1)
     exc, elapsed = elapsed_of(lambda: fs.send_many(payloads), Alarm)
@@ -345,7 +356,7 @@ def test_signal_during_a_blocked_send_keeps_the_rest_queued(
 
     def receive_everything() -> None:
         b.settimeout(IO_TIMEOUT)
-        reader = impl.framed_socket(b, LP)
+        reader = framed(impl, b, LP)
         while len(got) < len(payloads):
             got.extend(reader.recv_many())
 

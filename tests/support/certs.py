@@ -7,7 +7,6 @@ Contexts are made fresh per call: a test may change its own.
 
 from __future__ import annotations
 
-import functools
 import ssl
 
 import trustme
@@ -16,19 +15,22 @@ import trustme
 SERVER_NAME = "localhost"
 
 
-@functools.cache
+# Made at import, once: made on first use, two threads could each make their own.
+_AUTHORITY = trustme.CA()
+_SERVER = _AUTHORITY.issue_cert(SERVER_NAME, "127.0.0.1", "::1")
+_CLIENT = _AUTHORITY.issue_cert("client@fastframe.test")
+
+
 def authority() -> trustme.CA:
-    return trustme.CA()
+    return _AUTHORITY
 
 
-@functools.cache
 def server_cert() -> trustme.LeafCert:
-    return authority().issue_cert(SERVER_NAME, "127.0.0.1", "::1")
+    return _SERVER
 
 
-@functools.cache
 def client_cert() -> trustme.LeafCert:
-    return authority().issue_cert("client@fastframe.test")
+    return _CLIENT
 
 
 def server_context(*, version: ssl.TLSVersion | None = None, require_client_cert: bool = False) -> ssl.SSLContext:

@@ -1,9 +1,11 @@
-"""Socket fixtures and peers: connected socket pairs over every transport, a peer
-running in a thread, a watchdog that turns a hang into a failure, and what a test
-does with a FramedSocket's frames and timing.
+"""Socket fixtures and peers: connected socket pairs over every transport, TLS
+included, a peer running in a thread, a watchdog that turns a hang into a
+failure, and what a test does with a FramedSocket's frames and timing.
 
 Import the fixtures into a test module with
-``from tests.support.sockets import transport``.
+``from tests.support.sockets import transport``.  Make FramedSockets with
+``framed(impl, sock, framer)``: over a TLS transport it puts the session the
+fixture shook hands on beneath the FramedSocket.
 """
 
 from __future__ import annotations
@@ -12,21 +14,30 @@ import contextlib
 import errno
 import os
 import socket
+import ssl
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from fastframe._tls import Session
+from fastframe._waiting import Call
 from fastframe.errors import ConnectionClosed
 
+from . import certs
 from .platforms import LINGER_RESET, requires_unix_sockets, unix_socket_path
 
 # (socketpair() is AF_UNIX on Linux and macOS, TCP over 127.0.0.1 on Windows)
-KINDS = ["socketpair", "tcp4", "tcp6", pytest.param("unix", marks=requires_unix_sockets)]
+PLAIN_KINDS = ["socketpair", "tcp4", "tcp6", pytest.param("unix", marks=requires_unix_sockets)]
 TCP_KINDS = ["tcp4", "tcp6"]
+# TLS over TCP: "tls" is fastframe's own session (what connect(ssl=) and
+# start_tls() make), "tls-sslsocket" an ssl.SSLSocket given to FramedSocket.
+TLS_KINDS = ["tls", "tls-sslsocket"]
+KINDS = [*PLAIN_KINDS, *TLS_KINDS]
 
 #: every wait in these tests is bounded by this: a bug fails, it does not hang
 IO_TIMEOUT = 10.0
@@ -70,7 +81,7 @@ def listener(kind: str, directory: Path | None = None) -> tuple[socket.socket, A
 
 
 def connected_pair(kind: str, directory: Path | None = None) -> tuple[socket.socket, socket.socket]:
-    """A connected (a, b) pair of blocking stream sockets of the given kind.
+    """A connected (a, b) pair of blocking plain stream sockets of the given kind.
 
     TCP sockets get TCP_NODELAY, so every send goes out as its own segment."""
     if kind == "socketpair":
@@ -105,6 +116,9 @@ class Watchdog:
         self._timer.daemon = True
         self._timer.start()
 
+    def watch(self, sock: Any) -> None:
+        self._socks.append(sock)
+
     def _fire(self) -> None:
         self.fired = True
         for s in self._socks:
@@ -118,17 +132,26 @@ class Watchdog:
 
 
 @pytest.fixture(params=KINDS)
-def transport(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[socket.socket, socket.socket]]:
+def transport(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Any, Any]]:
     """A connected (a, b) pair: socketpair(), TCP on 127.0.0.1, TCP on ::1, AF_UNIX
-    at a path in tmp_path.  Both blocking; a watchdog shuts them down after 10 s."""
+    at a path in tmp_path, and TLS over TCP both ways.  Both blocking; a watchdog
+    shuts them down after 10 s."""
     with fresh_pair(request.param, tmp_path) as ab:
         yield ab
 
 
+@pytest.fixture(params=["socketpair", "tls"])
+def pair(request: pytest.FixtureRequest) -> Iterator[tuple[Any, Any]]:
+    """A socketpair(), and fastframe's TLS over TCP, with a watchdog, for tests
+    whose subject does not depend on the kind of socket (timing, signals,
+    argument checks)."""
+    with fresh_pair(request.param) as ab:
+        yield ab
+
+
 @pytest.fixture
-def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
-    """A socketpair() with a watchdog, for tests whose subject does not depend on the
-    transport (timing, signals, argument checks)."""
+def plain_pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    """A socketpair() with a watchdog, for tests of the plain socket itself."""
     with fresh_pair("socketpair") as ab:
         yield ab
 
@@ -149,16 +172,150 @@ def transport_kind(request: pytest.FixtureRequest) -> str:
 
 
 @contextlib.contextmanager
-def fresh_pair(kind: str, directory: Path | None = None) -> Iterator[tuple[socket.socket, socket.socket]]:
+def fresh_pair(kind: str, directory: Path | None = None) -> Iterator[tuple[Any, Any]]:
     """A connected pair of this kind under a watchdog, closed on exit."""
-    a, b = connected_pair(kind, directory)
+    a, b = connected_pair("tcp4" if kind in TLS_KINDS else kind, directory)
     dog = Watchdog([a, b])
+    ends: tuple[Any, Any] = (a, b)
     try:
-        yield a, b
+        if kind in TLS_KINDS:
+            ends = secured(a, b, kind)
+            dog.watch(ends[0])  # an SSLSocket took over a's descriptor
+        yield ends
     finally:
-        a.close()
-        b.close()
+        for sock in (*ends, a, b):
+            sock.close()
         dog.cancel()
+
+
+# -- TLS ---------------------------------------------------------------------------------
+
+# plain socket -> the TLS session the fixture shook hands on it, for framed()
+_SESSIONS: weakref.WeakKeyDictionary[socket.socket, Session] = weakref.WeakKeyDictionary()
+
+
+def secured(a: socket.socket, b: socket.socket, kind: str) -> tuple[Any, TlsEnd]:
+    """TLS over the plain pair, both handshakes done: ``a`` for a FramedSocket
+    (client side), ``b`` the peer's end (server side, a TlsEnd)."""
+    # No session tickets: TLS 1.3 sends them after the handshake, and a client
+    # that closes without having read them makes the kernel reset the
+    # connection, which tests of what the peer sees at close() would see
+    # instead of the end of the stream.  (Tickets are read in tests/sockets/test_tls.py.)
+    context = certs.server_context()
+    context.num_tickets = 0
+    server = Session(b, context, True, None)
+    shaking = peer(server.handshake)
+    try:
+        if kind == "tls":
+            client = Session(a, certs.client_context(), False, certs.SERVER_NAME)
+            client.handshake()
+            _SESSIONS[a] = client
+            end: Any = a
+        else:
+            end = certs.client_context().wrap_socket(a, server_hostname=certs.SERVER_NAME)
+    finally:
+        shaking.finish()
+    return end, TlsEnd(server)
+
+
+def framed(impl: Any, sock: Any, framer: Any) -> Any:
+    """``impl``'s FramedSocket over sock, over the TLS the fixture made on it if any."""
+    if isinstance(sock, TlsEnd):
+        fs = impl.framed_socket(sock.raw, framer)
+        fs._use_tls(sock.session)
+        return fs
+    fs = impl.framed_socket(sock, framer)
+    session = _SESSIONS.get(sock)
+    if session is not None:
+        fs._use_tls(session)
+    return fs
+
+
+def is_tls(sock: Any) -> bool:
+    """Whether a FramedSocket made of sock by framed() speaks TLS."""
+    return isinstance(sock, (TlsEnd, ssl.SSLSocket)) or sock in _SESSIONS
+
+
+def needs_detach(sock: Any) -> None:
+    """Skip the test over fastframe's own TLS: its session cannot be detached
+    (tests/sockets/test_tls.py tests the refusal)."""
+    if isinstance(sock, TlsEnd) or sock in _SESSIONS:
+        pytest.skip("detach() refuses fastframe's own TLS session (test_tls tests it)")
+
+
+def needs_half_close(sock: Any) -> None:
+    """Skip the test over an ssl.SSLSocket: its shutdown_write() is refused
+    (tests/sockets/test_tls.py tests the refusal)."""
+    if isinstance(sock, ssl.SSLSocket):
+        pytest.skip("shutdown_write() refuses an ssl.SSLSocket (test_tls tests it)")
+
+
+def end_sending(fs: Any) -> None:
+    """Tell the peer nothing more is coming: shutdown_write(), or close() where
+    that is refused (an ssl.SSLSocket: its peer reads a bare FIN as the end)."""
+    if isinstance(fs.tls, ssl.SSLSocket):
+        fs.close()
+    else:
+        fs.shutdown_write()
+
+
+class TlsEnd:
+    """The peer's end of a TLS connection: the plain socket's methods tests call
+    (sendall, recv, shutdown, ...), carried over a fastframe._tls.Session, so that
+    shutdown(SHUT_WR) sends close_notify and reading goes on after it.  Calls
+    wait as the plain socket's timeout says; anything else is the plain socket's."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.raw = session.socket
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)
+
+    def _wait(self, call: Call, writing: bool) -> None:
+        if not call.wait(writing):
+            raise BlockingIOError(errno.EAGAIN, "the socket is non-blocking and not ready")
+
+    def send(self, data: Any) -> int:
+        call = Call(self.raw, io_waits=False)
+        while True:
+            try:
+                return self.session.send(data)
+            except BlockingIOError:
+                self._wait(call, True)
+
+    def sendall(self, data: Any) -> None:
+        with memoryview(data) as view:
+            view = view.cast("B")
+            while view:
+                view = view[self.send(view) :]
+
+    def recv(self, size: int) -> bytes:
+        call = Call(self.raw, io_waits=False)
+        while True:
+            try:
+                return self.session.recv(size)
+            except BlockingIOError:
+                self._wait(call, False)
+
+    def recv_into(self, buffer: Any, nbytes: int = 0) -> int:
+        call = Call(self.raw, io_waits=False)
+        with memoryview(buffer) as view:
+            view = view.cast("B")
+            while True:
+                try:
+                    return self.session.recv_into(view[: nbytes or len(view)])
+                except BlockingIOError:
+                    self._wait(call, False)
+
+    def shutdown(self, how: int) -> None:
+        self.session.shutdown(how)
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def fileno(self) -> int:
+        return self.raw.fileno()
 
 
 # -- the peer ----------------------------------------------------------------------------
