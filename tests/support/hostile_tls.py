@@ -117,8 +117,6 @@ class TLSPeer:
         )
         #: ciphertext bytes this side has put on the wire (the handshake's included)
         self.sent = 0
-        #: plaintext this side received (a client under test may send too)
-        self.received = bytearray()
         #: the error this side's OpenSSL raised in ``alert()``
         self.alert_cause: ssl.SSLError | None = None
         #: the records of the alert ``alert()`` sent, as they went on the wire
@@ -229,23 +227,6 @@ class TLSPeer:
         else:
             raise ValueError(layout)
         self.send_records(pieces)
-
-    def recv_plaintext(self) -> bool:
-        """Read what the other side sends after the handshake, into ``received``;
-        False at its EOF (close_notify or FIN)."""
-        while True:
-            try:
-                data = self.tls.read(1 << 16)
-            except ssl.SSLWantReadError:
-                if not self.pull():
-                    return False
-                continue
-            except (ssl.SSLEOFError, ssl.SSLZeroReturnError):
-                return False
-            if not data:
-                return False
-            self.received += data
-            return True
 
     # -- ends ---------------------------------------------------------------------------
 
@@ -378,7 +359,6 @@ class Server:
     def __init__(self, script: Script, kind: str = "tcp4", **peer_args: Any) -> None:
         self._listener, self.address = listener(kind)
         self._listener.settimeout(IO_TIMEOUT)
-        self.accepted = threading.Event()
         self._peer = peer(self._serve, script, _with_context(peer_args))
 
     def _serve(self, script: Script, peer_args: dict[str, Any]) -> Any:
@@ -386,7 +366,6 @@ class Server:
             sock, _ = self._listener.accept()
         finally:
             self._listener.close()
-        self.accepted.set()
         if sock.family != socket.AF_UNIX:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         tls = TLSPeer(sock, **peer_args)
