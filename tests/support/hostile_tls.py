@@ -329,9 +329,8 @@ Script = Callable[[TLSPeer], Any]
 
 
 def _with_context(peer_args: dict[str, Any]) -> dict[str, Any]:
-    """The peer's arguments with its context made here, in the test's thread: the
-    test authority (certs.authority(), a functools.cache) is made once only if it is
-    not first made by two threads at the same time."""
+    """The peer's arguments with its context made here, in the test's thread (a
+    context that cannot be made fails the test, not the peer's thread)."""
     if peer_args.get("context") is None:
         server_side = peer_args.get("server_side", True)
         peer_args = {**peer_args, "context": certs.server_context() if server_side else certs.client_context()}
