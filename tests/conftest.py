@@ -68,6 +68,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("impl", impls, ids=[i.name for i in impls])
 
 
+# modules whose FramedSockets speak TLS in every test (after a plaintext start at most)
+TLS_MODULES = ("tests.sockets.test_tls", "tests.sockets.test_tls_hostile")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """TLS takes the socket object's path on every core: the compiled core's
     object-path variant would run its TLS cases a second time, the same way."""
@@ -76,7 +80,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         params = getattr(item, "callspec", None)
         params = params.params if params is not None else {}
         impl = params.get("impl")
-        over_tls = any(params.get(name) in TLS_KINDS for name in ("transport", "pair", "kind", "transport_kind"))
+        over_tls = item.module is not None and item.module.__name__ in TLS_MODULES or any(
+            params.get(name) in TLS_KINDS for name in ("transport", "pair", "kind", "transport_kind")
+        )
         (drop if over_tls and impl is not None and not impl.fd_path else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)

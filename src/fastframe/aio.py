@@ -766,6 +766,9 @@ def _fresh(exc: BaseException) -> BaseException:
     except Exception:  # a constructor that does not take its args back
         return exc.with_traceback(None)
     fresh.__cause__ = exc.__cause__
+    # what is set outside args: ssl.SSLError's reason and library,
+    # SSLCertVerificationError's verify_code and verify_message
+    fresh.__dict__.update(exc.__dict__)
     return fresh
 
 

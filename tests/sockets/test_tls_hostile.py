@@ -533,7 +533,9 @@ LATE = 1.0
 
 
 @pytest.mark.parametrize("via", ["wrap", "start_tls"])
-def test_the_deadline_holds_against_a_late_trickle(impl: Any, via: str, version: ssl.TLSVersion) -> None:
+def test_the_deadline_holds_against_a_late_trickle(
+    impl: Any, via: str, version: ssl.TLSVersion, request: pytest.FixtureRequest
+) -> None:
     """The worst trickle for a deadline: silence for most of the timeout (0.8 of
     1 s), then a record one byte per 100 ms.  ``recv_many()`` raises TimeoutError
     after about 1 s, the deadline of the whole call.  Waiting up to the timeout per
@@ -542,6 +544,13 @@ def test_the_deadline_holds_against_a_late_trickle(impl: Any, via: str, version:
     would end at about 1.8 s.  (In TLS 1.3 the server's session tickets, sent
     after the handshake, make the socket readable as the call starts: ssl's own wait
     then starts with the call's.  TLS 1.2 has none.)"""
+    if via == "wrap" and version == ssl.TLSVersion.TLSv1_2:  # (1.3: see above)
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="an ssl.SSLSocket waits inside ssl for the rest of a record, up to its whole timeout",
+            )
+        )
     script = h.script(h.handshake, h.pause(0.8), h.trickled_record(h.CUT, 0.1), h.hold)
     with h.serve(script, context=certs.server_context(version=version)) as server:
         fs = tls_client(impl, server.address, version, via)
@@ -773,8 +782,24 @@ async def aio_receive(
             await asyncio.wait_for(writer.wait_closed(), IO_TIMEOUT)
 
 
+# asyncio's and uvloop's TLS layer raises out of its read loop before it hands
+# on what it decrypted in that read: the frames before a bad record are lost
+# (asyncio's own streams lose the bytes too).  Keeping them needs fastframe.aio to
+# run the TLS session itself, as FramedSocket does.
+AIO_LOSES_BEFORE_AN_ERROR = pytest.mark.xfail(
+    strict=True, reason="the event loops' TLS layer drops what it decrypted before a bad record"
+)
+
+
+def aio_names() -> list[Any]:
+    return [
+        pytest.param(name, marks=AIO_LOSES_BEFORE_AN_ERROR) if AFTER_EXPECTED[name][1] == LIKE_STDLIB else name
+        for name in sorted(h.AFTER_HANDSHAKE)
+    ]
+
+
 @pytest.mark.parametrize("style", AIO_STYLES)
-@pytest.mark.parametrize("name", sorted(h.AFTER_HANDSHAKE))
+@pytest.mark.parametrize("name", aio_names())
 def test_hostile_server_aio(loop_kind: str, name: str, style: str, version: ssl.TLSVersion) -> None:
     """Each behaviour after the handshake met by a fastframe.aio reader
     (``open_connection(ssl=, server_hostname=)``, the selected core), on asyncio and
