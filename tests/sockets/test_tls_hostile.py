@@ -873,3 +873,17 @@ def test_broken_handshake_aio(loop_kind: str, name: str, version: ssl.TLSVersion
     else:
         reference = asyncio_handshake_ending(name, version, loop_kind)
         assert type(got) is type(reference) and got.args == reference.args, f"{got!r}, asyncio: {reference!r}"
+
+
+@pytest.mark.parametrize("name", ["garbage", "alert-between"])
+def test_aio_raises_the_ssl_error_as_ssl_made_it(loop_kind: str, name: str, version: ssl.TLSVersion) -> None:
+    """A bad record with no frame before it (none to lose): the aio reader raises
+    the SSLError ssl made, its library and reason kept (a copy of the error,
+    made to raise it again, once dropped them: they are set outside args)."""
+    behaviour = {"garbage": h.raw(h.GARBAGE), "alert-between": h.alert}[name]
+    reference = stdlib_error(name, version)
+    with h.serve(h.script(h.handshake, behaviour, h.hold), context=certs.server_context(version=version)) as server:
+        frames, ending, _ = run(loop_kind, aio_receive, server.address, version, "aio-recv", IO_TIMEOUT, reports=[])
+    assert frames == []
+    assert same_ssl_error(ending, reference), (ending, reference)
+    assert ending.reason is not None
