@@ -1,6 +1,7 @@
 """``fastframe echo-server`` and ``echo-client``, run as real commands in
 subprocesses (on the same fastframe and FASTFRAME_PURE_PYTHON choice as this
-process), and the ``--framing`` parser they share, in process.
+process), in the clear and over TLS, and the ``--framing`` parser they share, in
+process.  TLS certificates are made by trustme when a test asks for them.
 
 Every wait on a subprocess or a socket is bounded by TIMEOUT, so that a bug
 fails a test instead of hanging it.
@@ -22,6 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import trustme
 
 import fastframe as ff
 from fastframe._cli.framing import add_framing_arguments, framer_from_args, parse_framing, unescape
@@ -121,7 +123,7 @@ def assert_stopped_cleanly(server: Server, signum: int = signal.SIGINT) -> None:
 
 REPORT = re.compile(
     r"messages: (?P<count>\d+) of (?P<size>\d+) bytes, (?P<mode>\w+), (?P<framing>\S+), "
-    r"(?P<loop>\w+), (?P<implementation>\w+)\n"
+    r"(?P<loop>\w+), (?P<implementation>\w+)(?:, (?P<tls>TLSv[\d.]+))?\n"
     r"time: \d+\.\d{4} s\n"
     r"rate: \d+ messages/s\n"
     r"latency: p50 (?P<p50>[\d.]+) us, p90 (?P<p90>[\d.]+) us, p99 (?P<p99>[\d.]+) us, "
@@ -136,12 +138,15 @@ def check_report(
     mode: str,
     framing: str,
     loop: str,
+    tls: str | None = None,
 ) -> None:
-    assert (result.returncode, result.stderr) == (0, "")
+    """``tls``: the TLS version the report must end its first line with."""
+    stderr = result.stderr if tls is None else without_eof_warnings(result.stderr)
+    assert (result.returncode, stderr) == (0, "")
     report = REPORT.fullmatch(result.stdout)
     assert report, result.stdout
-    assert report.group("count", "size", "mode", "framing", "loop", "implementation") == (
-        str(count), str(size), mode, framing, loop, ff.IMPLEMENTATION
+    assert report.group("count", "size", "mode", "framing", "loop", "implementation", "tls") == (
+        str(count), str(size), mode, framing, loop, ff.IMPLEMENTATION, tls
     )
     latencies = [float(report[q]) for q in ("p50", "p90", "p99", "max")]
     assert latencies == sorted(latencies)
@@ -254,6 +259,218 @@ def test_stop_with_a_client_connected(start_server: Callable[..., Server]) -> No
         assert idle.recv(100) == b"hi\n"  # the server serves it
         assert_stopped_cleanly(server)
         assert idle.recv(100) == b""  # and closed it on the way out
+
+
+# -- TLS -------------------------------------------------------------------------------
+
+# fastframe.aio returns True from eof_received() on TLS connections too, and
+# asyncio logs this line each time one of them ends, in the server and in the
+# client (issue 14; the aio side's TLS work changes that).  The TLS tests let
+# this line by, and only it; test_tls_echo_logs_nothing says what is wanted.
+EOF_WARNING = "returning true from eof_received() has no effect when using ssl\n"
+
+
+def without_eof_warnings(err: str) -> str:
+    return err.replace(EOF_WARNING, "")
+
+
+class TLSFiles:
+    """PEM files trustme made for a test: a certificate authority (``ca``), the
+    server's certificate for localhost and 127.0.0.1 with its key in one file
+    (``server``) and apart (``cert``, ``key``), and another authority (``other_ca``)."""
+
+    def __init__(self, folder: Path) -> None:
+        authority = trustme.CA()
+        server = authority.issue_cert("localhost", "127.0.0.1")
+        self.ca = str(folder / "ca.pem")
+        self.server = str(folder / "server.pem")
+        self.cert = str(folder / "cert.pem")
+        self.key = str(folder / "key.pem")
+        self.other_ca = str(folder / "other-ca.pem")
+        authority.cert_pem.write_to_path(self.ca)
+        server.private_key_and_cert_chain_pem.write_to_path(self.server)
+        server.cert_chain_pems[0].write_to_path(self.cert)
+        server.private_key_pem.write_to_path(self.key)
+        trustme.CA().cert_pem.write_to_path(self.other_ca)
+
+
+@pytest.fixture
+def tls_files(tmp_path: Path) -> TLSFiles:
+    return TLSFiles(tmp_path)
+
+
+def assert_stopped_cleanly_over_tls(server: Server) -> None:
+    status, out, err = server.stop()
+    assert (status, out, without_eof_warnings(err)) == (0 if HAVE_POSIX_SIGNALS else None, "", "")
+
+
+@pytest.mark.parametrize(
+    ("framing", "transport", "loop", "key"),
+    [
+        ("length", "tcp", "asyncio", "in-certfile"),
+        ("lines", "tcp", "asyncio", "keyfile"),
+        pytest.param("netstring", "unix", "asyncio", "in-certfile", marks=requires_unix_sockets),
+        pytest.param("length:2", "tcp", "uvloop", "keyfile", marks=needs_uvloop),
+        pytest.param("varint", "unix", "uvloop", "in-certfile", marks=[needs_uvloop, requires_unix_sockets]),
+    ],
+)
+def test_echo_over_tls(
+    start_server: Callable[..., Server],
+    tls_files: TLSFiles,
+    tmp_path: Path,
+    framing: str,
+    transport: str,
+    loop: str,
+    key: str,
+) -> None:
+    path = unix_socket_path(tmp_path, "echo.sock")
+    where = ["--unix", path] if transport == "unix" else ["--port", "0"]
+    if key == "keyfile":
+        certificate = ["--certfile", tls_files.cert, "--keyfile", tls_files.key]
+    else:
+        certificate = ["--certfile", tls_files.server]
+    server = start_server(*where, "--framing", framing, "--loop", loop, "--tls", *certificate)
+    # over TCP the name checked is --host's (127.0.0.1, an address in the
+    # certificate); a Unix socket has none, so it is given
+    name = ["--server-hostname", "localhost"] if transport == "unix" else []
+    for mode in ("pingpong", "pipeline"):
+        result = run(
+            "echo-client", *server.where, "--framing", framing, "--loop", loop, "--mode", mode,
+            "--tls", "--cafile", tls_files.ca, *name,
+        )
+        check_report(result, 1000, 64, mode, framing, loop, tls="TLSv1.3")
+    # frames bigger than a TLS record (16 KiB), and than the receive buffers
+    result = run(
+        "echo-client", *server.where, "--framing", framing, "--loop", loop, "--mode", "pipeline",
+        "-n", "20", "--size", "65535" if framing == "length:2" else "200000",
+        "--tls", "--cafile", tls_files.ca, *name,
+    )
+    check_report(result, 20, 65535 if framing == "length:2" else 200000, "pipeline", framing, loop, tls="TLSv1.3")
+    assert_stopped_cleanly_over_tls(server)
+    assert not os.path.exists(path)
+
+
+@pytest.mark.xfail(reason="asyncio logs EOF_WARNING: fastframe.aio returns True from eof_received() over TLS")
+def test_tls_echo_logs_nothing(start_server: Callable[..., Server], tls_files: TLSFiles) -> None:
+    server = start_server("--tls", "--certfile", tls_files.server)
+    result = run("echo-client", *server.where, "-n", "10", "--tls", "--cafile", tls_files.ca)
+    status, out, err = server.stop()
+    assert (result.returncode, result.stderr, status, out, err) == (0, "", 0 if HAVE_POSIX_SIGNALS else None, "", "")
+
+
+@pytest.mark.parametrize(
+    ("client", "message"),
+    [
+        pytest.param(
+            [],  # the system's trust store, which does not hold the test's authority
+            r"cannot connect to 127\.0\.0\.1:\d+: TLS: certificate verify failed: unable to get local issuer certificate",
+            id="unknown-authority",
+        ),
+        pytest.param(
+            ["--cafile", "{other_ca}"],
+            r"cannot connect to 127\.0\.0\.1:\d+: TLS: certificate verify failed: unable to get local issuer certificate",
+            id="other-authority",
+        ),
+        pytest.param(
+            ["--cafile", "{ca}", "--server-hostname", "example.com"],
+            r"cannot connect to 127\.0\.0\.1:\d+: TLS: certificate verify failed: "
+            r"Hostname mismatch, certificate is not valid for 'example\.com'\.",
+            id="hostname-mismatch",
+        ),
+    ],
+)
+def test_tls_client_refuses_a_certificate(
+    start_server: Callable[..., Server], tls_files: TLSFiles, client: list[str], message: str
+) -> None:
+    server = start_server("--tls", "--certfile", tls_files.server)
+    options = [option.format(**vars(tls_files)) for option in client]
+    result = run("echo-client", *server.where, "-n", "10", "--timeout", "10", "--tls", *options)
+    assert (result.returncode, result.stdout) == (3, "")
+    assert re.fullmatch(message + "\n", result.stderr), result.stderr
+    # a client whose handshake failed is dropped without a word
+    assert_stopped_cleanly_over_tls(server)
+
+
+def test_tls_and_plain_do_not_meet(start_server: Callable[..., Server], tls_files: TLSFiles) -> None:
+    tls_server = start_server("--tls", "--certfile", tls_files.server)
+    result = run("echo-client", *tls_server.where, "-n", "10", "--timeout", "10")
+    # the TLS server hangs up on bytes that are no handshake: closed or reset
+    assert (result.returncode, result.stdout) == (1, "")
+    assert re.fullmatch(
+        r"(the server closed the connection|connection lost: connection reset by peer) "
+        r"\(0 of 10 echoes received\)\n",
+        result.stderr,
+    ), result.stderr
+    assert_stopped_cleanly_over_tls(tls_server)
+
+    plain_server = start_server()
+    result = run("echo-client", *plain_server.where, "-n", "10", "--timeout", "10", "--tls", "--cafile", tls_files.ca)
+    assert (result.returncode, result.stdout) == (3, "")
+    assert re.fullmatch(
+        r"cannot connect to 127\.0\.0\.1:\d+: "
+        r"(the server hung up during the TLS handshake|connection reset by peer)\n",
+        result.stderr,
+    ), result.stderr
+    # the plain server reads the client's hello as a frame header: a frame too large
+    status, out, err = plain_server.stop()
+    assert (status, out) == (0 if HAVE_POSIX_SIGNALS else None, "")
+    assert re.fullmatch(r"client 1 \(127\.0\.0\.1:\d+\): FrameTooLarge: .*; closed\n", err), err
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        ("echo-server --tls", "--tls needs --certfile (the server's certificate)"),
+        ("echo-server --certfile {server}", "--certfile goes with --tls"),
+        ("echo-server --keyfile {key}", "--keyfile goes with --tls"),
+        ("echo-server --tls --certfile {missing}", "--certfile {missing}: no such file or directory"),
+        ("echo-server --tls --certfile {cert} --keyfile {missing}", "--keyfile {missing}: no such file or directory"),
+        ("echo-server --tls --certfile {folder}", "--certfile {folder}: is a directory"),
+        (
+            "echo-server --tls --certfile {cert}",  # the key is in neither file
+            "--certfile {cert}: not a PEM certificate chain and its private key (PEM lib)",
+        ),
+        (
+            "echo-server --tls --certfile {ca}",
+            "--certfile {ca}: not a PEM certificate chain and its private key (PEM lib)",
+        ),
+        (
+            "echo-server --tls --certfile {cert} --keyfile {other_ca}",
+            "--certfile {cert} with --keyfile {other_ca}: not a PEM certificate chain and its private key (PEM lib)",
+        ),
+        ("echo-client --port 1 --cafile {ca}", "--cafile goes with --tls"),
+        ("echo-client --port 1 --server-hostname localhost", "--server-hostname goes with --tls"),
+        ("echo-client --port 1 --tls --cafile {missing}", "--cafile {missing}: no such file or directory"),
+        (
+            "echo-client --port 1 --tls --cafile {key}",
+            "--cafile {key}: no PEM certificate to trust (no certificate or crl found)",
+        ),
+        (
+            "echo-client --unix x --tls --cafile {ca}",
+            "--tls with --unix needs --server-hostname (no --host to check)",
+        ),
+    ],
+)
+def test_tls_usage_errors(tls_files: TLSFiles, tmp_path: Path, command: str, message: str) -> None:
+    names = {**vars(tls_files), "missing": str(tmp_path / "missing.pem"), "folder": str(tmp_path)}
+    result = run(*[word.format(**names) for word in command.split()])
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith("usage: fastframe")
+    assert result.stderr.splitlines()[-1].endswith("error: " + message.format(**names))
+
+
+def test_tls_reasons() -> None:
+    import ssl
+
+    from fastframe._cli.echo import _reason
+
+    # OpenSSL's error number is not the system's: errno 1 is no "operation not permitted"
+    assert _reason(ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)")) == (
+        "TLS: wrong version number"
+    )
+    assert _reason(ssl.SSLEOFError(8, "EOF occurred in violation of protocol (_ssl.c:2427)")) == (
+        "TLS: EOF occurred in violation of protocol"
+    )
 
 
 # -- failures --------------------------------------------------------------------------

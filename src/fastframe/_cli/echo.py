@@ -1,5 +1,5 @@
 """``echo-server`` and ``echo-client``: a framed echo over TCP or a Unix socket,
-on asyncio (or uvloop) with ``fastframe.aio``.
+on asyncio (or uvloop) with ``fastframe.aio``, in the clear or over TLS.
 
 Their output formats and exit statuses are ``SERVER_EPILOG`` and ``CLIENT_EPILOG``
 below, which ``--help`` shows.  asyncio and uvloop are imported by ``run``: this
@@ -24,8 +24,11 @@ from typing import TYPE_CHECKING, Any
 from .. import IMPLEMENTATION, Delimited, FixedSize, Framer
 from ..errors import ConnectionClosed, FastframeError, IncompleteFrame
 from .framing import add_framing_arguments, framer_from_args, int_type
+from .tls import add_tls_arguments, context_from_args, is_ssl_error, ssl_words
 
 if TYPE_CHECKING:
+    import ssl
+
     from ..aio import FramedReader, FramedWriter
 
 SERVER_EPILOG = """\
@@ -36,11 +39,13 @@ output:
   stderr: one line for each client dropped (bad framing, connection lost).
   SIGINT or SIGTERM stops the server (a SIGINT ignored at start, as in a
   shell script's background job, stays ignored).  A --host name that
-  resolves to several addresses listens on the first.
+  resolves to several addresses listens on the first.  With --tls a client
+  whose TLS handshake fails is dropped without a word.
 
 exit status:
   0  stopped by SIGINT or SIGTERM
-  2  bad arguments (with a usage message)
+  2  bad arguments (with a usage message), a --certfile or --keyfile that
+     cannot be read or is not a PEM certificate chain and its key included
   3  cannot listen (address in use, unknown host, ...): one line on stderr
 """
 
@@ -54,14 +59,19 @@ pingpong latency is each message's round trip; pipeline latency runs from the
 moment a message is handed to the transport to the arrival of its echo.
 Percentiles are nearest-rank.  Payloads are the message number and a dot,
 repeated to --size bytes (digits remapped to avoid a delimiter).  The first
-line ends with the event loop and fastframe's IMPLEMENTATION.
+line ends with the event loop and fastframe's IMPLEMENTATION, and with --tls
+the TLS version (TLSv1.3).  In the clear the client half-closes after the last
+echo and expects the server to close cleanly with nothing more; asyncio's TLS
+connections cannot half-close, so with --tls it closes (close_notify) instead.
 
 exit status:
-  0  every echo matched, in order, then the server closed cleanly
+  0  every echo matched, in order, then the server closed cleanly (in the clear)
   1  an echo differed, the connection was lost, the server's framing was bad,
      or --timeout passed: one line on stderr
-  2  bad arguments (with a usage message)
-  3  cannot connect (refused, unknown host, ...): one line on stderr
+  2  bad arguments (with a usage message), a --cafile that cannot be read or
+     holds no PEM certificate included
+  3  cannot connect (refused, unknown host, a failed TLS handshake, ...): one
+     line on stderr
 """
 
 DEFAULT_HOST = "127.0.0.1"
@@ -113,6 +123,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument(
         "--loop", choices=("asyncio", "uvloop"), default="asyncio", help="event loop"
     )
+    add_tls_arguments(parser, server)
     # Checks that involve several options run in run(), and are usage errors too.
     parser.set_defaults(usage_error=parser.error)
 
@@ -123,12 +134,14 @@ def run(args: argparse.Namespace) -> int:
         args.usage_error("--host does not go with --unix")
     if args.unix is not None and not hasattr(socket, "AF_UNIX"):
         args.usage_error("--unix: this platform has no Unix sockets (use --port)")
+    server = args.command == "echo-server"
     try:
         framer = framer_from_args(args)
+        context = context_from_args(args, server)
     except ValueError as exc:
         args.usage_error(str(exc))
-    if args.command == "echo-server":
-        return _event_loop(args)(_serve(args, framer))
+    if server:
+        return _event_loop(args)(_serve(args, framer, context))
     if args.size is not None:
         size = args.size
     else:
@@ -138,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
         framer.encode(payload(0))
     except ValueError as exc:
         args.usage_error(f"--size {size} does not fit --framing {args.framing}: {exc}")
-    return _event_loop(args)(_client(args, framer, payload))
+    return _event_loop(args)(_client(args, framer, payload, context))
 
 
 def _event_loop(args: argparse.Namespace) -> Callable[[Any], int]:
@@ -157,7 +170,7 @@ def _event_loop(args: argparse.Namespace) -> Callable[[Any], int]:
 # -- echo-server -------------------------------------------------------------------
 
 
-async def _serve(args: argparse.Namespace, framer: Framer) -> int:
+async def _serve(args: argparse.Namespace, framer: Framer, context: ssl.SSLContext | None) -> int:
     import asyncio
     import signal
 
@@ -188,7 +201,7 @@ async def _serve(args: argparse.Namespace, framer: Framer) -> int:
     where = args.unix if args.unix is not None else _address(host, args.port)
     try:
         if args.unix is not None:
-            server = await aio.start_unix_server(serve_client, args.unix, framer)
+            server = await aio.start_unix_server(serve_client, args.unix, framer, ssl=context)
             inode = os.stat(args.unix).st_ino
             print(f"listening on unix {args.unix}", flush=True)
         else:
@@ -199,7 +212,7 @@ async def _serve(args: argparse.Namespace, framer: Framer) -> int:
                 )
             )[0]
             server = await aio.start_server(
-                serve_client, str(sockaddr[0]), args.port, framer, family=family
+                serve_client, str(sockaddr[0]), args.port, framer, family=family, ssl=context
             )
             bound = server.sockets[0].getsockname()
             print(f"listening on {bound[0]} {bound[1]}", flush=True)
@@ -260,7 +273,10 @@ class _Failure(Exception):
 
 
 async def _client(
-    args: argparse.Namespace, framer: Framer, payload: Callable[[int], bytes]
+    args: argparse.Namespace,
+    framer: Framer,
+    payload: Callable[[int], bytes],
+    context: ssl.SSLContext | None,
 ) -> int:
     import asyncio
 
@@ -272,19 +288,30 @@ async def _client(
     def time_left() -> float | None:
         return None if deadline is None else max(0.0, deadline - loop.time())
 
+    host = DEFAULT_HOST if args.host is None else args.host
+    # asyncio refuses server_hostname without ssl
+    tls: dict[str, Any] = {}
+    if context is not None:
+        tls = {"ssl": context, "server_hostname": args.server_hostname or host}
     if args.unix is not None:
         where = args.unix
-        connecting = aio.open_unix_connection(args.unix, framer)
+        connecting = aio.open_unix_connection(args.unix, framer, **tls)
     else:
-        host = DEFAULT_HOST if args.host is None else args.host
         where = _address(host, args.port)
-        connecting = aio.open_connection(host, args.port, framer)
+        connecting = aio.open_connection(host, args.port, framer, **tls)
     try:
         reader, writer = await asyncio.wait_for(connecting, time_left())
     except asyncio.TimeoutError:
         return _fail(3, f"cannot connect to {where}: timed out after {args.timeout:g} s")
     except OSError as exc:
-        return _fail(3, f"cannot connect to {where}: {_reason(exc)}")
+        reason = _reason(exc)
+        if not reason and context is not None:
+            # asyncio's word for the end of the stream inside the TLS handshake:
+            # a ConnectionResetError with no message
+            reason = "the server hung up during the TLS handshake"
+        return _fail(3, f"cannot connect to {where}: {reason}")
+    tls_object = writer.get_extra_info("ssl_object")
+    tls_version = None if tls_object is None else tls_object.version()
 
     latencies: list[int] = []  # ns, one per echo checked
     exchange = _exchange(reader, writer, args.mode, payload, args.count, latencies)
@@ -297,7 +324,7 @@ async def _client(
     else:
         writer.close()
         await writer.wait_closed()
-        print(_report(args, len(payload(0)), type(loop), elapsed, latencies))
+        print(_report(args, len(payload(0)), type(loop), tls_version, elapsed, latencies))
         return 0
     writer.abort()  # a broken exchange: no point waiting for buffers to drain
     return _fail(1, f"{failure} ({len(latencies)} of {args.count} echoes received)")
@@ -312,13 +339,15 @@ async def _exchange(
     latencies: list[int],
 ) -> int:
     """Send ``count`` messages, check their echoes, half-close and expect a clean
-    EOF; the time the messages took, in ns."""
+    EOF (not over TLS: see CLIENT_EPILOG); the time the messages took, in ns."""
     start = time.perf_counter_ns()
     if mode == "pipeline":
         await _pipeline(reader, writer, payload, count, latencies)
     else:
         await _pingpong(reader, writer, payload, count, latencies)
     elapsed = time.perf_counter_ns() - start
+    if not writer.can_write_eof():  # TLS: closing sends close_notify, and stops reading
+        return elapsed
     writer.write_eof()
     try:
         extra = await reader.recv()
@@ -407,7 +436,12 @@ def _failure(exc: _Failure | FastframeError | OSError) -> str:
 
 
 def _report(
-    args: argparse.Namespace, size: int, loop_type: type, elapsed: int, latencies: list[int]
+    args: argparse.Namespace,
+    size: int,
+    loop_type: type,
+    tls_version: str | None,
+    elapsed: int,
+    latencies: list[int],
 ) -> str:
     """The client's report (see CLIENT_EPILOG); times in ns."""
     loop_name = loop_type.__module__.partition(".")[0]  # asyncio or uvloop
@@ -419,7 +453,7 @@ def _report(
     )
     return (
         f"messages: {args.count} of {size} bytes, {args.mode}, {args.framing}, {loop_name}, "
-        f"{IMPLEMENTATION}\n"
+        f"{IMPLEMENTATION}{'' if tls_version is None else ', ' + tls_version}\n"
         f"time: {seconds:.4f} s\n"
         f"rate: {len(latencies) / seconds:.0f} messages/s\n"
         f"latency: {latency}"
@@ -470,7 +504,11 @@ _SOCKET_ERRORS: tuple[tuple[type[OSError], str], ...] = (
 
 
 def _reason(exc: OSError) -> str:
-    """What went wrong, in lower case, without the error number."""
+    """What went wrong, in lower case, without the error number (a TLS error:
+    "TLS: " and OpenSSL's words)."""
+    if is_ssl_error(exc):
+        # its errno is OpenSSL's, not the system's: strerror would say nonsense
+        return "TLS: " + ssl_words(exc)
     if isinstance(exc, socket.gaierror):
         text = exc.strerror or str(exc)
     elif exc.errno:
