@@ -2,7 +2,8 @@
 
 A ratio "A vs B" is A's median speed over B's, from the same run: how many times
 faster A is (0.5x = half B's speed).  MB/s counts wire bytes (headers included)
-at 10**6 bytes per MB.
+at 10**6 bytes per MB.  "spread" is (fastest - slowest window) / median: when it
+is large, something else was using the machine.
 """
 
 from __future__ import annotations
@@ -97,17 +98,18 @@ def facts_lines(facts: dict[str, Any]) -> list[str]:
 
 
 def recv_table(group: dict[str, Any]) -> str:
-    """A receive group's table: frames/s, MB/s and the ratios to the peers that ran,
-    then what could not run here, and why."""
+    """A receive group's table: frames/s, MB/s, the spread of the windows and the
+    ratios to the peers that ran, then what could not run here, and why."""
     measured = rows(group)
     speed = {row.contender: row.bytes_per_s for row in measured}
     references = [name for name in REFERENCES if name in speed]
-    header = ["contender", "frames/s", "MB/s", *(f"vs {name}" for name in references)]
+    header = ["contender", "frames/s", "MB/s", "spread", *(f"vs {name}" for name in references)]
     body = [
         [
             row.contender,
             si(row.frames_per_s),
             f"{row.bytes_per_s / 1e6:,.0f}",
+            f"{row.spread * 100:.0f}%",
             *(f"{row.bytes_per_s / speed[name]:.2f}x" for name in references),
         ]
         for row in measured
