@@ -2,8 +2,8 @@
 in a subprocess, on the same fastframe (and FASTFRAME_PURE_PYTHON choice) as this
 test process.  Nothing here looks at the speeds, only at what is printed and saved.
 
-One full ``--quick`` run; the other runs use one payload size, a few contenders
-and short windows.
+One full ``--quick`` run, in the clear and with ``--tls``; the other runs use one
+payload size, a few contenders and short windows.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,7 +23,7 @@ from pathlib import Path
 import pytest
 
 import fastframe
-from fastframe._bench.contenders import RECEIVERS
+from fastframe._bench.contenders import RECEIVERS, TLS_RECEIVERS
 from tests.support.children import child_env
 from tests.support.platforms import HAVE_UNIX_SOCKETS, child_signal_defaults
 
@@ -69,6 +71,89 @@ def test_quick_prints_a_table_per_payload_size() -> None:
     for name in ("best-python", "howto", "streams@asyncio", "fastframe-python.recv_many"):
         assert f"\n  {name} " in table, name  # these run everywhere
     assert "window 1/" in done.stderr and "(round 3/3)" in done.stderr  # progress
+
+
+def test_tls_quick_adds_tables_and_targets_over_tls(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    done = bench("--quick", "--tls", "--json", str(path))
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    sizes = ["64 B", "1 KiB", "64 KiB"]
+    headings = [f"recv {size} payloads" for size in sizes]
+    headings += [f"recv {size} payloads over TLS" for size in sizes]
+    assert [line for line in out.splitlines() if re.search(r" payloads( over TLS)?$", line)] == headings
+    # the certificate, made now with cryptography (trustme, in the test extra, needs it)
+    assert re.search(
+        r"\nTLS: TLSv1\.[23] \S+; a self-signed ECDSA P-256 certificate for localhost, checked "
+        r"\(made with cryptography [\d.]+\); a full handshake per window\n",
+        out,
+    ), out
+    plain, tls = out.split("recv 64 B payloads over TLS")
+    assert "tls-" not in plain  # the tables in the clear are as without --tls
+    small = tls.split("recv 1 KiB payloads over TLS")[0]
+    for name in TLS_RECEIVERS:  # a row, or a line saying why it did not run
+        assert f"  {name} " in small or f"{name}," in small or f"{name}:" in small, name
+    for name in ("tls-best-python", "tls-streams@asyncio", "tls-sink", "tls-sender", "tls-fastframe-python.recv_many"):
+        assert f"\n  {name} " in small, name  # these run everywhere
+    assert "  spread  vs tls-best-python" in small and "vs tls-streams@asyncio" in small and "vs tls-sink" in small
+    # the targets over TLS, each met or missed (speeds are not this test's business)
+    ratio = r"\s+\d+\.\d\dx  "
+    status = r"target >= [\d.]+x: (met|MISSED)"
+    assert re.search(
+        r"\nTLS targets at recv 64 B over TLS\n"
+        rf"  tls-fastframe-cython\.recv_many vs tls-best-python{ratio}{status}\n"
+        rf"  tls-fastframe-cython\.recv_many vs tls-streams@asyncio{ratio}{status}\n"
+        rf"  tls-aio-cython\.frame_received@asyncio vs tls-streams@asyncio{ratio}{status}\n",
+        small,
+    ) or "fastframe._core_c.core does not import" in small, small
+    large = tls.split("recv 64 KiB payloads over TLS")[1]
+    assert re.search(
+        r"\nTLS targets at recv 64 KiB over TLS\n"
+        rf"  tls-fastframe-cython\.recv_many vs tls-sink{ratio}{status}\n"
+        rf"  tls-sink vs tls-sender{ratio}reported \(near 1x: the sender limits the sink\)\n",
+        large + "\n",
+    ) or "fastframe._core_c.core does not import" in large, large
+    results = json.loads(path.read_text())
+    assert results["facts"]["tls"].startswith("TLSv1.")
+    assert [(g["name"], g["tls"]) for g in results["groups"]] == [
+        *((f"recv {size}", False) for size in sizes),
+        *((f"recv {size} over TLS", True) for size in sizes),
+    ]
+    for group in results["groups"][3:]:
+        windows = group["contenders"]["tls-sender"]
+        assert len(windows) == 3 and all(wire == frames * (4 + group["payload_size"]) for frames, wire, _ in windows)
+
+
+def test_tls_contenders_go_with_tls() -> None:
+    done = bench("--contender", "tls-sink", "--size", "64")
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == "fastframe bench: --contender tls-sink: over TLS, with --tls only\n"
+
+
+TLS_SMALL = ["--tls", "--size", "64", "--rounds", "1", "--window", "0.02"]
+TLS_SMALL += ["--contender", "best-python", "--contender", "tls-sink", "--contender", "tls-best-python"]
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl command")
+def test_tls_certificate_by_openssl_without_cryptography() -> None:
+    done = bench(*TLS_SMALL, without="cryptography")
+    assert done.returncode == 0, done.stderr
+    assert "(made with the openssl command (OpenSSL " in done.stdout
+    assert "\n  tls-sink " in done.stdout and "\n  tls-best-python " in done.stdout
+
+
+def test_tls_without_a_certificate_the_table_says_why(tmp_path: Path) -> None:
+    # no cryptography, and no openssl on an empty PATH: no certificate can be made
+    done = bench(*TLS_SMALL, without="cryptography", PATH=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.replace("\n    ", " ")
+    assert re.search(
+        r"\n  not run here: tls-sink, tls-best-python: no certificate for TLS: the cryptography "
+        r"package does not import \(.*\), and no openssl command \(.*\); pip install cryptography\n",
+        out,
+    ), out
+    assert "\n  best-python " in out  # the contenders in the clear run
+    assert "\nTLS: " not in out  # no TLS was spoken
 
 
 def test_json_saves_the_results(tmp_path: Path) -> None:

@@ -9,8 +9,10 @@ all contenders interleaved, and the medians are compared.
 * ``loopback``: this side of it: the listening socket, the peer, one window.
 * ``peers``: the receive loops fastframe is compared with (the HOWTO's, the best
   pure Python, asyncio streams).
-* ``contenders``: every receive contender by name, fastframe's and the peers';
-  ``aio_receivers`` holds the ``fastframe.aio`` ones.
+* ``contenders``: every receive contender by name, fastframe's and the peers',
+  in the clear and over TLS; ``aio_receivers`` holds the ``fastframe.aio`` ones.
+* ``tls``: the certificate made at run time, the contexts, the peer's TLS sender,
+  and the receive loops over TLS that frame nothing (the limit, the sender's rate).
 * ``runner``: content checks, timed windows, rounds, the results.
 * ``facts``, ``table``, ``plot``: machine facts, the text tables, the bar chart.
 """

@@ -6,6 +6,8 @@ the peer closes it, on whatever event loop runs them.
   protocol layer's cost).
 * ``recv_many``: ``aio.open_connection(sock=...)``, then ``await reader.recv_many()``.
 * ``recv``: the same, one ``await reader.recv()`` per frame.
+
+Given ``ssl=`` and ``server_hostname=`` (``tls``), each speaks TLS as the client.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from ..errors import FastframeError
 from ..framers import Framer
 from .ending import clean_eof
 
-ReadCoroutine = Callable[[socket.socket, Framer, "list[bytes] | None"], Coroutine[Any, Any, int]]
+# (sock, framer, keep, **tls) -> frames
+ReadCoroutine = Callable[..., Coroutine[Any, Any, int]]
 
 
 class _Counting(aio.FramedProtocol):
@@ -58,30 +61,44 @@ class _Keeping(_Counting):
         self.keep.append(frame)
 
 
-async def _frame_received(sock: socket.socket, framer: Framer, keep: list[bytes] | None) -> int:
+async def _frame_received(
+    sock: socket.socket, framer: Framer, keep: list[bytes] | None, **tls: Any
+) -> int:
     loop = asyncio.get_running_loop()
     done: asyncio.Future[int] = loop.create_future()
+
+    async def connect(factory: Callable[[], _Counting]) -> None:
+        if tls:
+            # the TLS client's side: connect_accepted_socket's ssl= is the server's
+            await loop.create_connection(factory, sock=sock, **tls)
+        else:
+            await loop.connect_accepted_socket(factory, sock)
+
     if keep is None:
-        await loop.connect_accepted_socket(lambda: _Counting(framer, done), sock)
+        await connect(lambda: _Counting(framer, done))
         return await done
-    await loop.connect_accepted_socket(lambda: _Keeping(framer, done, keep), sock)
+    await connect(lambda: _Keeping(framer, done, keep))
     await done
     return len(keep)
 
 
 @contextlib.asynccontextmanager
-async def _reader(sock: socket.socket, framer: Framer) -> AsyncIterator[aio.FramedReader]:
+async def _reader(
+    sock: socket.socket, framer: Framer, tls: dict[str, Any]
+) -> AsyncIterator[aio.FramedReader]:
     """A FramedReader on ``sock``, closed at the end."""
-    reader, writer = await aio.open_connection(sock=sock, framer=framer)
+    reader, writer = await aio.open_connection(sock=sock, framer=framer, **tls)
     try:
         yield reader
     finally:
         writer.close()
 
 
-async def _recv_many(sock: socket.socket, framer: Framer, keep: list[bytes] | None) -> int:
+async def _recv_many(
+    sock: socket.socket, framer: Framer, keep: list[bytes] | None, **tls: Any
+) -> int:
     frames = 0
-    async with _reader(sock, framer) as reader:
+    async with _reader(sock, framer, tls) as reader:
         with clean_eof():
             if keep is None:
                 while True:
@@ -92,9 +109,9 @@ async def _recv_many(sock: socket.socket, framer: Framer, keep: list[bytes] | No
     return frames
 
 
-async def _recv(sock: socket.socket, framer: Framer, keep: list[bytes] | None) -> int:
+async def _recv(sock: socket.socket, framer: Framer, keep: list[bytes] | None, **tls: Any) -> int:
     frames = 0
-    async with _reader(sock, framer) as reader:
+    async with _reader(sock, framer, tls) as reader:
         recv = reader.recv
         with clean_eof():
             if keep is None:

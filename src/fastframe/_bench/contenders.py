@@ -9,6 +9,13 @@ closes it; ``receiver(name)`` says how, or raises ``Unavailable``.
   asyncio's default loop or uvloop: ``frame_received`` (a ``FramedProtocol``
   counting frames), ``recv_many`` or ``recv`` (a ``FramedReader`` loop).
 * ``howto``, ``best-python``, ``streams@LOOP``: the peers (``peers/``).
+* ``tls-NAME``: over TLS, as the client of the peer process (``tls``):
+  ``tls-fastframe-CORE.METHOD`` (``FramedSocket.start_tls()``: fastframe's own
+  session), ``tls-aio-CORE.API@LOOP`` (``ssl=``), ``tls-best-python`` (on an
+  ``ssl.SSLSocket``), ``tls-streams@LOOP`` (``ssl=``), and two that frame
+  nothing: ``tls-sink``, bytes decrypted by ``ssl.SSLSocket.recv_into`` (the
+  limit), and ``tls-sender``, the ciphertext read and never decrypted (the
+  peer's sending rate: the sink near it means the sender is the limit).
 
 Both cores are measured in one process, whatever ``fastframe.IMPLEMENTATION``
 picked.  The compiled core counts as missing when it does not import, as on a
@@ -25,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import LengthPrefixed, _cores
+from . import tls
 from .ending import clean_eof
 from .peers import best_python, howto
 
@@ -39,6 +47,21 @@ RECEIVERS = [
     *(f"fastframe-{core}.{method}" for core in _cores.NAMES for method in ("recv_many", "recv")),
     *(f"aio-{core}.{api}@{loop}" for core in _cores.NAMES for loop in LOOPS for api in AIO_APIS),
     *PEERS,
+]
+TLS = "tls-"  # the prefix of a contender over TLS
+# What `fastframe bench --tls` adds, in the order of its TLS tables.
+TLS_RECEIVERS = [
+    *(f"{TLS}fastframe-{core}.{method}" for core in _cores.NAMES for method in ("recv_many", "recv")),
+    *(
+        f"{TLS}aio-{core}.{api}@{loop}"
+        for core in _cores.NAMES
+        for loop in LOOPS
+        for api in ("frame_received", "recv_many")
+    ),
+    f"{TLS}best-python",
+    *(f"{TLS}streams@{loop}" for loop in LOOPS),
+    f"{TLS}sink",
+    f"{TLS}sender",
 ]
 
 # read(sock, keep) -> frames received until the peer closes; each appended to keep
@@ -109,12 +132,14 @@ def event_loop_runner(loop: str) -> Callable[[Any], Any]:
 @dataclass(frozen=True)
 class Receiver:
     """``count(sock)`` reads until EOF and returns the number of frames
-    (``counts_bytes``: of bytes); ``frames(sock)`` is the same loop keeping what it
+    (``counts_bytes``: of bytes; ``ciphertext``: of the TLS bytes, which cannot be
+    compared with what was sent); ``frames(sock)`` is the same loop keeping what it
     got (a list of frames, or the bytes), for the content check."""
 
     count: Callable[[socket.socket], int]
     frames: Callable[[socket.socket], Any]
     counts_bytes: bool = False
+    ciphertext: bool = False
 
 
 def _keeping(read: Read) -> Receiver:
@@ -126,14 +151,22 @@ def _keeping(read: Read) -> Receiver:
     return Receiver(lambda sock: read(sock, None), frames)
 
 
-def _framed_socket(core: str, method: str) -> Read:
+def _framed_socket(core: str, method: str, over_tls: bool = False) -> Read:
     cls = load_core(core).FramedSocket
     framer = LengthPrefixed(4)
+    context = tls.client_context() if over_tls else None
+
+    def framed(sock: socket.socket) -> Any:
+        fs = cls(sock, framer)
+        if context is not None:
+            fs.start_tls(context, server_hostname=tls.HOSTNAME)  # closes fs if it fails
+        return fs
+
     if method == "recv_many":
 
         def read(sock: socket.socket, keep: list[bytes] | None) -> int:
             frames = 0
-            with cls(sock, framer) as fs, clean_eof():
+            with framed(sock) as fs, clean_eof():
                 if keep is None:
                     while True:
                         frames += len(fs.recv_many())  # one call per batch: no alias needed
@@ -146,7 +179,7 @@ def _framed_socket(core: str, method: str) -> Read:
 
         def read(sock: socket.socket, keep: list[bytes] | None) -> int:
             frames = 0
-            with cls(sock, framer) as fs, clean_eof():
+            with framed(sock) as fs, clean_eof():
                 recv = fs.recv
                 if keep is None:
                     while True:
@@ -162,7 +195,7 @@ def _framed_socket(core: str, method: str) -> Read:
 
         def read(sock: socket.socket, keep: list[bytes] | None) -> int:
             frames = 0
-            with cls(sock, framer) as fs:
+            with framed(sock) as fs:
                 if keep is None:
                     for _ in fs:
                         frames += 1
@@ -175,9 +208,21 @@ def _framed_socket(core: str, method: str) -> Read:
     return read
 
 
+def _over_tls(read: Callable[[socket.socket], Any]) -> Callable[[socket.socket], Any]:
+    """``read`` on the client's ``ssl.SSLSocket`` over ``sock``, closed after."""
+
+    def run(sock: socket.socket) -> Any:
+        with tls.wrap(sock) as tls_sock:
+            return read(tls_sock)
+
+    return run
+
+
 def receiver(name: str) -> Receiver:
     """The receive contender called ``name``; raises Unavailable, or LookupError for
     a name that is none."""
+    if name.startswith(TLS):
+        return _tls_receiver(name.removeprefix(TLS))
     if name == "howto":
         return Receiver(howto.count, howto.frames)
     if name == "best-python":
@@ -200,3 +245,37 @@ def receiver(name: str) -> Receiver:
         read = aio_receivers.reader(method)
         return _keeping(lambda sock, keep: run(read(sock, framer, keep)))
     raise LookupError(name)
+
+
+def _tls_receiver(name: str) -> Receiver:
+    """The contender ``tls-<name>``."""
+    try:
+        context = tls.client_context()  # made once: its certificate too
+    except tls.NoCertificate as exc:
+        raise Unavailable(str(exc), compiled=False) from None
+    # asyncio's way: ssl= and the name to check, to open_connection / create_connection
+    client = {"ssl": context, "server_hostname": tls.HOSTNAME}
+    if name == "sink":
+        return Receiver(tls.sink_count, tls.sink_bytes, counts_bytes=True)
+    if name == "sender":
+        return Receiver(tls.ciphertext_count, tls.ciphertext_count, ciphertext=True)
+    if name == "best-python":
+        return Receiver(_over_tls(best_python.count), _over_tls(best_python.frames))
+    what, _, loop = name.partition("@")
+    if what == "streams" and loop:
+        from .peers import streams
+
+        run = event_loop_runner(loop)
+        return _keeping(lambda sock, keep: run(streams.read(sock, keep, **client)))
+    family, _, method = what.partition(".")
+    kind, _, core = family.partition("-")
+    if kind == "fastframe" and core in _cores.NAMES and method in ("recv_many", "recv") and not loop:
+        return _keeping(_framed_socket(core, method, over_tls=True))
+    if kind == "aio" and core in _cores.NAMES and method in ("frame_received", "recv_many") and loop:
+        from . import aio_receivers
+
+        run = event_loop_runner(loop)
+        framer = load_core(core).bind(LengthPrefixed(4))
+        read = aio_receivers.reader(method)
+        return _keeping(lambda sock, keep: run(read(sock, framer, keep, **client)))
+    raise LookupError(f"{TLS}{name}")

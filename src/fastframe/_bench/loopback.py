@@ -4,7 +4,8 @@ Transport: an AF_UNIX stream socket by default (TCP where there is none: Windows
 ``tcp`` for TCP over 127.0.0.1.
 AF_UNIX is the cheaper kernel path (a copy from sender to receiver, no protocol
 stack), so the framing work shows the most.  Kernel socket options are left at
-their defaults.
+their defaults.  Given a certificate, the peer can also stream over TLS, on the
+same transport (``tls``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import peer
+from .tls import Certificate
 
 TRANSPORTS = ("unix", "tcp")
 DEFAULT_TRANSPORT = "unix" if hasattr(socket, "AF_UNIX") else "tcp"
@@ -30,14 +32,16 @@ Sender = Callable[[socket.socket], tuple[Callable[[list[bytes]], Any], Callable[
 
 
 class Loopback:
-    """A listening socket and the peer process that connects to it for each window."""
+    """A listening socket and the peer process that connects to it for each window;
+    with ``cert``, a peer that can stream over TLS too."""
 
-    def __init__(self, transport: str = DEFAULT_TRANSPORT) -> None:
+    def __init__(self, transport: str = DEFAULT_TRANSPORT, cert: Certificate | None = None) -> None:
         if transport not in TRANSPORTS:
             raise ValueError(f"transport {transport!r}: expected 'tcp' or 'unix'")
         if transport == "unix" and not hasattr(socket, "AF_UNIX"):
             raise ValueError("transport 'unix': this platform has no Unix sockets")
         self.transport = transport
+        self.cert = cert
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if transport == "tcp":
             self.listener = socket.create_server(("127.0.0.1", 0))
@@ -52,7 +56,7 @@ class Loopback:
         self.listener.settimeout(REPLY_TIMEOUT)
         # the peer is a module of the installed package: no path to a source tree
         self.process = subprocess.Popen(
-            [sys.executable, "-m", peer.__name__, *peer.arguments(family, address)],
+            [sys.executable, "-m", peer.__name__, *peer.arguments(family, address, cert)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -119,12 +123,20 @@ class Loopback:
             self.process.kill()
 
     def receive(
-        self, count: Callable[[socket.socket], Any], size: int, window: float, blocks: int = 0
+        self,
+        count: Callable[[socket.socket], Any],
+        size: int,
+        window: float,
+        blocks: int = 0,
+        tls: bool = False,
     ) -> tuple[Any, float, int]:
         """One receive window: ``count(sock)`` against the peer streaming frames of
-        ``size`` bytes.  Returns what ``count`` returned, the seconds from the go
-        byte to ``count``'s return, and the number of frames the peer sent."""
-        sock = self._command(f"stream {size} {window} {blocks}")
+        ``size`` bytes (``tls``: over TLS, which ``count`` starts as the client).
+        Returns what ``count`` returned, the seconds from the go byte to
+        ``count``'s return, and the number of frames the peer sent."""
+        if tls and self.cert is None:
+            raise ValueError("a window over TLS, and the peer has no certificate: Loopback(cert=...)")
+        sock = self._command(f"stream {size} {window} {blocks} {int(tls)}")
         try:
             sock.sendall(b"g")
             start = time.perf_counter()

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from .table import facts_lines, rows, si
+from .contenders import TLS
+from .table import facts_lines, heading, rows, si
 
 # fastframe's contenders in blues (aio lighter), the peers in grey
 COLOURS = {"fastframe.FramedSocket": "#1f4e99", "fastframe.aio": "#5b8fd6", "peers": "#9a9a9a"}
 
 
 def _kind(name: str) -> str:
+    name = name.removeprefix(TLS)  # over TLS: coloured as in the clear
     if name.startswith("fastframe-"):
         return "fastframe.FramedSocket"
     if name.startswith("aio-"):
@@ -38,7 +40,7 @@ def save(results: dict[str, Any], path: str) -> None:
         speeds = [row.frames_per_s / 1e6 for row in measured]
         ax.barh(names, speeds, color=[COLOURS[_kind(name)] for name in names])
         ax.invert_yaxis()  # the table's order, top down
-        ax.set_title(f"{group['name']} payloads")
+        ax.set_title(heading(group))
         ax.set_xlabel("M frames/s (median)")
         ax.tick_params(axis="y", labelsize=8)
         for y, row in enumerate(measured):

@@ -7,9 +7,11 @@ per round, in an order rotated by one each round), so drift and other load on
 the machine hit all of them alike; medians over rounds are what ``table`` shows.
 
 Results (JSON-able, ``kind`` "fastframe-socket-bench"): ``facts`` (the machine and
-the run), and per group its ``name``, ``operation``, ``payload_size``, per
+the run, and ``tls`` when a group ran over TLS), and per group its ``name``,
+``operation``, ``payload_size``, ``tls`` (true for a group over TLS), per
 contender one ``[frames, wire_bytes, seconds]`` per round (``contenders``), the
 ``medians`` of each, and the contenders that could not run with why (``skipped``).
+Over TLS, ``wire_bytes`` counts the plaintext stream, as in the clear.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from . import contenders, facts
+from . import contenders, facts, tls
 from .contenders import Receiver, Unavailable
 from .loopback import DEFAULT_TRANSPORT, Loopback
 from .table import rows
@@ -57,7 +59,8 @@ class Group(Protocol):
 
 
 class RecvGroup:
-    """Receive frames of ``size``-byte payloads until the peer closes."""
+    """Receive frames of ``size``-byte payloads until the peer closes (``tls``:
+    the peer sends over TLS; the contenders are the TLS ones)."""
 
     operation = "recv"
 
@@ -66,10 +69,12 @@ class RecvGroup:
         size: int,
         names: Sequence[str] = contenders.RECEIVERS,
         receiver: Callable[[str], Receiver] = contenders.receiver,
+        tls: bool = False,
     ) -> None:
         self.payload_size = size
-        self.name = f"recv {label(size)}"
+        self.name = f"recv {label(size)}" + (" over TLS" if tls else "")
         self.names = names
+        self.tls = tls
         self._receiver = receiver
 
     def probe(self, name: str) -> None:
@@ -78,9 +83,12 @@ class RecvGroup:
     def check(self, loopback: Loopback, name: str) -> None:
         recv = self._receiver(name)
         size = self.payload_size
-        got, _, sent = loopback.receive(recv.frames, size, 0, CHECK_BLOCKS)
+        got, _, sent = loopback.receive(recv.frames, size, 0, CHECK_BLOCKS, self.tls)
         workload = recv_workload(size)
         assert sent == CHECK_BLOCKS * workload.block_frames
+        if recv.ciphertext:  # not to be compared: at least as long as the plaintext
+            assert got > len(workload.block) * CHECK_BLOCKS, f"{name}: {got} bytes"
+            return
         if recv.counts_bytes:
             assert got == workload.block * CHECK_BLOCKS, f"{name}: other bytes than were sent"
             return
@@ -92,9 +100,11 @@ class RecvGroup:
 
     def timed(self, loopback: Loopback, name: str, window: float) -> Window:
         recv = self._receiver(name)
-        got, seconds, sent = loopback.receive(recv.count, self.payload_size, window)
+        got, seconds, sent = loopback.receive(recv.count, self.payload_size, window, 0, self.tls)
         wire = sent * (HEADER + self.payload_size)
-        if recv.counts_bytes:
+        if recv.ciphertext:  # its rate is the plaintext's, which the ciphertext carries
+            assert got > wire, f"{name}: {got} bytes of ciphertext, the peer sent {wire} of plaintext"
+        elif recv.counts_bytes:
             assert got == wire, f"{name}: {got} bytes received, the peer sent {wire}"
         else:
             assert got == sent, f"{name}: {got} frames received, the peer sent {sent}"
@@ -140,11 +150,16 @@ def measure(
     progress: Callable[[str], None] | None = None,
     loopback: Loopback | None = None,
 ) -> dict[str, Any]:
-    """Runs the plan on ``loopback`` (or a Loopback of its own); the results.
+    """Runs the plan on ``loopback`` (or a Loopback of its own, with the bench's
+    certificate when a group over TLS has contenders that can run); the results.
     ``progress`` is told what runs next."""
     run, skipped = available(plan.groups)  # before the peer starts: it may raise
+    over_tls = any(
+        isinstance(group, RecvGroup) and group.tls and run[group.name] for group in plan.groups
+    )
     if loopback is None:
-        with Loopback(plan.transport) as own:
+        # the TLS contenders that can run have made the certificate already
+        with Loopback(plan.transport, tls.certificate() if over_tls else None) as own:
             return _measure(plan, run, skipped, own, progress or (lambda text: None))
     if loopback.transport != plan.transport:
         raise ValueError(f"plan for {plan.transport}, loopback over {loopback.transport}")
@@ -187,6 +202,7 @@ def _measure(
             "name": group.name,
             "operation": group.operation,
             "payload_size": group.payload_size,
+            "tls": isinstance(group, RecvGroup) and group.tls,
             "contenders": {
                 name: [[w.frames, w.wire_bytes, w.seconds] for w in windows[group.name][name]]
                 for name in run[group.name]
@@ -202,8 +218,9 @@ def _measure(
 
 
 def run_facts(plan: Plan, loopback: Loopback) -> dict[str, Any]:
-    """The machine's facts and the run's settings."""
-    return {
+    """The machine's facts and the run's settings (``tls``: how the groups over
+    TLS spoke it, when the peer had a certificate)."""
+    out = {
         **facts.machine_facts(),
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "transport": loopback.transport_name,
@@ -212,6 +229,9 @@ def run_facts(plan: Plan, loopback: Loopback) -> dict[str, Any]:
         "warmup_s": plan.warmup,
         "block_bytes": BLOCK_BYTES,
     }
+    if loopback.cert is not None:
+        out["tls"] = tls.describe()
+    return out
 
 
 def save(results: dict[str, Any], path: str | os.PathLike[str]) -> None:

@@ -13,27 +13,53 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any
 
-# the "vs X" columns of a receive table, when X ran
-REFERENCES = ["howto", "best-python", "streams@asyncio", "streams@uvloop"]
+# the "vs X" columns of a receive table, when X ran (the tls- ones: in TLS tables)
+REFERENCES = [
+    "howto",
+    "best-python",
+    "streams@asyncio",
+    "streams@uvloop",
+    "tls-best-python",
+    "tls-streams@asyncio",
+    "tls-streams@uvloop",
+    "tls-sink",
+]
+
+TARGET_SIZE = 64
 
 
 @dataclass(frozen=True)
 class RatioTarget:
-    """``contender``'s median speed over ``peer``'s at ``TARGET_SIZE`` payloads
+    """``contender``'s median speed over ``peer``'s at ``size``-byte payloads
     should be at least ``minimum`` (None: reported, not a target)."""
 
     contender: str
     peer: str
     minimum: float | None
+    size: int = TARGET_SIZE
+    note: str = ""  # what a reported ratio tells
 
 
 # fastframe.aio against asyncio streams' readexactly loop on the same event loop:
 # targets on the default loop, reported on uvloop.
-TARGET_SIZE = 64
 AIO_TARGETS = [
     RatioTarget(f"aio-cython.{api}@{loop}", f"streams@{loop}", minimum if loop == "asyncio" else None)
     for loop in ("asyncio", "uvloop")
     for api, minimum in (("frame_received", 4.0), ("recv_many", 3.0), ("recv", 2.0))
+]
+# Over TLS (the groups "... over TLS"): at 64 KiB the compiled recv_many against
+# the bytes ssl.SSLSocket decrypts with no framing at all, and that sink against
+# the sender's own rate (reported: near 1x, the sender is what limits the sink,
+# and the first ratio flatters); at 64 B against the best pure Python on an
+# SSLSocket and asyncio streams, and fastframe.aio's protocol against streams
+# (reported on uvloop).
+TLS_TARGETS = [
+    RatioTarget("tls-fastframe-cython.recv_many", "tls-sink", 0.9, 64 * 1024),
+    RatioTarget("tls-sink", "tls-sender", None, 64 * 1024, "near 1x: the sender limits the sink"),
+    RatioTarget("tls-fastframe-cython.recv_many", "tls-best-python", 3.0),
+    RatioTarget("tls-fastframe-cython.recv_many", "tls-streams@asyncio", 10.0),
+    RatioTarget("tls-aio-cython.frame_received@asyncio", "tls-streams@asyncio", 4.0),
+    RatioTarget("tls-aio-cython.frame_received@uvloop", "tls-streams@uvloop", None),
 ]
 
 
@@ -86,7 +112,8 @@ def plural(n: int, noun: str) -> str:
 
 
 def facts_lines(facts: dict[str, Any]) -> list[str]:
-    """The machine, then the run."""
+    """The machine, then the run (and its TLS)."""
+    tls = [f"TLS: {facts['tls']}"] if "tls" in facts else []
     return [
         f"{facts['python']} on {facts['platform']}; {facts['cpu_model']}, "
         f"{facts['cpus_usable']} of {facts['cpu_count']} cores usable",
@@ -94,7 +121,14 @@ def facts_lines(facts: dict[str, Any]) -> list[str]:
         f"(compiled core: {facts['compiled_core']}); uvloop {facts.get('uvloop_version') or 'missing'}; "
         f"{facts['transport']}; {plural(facts['rounds'], 'round')} of {facts['window_s']:g} s "
         "windows per contender, interleaved; medians",
+        *tls,
     ]
+
+
+def heading(group: dict[str, Any]) -> str:
+    """"recv 64 B payloads", "recv 64 B payloads over TLS"."""
+    name = group["name"].removesuffix(" over TLS")
+    return f"{name} payloads" + (" over TLS" if group.get("tls") else "")
 
 
 def recv_table(group: dict[str, Any]) -> str:
@@ -114,7 +148,7 @@ def recv_table(group: dict[str, Any]) -> str:
         ]
         for row in measured
     ]
-    out = [f"{group['name']} payloads", text(header, body)]
+    out = [heading(group), text(header, body)]
     by_reason: dict[str, list[str]] = {}
     for name, why in group.get("skipped", {}).items():
         by_reason.setdefault(why, []).append(name)
@@ -132,18 +166,25 @@ def recv_table(group: dict[str, Any]) -> str:
 
 
 def target_lines(group: dict[str, Any]) -> list[str]:
-    """The aio targets that ran in ``group`` (the TARGET_SIZE one), as text lines."""
+    """The targets of ``group``'s kind and payload size whose two sides ran in
+    it, as text lines ([] when none did)."""
     speed = {row.contender: row.bytes_per_s for row in rows(group)}
+    kind = "TLS" if group.get("tls") else "aio"
+    targets = [
+        target
+        for target in (TLS_TARGETS if group.get("tls") else AIO_TARGETS)
+        if target.size == group["payload_size"] and target.contender in speed and target.peer in speed
+    ]
+    width = max([len(f"{t.contender} vs {t.peer}") for t in targets], default=0)
     lines = []
-    for target in AIO_TARGETS:
-        if target.contender in speed and target.peer in speed:
-            ratio = speed[target.contender] / speed[target.peer]
-            if target.minimum is None:
-                status = "reported"
-            else:
-                status = f"target >= {target.minimum:g}x: " + (
-                    "met" if ratio >= target.minimum else "MISSED"
-                )
-            what = f"{target.contender} vs {target.peer}"
-            lines.append(f"  {what:<52} {ratio:6.2f}x  {status}")
-    return [f"aio targets at {group['name']}", *lines] if lines else []
+    for target in targets:
+        ratio = speed[target.contender] / speed[target.peer]
+        if target.minimum is None:
+            status = "reported" + (f" ({target.note})" if target.note else "")
+        else:
+            status = f"target >= {target.minimum:g}x: " + (
+                "met" if ratio >= target.minimum else "MISSED"
+            )
+        what = f"{target.contender} vs {target.peer}"
+        lines.append(f"  {what:<{width}}  {ratio:6.2f}x  {status}")
+    return [f"{kind} targets at {group['name']}", *lines] if lines else []

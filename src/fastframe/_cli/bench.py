@@ -49,10 +49,12 @@ def _seconds(text: str) -> float:
 
 
 def _contender(name: str) -> str:
-    from .._bench.contenders import RECEIVERS
+    from .._bench.contenders import RECEIVERS, TLS_RECEIVERS
 
-    if name not in RECEIVERS:
-        raise argparse.ArgumentTypeError(f"{name!r}: expected one of {', '.join(RECEIVERS)}")
+    if name not in RECEIVERS + TLS_RECEIVERS:
+        raise argparse.ArgumentTypeError(
+            f"{name!r}: expected one of {', '.join(RECEIVERS + TLS_RECEIVERS)}"
+        )
     return name
 
 
@@ -79,7 +81,11 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         "until each window ends, with every contender in turn (rounds interleaved, content "
         "checked first), and prints median frames/s, MB/s and the ratios to the peers: "
         "the Socket Programming HOWTO's loop, the best hand-written pure Python, asyncio "
-        "streams (readexactly) on the default loop and on uvloop."
+        "streams (readexactly) on the default loop and on uvloop.  With --tls, tables over "
+        "TLS follow, on the same connection kind: fastframe (its own TLS session), "
+        "fastframe.aio (ssl=), the best pure Python on an ssl.SSLSocket, asyncio streams "
+        "(ssl=), the bytes an SSLSocket decrypts with no framing (tls-sink, the limit) and "
+        "the ciphertext read undecrypted (tls-sender, the peer's sending rate)."
     )
     parser.add_argument(
         "--size",
@@ -110,11 +116,17 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         help="AF_UNIX stream socket (default where there is one) or TCP over 127.0.0.1",
     )
     parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="also over TLS: the tls- contenders, against a self-signed certificate made "
+        "now (with the cryptography package, else the openssl command)",
+    )
+    parser.add_argument(
         "--contender",
         action="append",
         type=_contender,
         metavar="NAME",
-        help="only this contender (repeatable; names as in the tables)",
+        help="only this contender (repeatable; names as in the tables; tls- ones with --tls)",
     )
     parser.add_argument("--json", type=_output, metavar="FILE", help="save the results here")
     parser.add_argument(
@@ -158,20 +170,28 @@ def run(args: argparse.Namespace) -> int:
         print("fastframe bench: --transport unix: this platform has no Unix sockets", file=sys.stderr)
         return 2
     sizes = list(dict.fromkeys(args.size or SIZES))
-    names = list(dict.fromkeys(args.contender or contenders.RECEIVERS))
+    chosen = args.contender or contenders.RECEIVERS + (contenders.TLS_RECEIVERS if args.tls else [])
+    names = [name for name in dict.fromkeys(chosen) if name in contenders.RECEIVERS]
+    tls_names = [name for name in dict.fromkeys(chosen) if name in contenders.TLS_RECEIVERS]
+    if tls_names and not args.tls:
+        print(f"fastframe bench: --contender {tls_names[0]}: over TLS, with --tls only", file=sys.stderr)
+        return 2
+    groups: list[runner.Group] = [runner.RecvGroup(size, names) for size in sizes if names]
+    groups += [runner.RecvGroup(size, tls_names, tls=True) for size in sizes if tls_names]
     plan = runner.Plan(
-        groups=[runner.RecvGroup(size, names) for size in sizes],
+        groups=groups,
         rounds=args.rounds or (QUICK_ROUNDS if args.quick else ROUNDS),
         window=args.window or (QUICK_WINDOW if args.quick else WINDOW),
         warmup=0 if args.quick else WARMUP,
         transport=args.transport,
     )
     progress = _Progress()
+    windows = sum(len(group.names) for group in groups)
     progress(
-        f"fastframe bench: {table.plural(len(names), 'contender')} x "
+        f"fastframe bench: {table.plural(len(names) + len(tls_names), 'contender')} x "
         f"{table.plural(len(sizes), 'payload size')}, {table.plural(plan.rounds, 'round')} of "
         f"{plan.window:g} s windows (about "
-        f"{len(names) * len(sizes) * (plan.rounds * plan.window + plan.warmup):.0f} s)"
+        f"{windows * (plan.rounds * plan.window + plan.warmup):.0f} s)"
     )
     try:
         results = runner.measure(plan, progress)
@@ -188,10 +208,9 @@ def run(args: argparse.Namespace) -> int:
     ]
     for group in results["groups"]:
         out += ["", table.recv_table(group)]
-        if group["payload_size"] == table.TARGET_SIZE:
-            targets = table.target_lines(group)
-            if targets:
-                out += ["", *targets]
+        targets = table.target_lines(group)
+        if targets:
+            out += ["", *targets]
     print("\n".join(out))
     if args.json:
         runner.save(results, args.json)

@@ -2,20 +2,23 @@
 
 ``asyncio.open_connection(sock=...)``, then per frame ``await reader.readexactly(4)``
 and ``await reader.readexactly(size)``.  It runs on whichever event loop runs it
-(the default one, or uvloop).
+(the default one, or uvloop), in the clear or, given ``ssl=`` and
+``server_hostname=``, over TLS.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+from typing import Any
 
 from . import incomplete
 
 
-async def read(sock: socket.socket, keep: list[bytes] | None = None) -> int:
-    """Frames received until the peer closes; each appended to ``keep`` if given."""
-    reader, writer = await asyncio.open_connection(sock=sock)
+async def read(sock: socket.socket, keep: list[bytes] | None = None, **tls: Any) -> int:
+    """Frames received until the peer closes; each appended to ``keep`` if given.
+    ``tls``: ``ssl=`` and ``server_hostname=`` for ``asyncio.open_connection``."""
+    reader, writer = await asyncio.open_connection(sock=sock, **tls)
     readexactly = reader.readexactly
     frames = 0
     try:
