@@ -95,7 +95,7 @@ def test_tls_quick_adds_tables_and_targets_over_tls(tmp_path: Path) -> None:
         assert f"  {name} " in small or f"{name}," in small or f"{name}:" in small, name
     for name in ("tls-best-python", "tls-streams@asyncio", "tls-sink", "tls-sender", "tls-fastframe-python.recv_many"):
         assert f"\n  {name} " in small, name  # these run everywhere
-    assert "  spread  vs tls-best-python" in small and "vs tls-streams@asyncio" in small and "vs tls-sink" in small
+    assert "  spread  sender  vs tls-best-python" in small and "vs tls-streams@asyncio" in small and "vs tls-sink" in small
     # the targets over TLS, each met or missed (speeds are not this test's business)
     ratio = r"\s+\d+\.\d\dx  "
     status = r"target >= [\d.]+x: (met|MISSED)"
@@ -110,7 +110,7 @@ def test_tls_quick_adds_tables_and_targets_over_tls(tmp_path: Path) -> None:
     assert re.search(
         r"\nTLS targets at recv 64 KiB over TLS\n"
         rf"  tls-fastframe-cython\.recv_many vs tls-sink{ratio}{status}\n"
-        rf"  tls-sink vs tls-sender{ratio}reported \(near 1x: the sender limits the sink\)\n",
+        rf"  tls-sink vs tls-sender{ratio}reported \(near 1x, with the sender near 100%: it limits the sink\)\n",
         large + "\n",
     ) or "fastframe._core_c.core does not import" in large, large
     results = json.loads(path.read_text())
@@ -122,6 +122,10 @@ def test_tls_quick_adds_tables_and_targets_over_tls(tmp_path: Path) -> None:
     for group in results["groups"][3:]:
         windows = group["contenders"]["tls-sender"]
         assert len(windows) == 3 and all(wire == frames * (4 + group["payload_size"]) for frames, wire, _ in windows)
+    for group in results["groups"]:  # the sender's share of the CPU, per window
+        assert group["sender_busy"].keys() == group["contenders"].keys()
+        # (a clock tick of CPU time is a large part of a 50 ms window: over 1 by a little)
+        assert all(0 < share <= 1.5 for shares in group["sender_busy"].values() for share in shares)
 
 
 def test_tls_contenders_go_with_tls() -> None:

@@ -129,11 +129,12 @@ class Loopback:
         window: float,
         blocks: int = 0,
         tls: bool = False,
-    ) -> tuple[Any, float, int]:
+    ) -> tuple[Any, float, int, float]:
         """One receive window: ``count(sock)`` against the peer streaming frames of
         ``size`` bytes (``tls``: over TLS, which ``count`` starts as the client).
         Returns what ``count`` returned, the seconds from the go byte to
-        ``count``'s return, and the number of frames the peer sent."""
+        ``count``'s return, the number of frames the peer sent, and how busy the
+        peer was sending them (the share of its time on the CPU)."""
         if tls and self.cert is None:
             raise ValueError("a window over TLS, and the peer has no certificate: Loopback(cert=...)")
         sock = self._command(f"stream {size} {window} {blocks} {int(tls)}")
@@ -146,8 +147,8 @@ class Loopback:
             self._abandon(sock, exc)
             raise
         sock.close()
-        (sent,) = self._reply("sent")
-        return result, seconds, int(sent)
+        sent, busy = self._reply("sent")
+        return result, seconds, int(sent), float(busy)
 
     def send(
         self,

@@ -9,7 +9,9 @@ one per line on its stdin, replies go one per line to its stdout:
   of ``workloads.recv_workload(SIZE)`` over and over until WINDOW seconds are over
   (WINDOW <= 0: no limit) or BLOCKS blocks are sent (0: no limit); shut the
   writing side down (TLS: close_notify, then the FIN once the client has closed:
-  ``tls.Sender.finish``); reply ``sent FRAMES``.
+  ``tls.Sender.finish``); reply ``sent FRAMES BUSY``, BUSY the share of the
+  sending's time the process spent on the CPU (its user and system time): near 1,
+  the sender was what limited the window.
 * ``drain CHECK``: connect, read until EOF; reply ``drained BYTES CRC32`` (the CRC32
   only when CHECK is 1, else 0).
 
@@ -75,13 +77,16 @@ def stream(
         sendall = sender.sendall
         shutdown_write = sender.finish
     clock = time.perf_counter
-    deadline = clock() + window if window > 0 else float("inf")
+    start = clock()
+    cpu = time.process_time()
+    deadline = start + window if window > 0 else float("inf")
     blocks = 0
     while (not max_blocks or blocks < max_blocks) and clock() < deadline:
         sendall(block)
         blocks += 1
+    busy = (time.process_time() - cpu) / (clock() - start)
     shutdown_write()
-    return f"sent {blocks * workload.block_frames}"
+    return f"sent {blocks * workload.block_frames} {busy:.3f}"
 
 
 def drain(sock: socket.socket, check: bool) -> str:

@@ -10,8 +10,10 @@ Results (JSON-able, ``kind`` "fastframe-socket-bench"): ``facts`` (the machine a
 the run, and ``tls`` when a group ran over TLS), and per group its ``name``,
 ``operation``, ``payload_size``, ``tls`` (true for a group over TLS), per
 contender one ``[frames, wire_bytes, seconds]`` per round (``contenders``), the
-``medians`` of each, and the contenders that could not run with why (``skipped``).
-Over TLS, ``wire_bytes`` counts the plaintext stream, as in the clear.
+``medians`` of each, and the contenders that could not run with why (``skipped``);
+a receive group also has per contender the share of each window's sending the
+peer process spent on the CPU (``sender_busy``: near 1, the sender was the
+limit).  Over TLS, ``wire_bytes`` counts the plaintext stream, as in the clear.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class Window:
     frames: int
     wire_bytes: int
     seconds: float
+    sender_busy: float | None = None  # a receive window's: the peer's CPU share
 
 
 class Group(Protocol):
@@ -83,7 +86,7 @@ class RecvGroup:
     def check(self, loopback: Loopback, name: str) -> None:
         recv = self._receiver(name)
         size = self.payload_size
-        got, _, sent = loopback.receive(recv.frames, size, 0, CHECK_BLOCKS, self.tls)
+        got, _, sent, _ = loopback.receive(recv.frames, size, 0, CHECK_BLOCKS, self.tls)
         workload = recv_workload(size)
         assert sent == CHECK_BLOCKS * workload.block_frames
         if recv.ciphertext:  # not to be compared: at least as long as the plaintext
@@ -100,7 +103,7 @@ class RecvGroup:
 
     def timed(self, loopback: Loopback, name: str, window: float) -> Window:
         recv = self._receiver(name)
-        got, seconds, sent = loopback.receive(recv.count, self.payload_size, window, 0, self.tls)
+        got, seconds, sent, busy = loopback.receive(recv.count, self.payload_size, window, 0, self.tls)
         wire = sent * (HEADER + self.payload_size)
         if recv.ciphertext:  # its rate is the plaintext's, which the ciphertext carries
             assert got > wire, f"{name}: {got} bytes of ciphertext, the peer sent {wire} of plaintext"
@@ -108,7 +111,7 @@ class RecvGroup:
             assert got == wire, f"{name}: {got} bytes received, the peer sent {wire}"
         else:
             assert got == sent, f"{name}: {got} frames received, the peer sent {sent}"
-        return Window(sent, wire, seconds)
+        return Window(sent, wire, seconds, busy)
 
 
 @dataclass
@@ -209,6 +212,11 @@ def _measure(
             },
             "skipped": skipped[group.name],
         }
+        busy = {
+            name: [w.sender_busy for w in windows[group.name][name]] for name in run[group.name]
+        }
+        if any(None not in shares for shares in busy.values()):  # receive groups
+            entry["sender_busy"] = busy
         entry["medians"] = {
             row.contender: {"frames_per_s": row.frames_per_s, "bytes_per_s": row.bytes_per_s}
             for row in rows(entry)

@@ -3,7 +3,9 @@
 A ratio "A vs B" is A's median speed over B's, from the same run: how many times
 faster A is (0.5x = half B's speed).  MB/s counts wire bytes (headers included)
 at 10**6 bytes per MB.  "spread" is (fastest - slowest window) / median: when it
-is large, something else was using the machine.
+is large, something else was using the machine.  "sender" is the median share of
+its sending time the peer process spent on the CPU: near 100%, the sender, not
+the contender, set the pace.
 """
 
 from __future__ import annotations
@@ -49,13 +51,15 @@ AIO_TARGETS = [
 ]
 # Over TLS (the groups "... over TLS"): at 64 KiB the compiled recv_many against
 # the bytes ssl.SSLSocket decrypts with no framing at all, and that sink against
-# the sender's own rate (reported: near 1x, the sender is what limits the sink,
-# and the first ratio flatters); at 64 B against the best pure Python on an
-# SSLSocket and asyncio streams, and fastframe.aio's protocol against streams
-# (reported on uvloop).
+# the sender's own rate (reported: near 1x, and the sender busy near 100% in the
+# sink's row, the sender is what limits the sink, and the first ratio flatters);
+# at 64 B against the best pure Python on an SSLSocket and asyncio streams, and
+# fastframe.aio's protocol against streams (reported on uvloop).
 TLS_TARGETS = [
     RatioTarget("tls-fastframe-cython.recv_many", "tls-sink", 0.9, 64 * 1024),
-    RatioTarget("tls-sink", "tls-sender", None, 64 * 1024, "near 1x: the sender limits the sink"),
+    RatioTarget(
+        "tls-sink", "tls-sender", None, 64 * 1024, "near 1x, with the sender near 100%: it limits the sink"
+    ),
     RatioTarget("tls-fastframe-cython.recv_many", "tls-best-python", 3.0),
     RatioTarget("tls-fastframe-cython.recv_many", "tls-streams@asyncio", 10.0),
     RatioTarget("tls-aio-cython.frame_received@asyncio", "tls-streams@asyncio", 4.0),
@@ -70,19 +74,29 @@ class Row:
     bytes_per_s: float
     windows: int
     spread: float  # (fastest - slowest window) / median, in bytes/s
+    sender_busy: float | None = None  # median of the windows' (results without it: None)
 
 
 def rows(group: dict[str, Any]) -> list[Row]:
     """One row per contender that ran in a results group, in the group's order."""
     out = []
+    busy = group.get("sender_busy", {})
     for name, windows in group["contenders"].items():
         if not windows:
             continue
         fps = [frames / seconds for frames, _, seconds in windows]
         bps = [wire / seconds for _, wire, seconds in windows]
         median = statistics.median(bps)
+        sender = statistics.median(busy[name]) if name in busy else None
         out.append(
-            Row(name, statistics.median(fps), median, len(windows), (max(bps) - min(bps)) / median)
+            Row(
+                name,
+                statistics.median(fps),
+                median,
+                len(windows),
+                (max(bps) - min(bps)) / median,
+                sender,
+            )
         )
     return out
 
@@ -132,18 +146,21 @@ def heading(group: dict[str, Any]) -> str:
 
 
 def recv_table(group: dict[str, Any]) -> str:
-    """A receive group's table: frames/s, MB/s, the spread of the windows and the
-    ratios to the peers that ran, then what could not run here, and why."""
+    """A receive group's table: frames/s, MB/s, the spread of the windows, how
+    busy the sender was and the ratios to the peers that ran, then what could not
+    run here, and why."""
     measured = rows(group)
     speed = {row.contender: row.bytes_per_s for row in measured}
     references = [name for name in REFERENCES if name in speed]
-    header = ["contender", "frames/s", "MB/s", "spread", *(f"vs {name}" for name in references)]
+    header = ["contender", "frames/s", "MB/s", "spread", "sender"]
+    header += [f"vs {name}" for name in references]
     body = [
         [
             row.contender,
             si(row.frames_per_s),
             f"{row.bytes_per_s / 1e6:,.0f}",
             f"{row.spread * 100:.0f}%",
+            "-" if row.sender_busy is None else f"{row.sender_busy * 100:.0f}%",
             *(f"{row.bytes_per_s / speed[name]:.2f}x" for name in references),
         ]
         for row in measured
