@@ -30,13 +30,14 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 
 HOSTNAME = "localhost"  # the name in the certificate, and the one the clients check
 SEND_PIECE = 256 * 1024  # plaintext the sender encrypts and writes at a time
 RECV_SIZE = 64 * 1024  # ciphertext the sender reads at a time during the handshake
 SINK_BUFFER = 256 * 1024  # the receive buffer of the sink and of the sender's rate
-CLOSE_TIMEOUT = 60.0  # seconds the sender waits for the client to close at most
+PEER_TIMEOUT = 60.0  # seconds the sender gives the client's handshake, and its close
 OPENSSL_TIMEOUT = 60.0  # seconds the openssl command gets to make the certificate
 
 
@@ -210,16 +211,21 @@ class Sender:
         self._incoming = ssl.MemoryBIO()
         self._outgoing = ssl.MemoryBIO()
         self._tls = context.wrap_bio(self._incoming, self._outgoing, server_side=True)
-        while True:  # ends when the handshake does, or raises (the peer closed, an alert)
+        deadline = time.monotonic() + PEER_TIMEOUT
+        # ends when the handshake does, or raises: the client closed, an alert, or
+        # (TimeoutError, an OSError: the peer's error reply) PEER_TIMEOUT is over
+        while True:
             try:
                 self._tls.do_handshake()
                 break
             except ssl.SSLWantReadError:
                 self._flush()
+                sock.settimeout(max(0.0, deadline - time.monotonic()))
                 data = sock.recv(RECV_SIZE)
                 if not data:
                     raise ConnectionResetError("the client closed during the TLS handshake") from None
                 self._incoming.write(data)
+        sock.settimeout(None)  # blocking again, for sendall
         self._flush()
 
     def sendall(self, data: bytes) -> None:
@@ -247,9 +253,11 @@ class Sender:
             pass
         self._flush()
         sock = self.sock
-        sock.settimeout(CLOSE_TIMEOUT)  # (TimeoutError, an OSError, is the peer's error reply)
-        while sock.recv(RECV_SIZE):
-            pass
+        deadline = time.monotonic() + PEER_TIMEOUT  # (TimeoutError: the peer's error reply)
+        while True:
+            sock.settimeout(max(0.0, deadline - time.monotonic()))
+            if not sock.recv(RECV_SIZE):
+                break
         sock.shutdown(socket.SHUT_WR)
 
     def _flush(self) -> None:
