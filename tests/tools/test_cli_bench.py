@@ -338,6 +338,28 @@ def test_ctrl_c_leaves_no_complaint_from_what_it_cut_short() -> None:
     assert (result.returncode, result.stdout, result.stderr) == (130, "", "interrupted\n")
 
 
+def test_a_broken_connection_of_the_bench_is_reported() -> None:
+    # A BrokenPipeError from a connection the bench measures (one came from a
+    # contender over TLS once): main() would take it for stdout gone, silently.
+    code = (
+        "import socket, sys\n"
+        "from fastframe._bench import runner\n"
+        "from fastframe._cli import main\n"
+        "def measure(plan, progress):\n"
+        "    ours, theirs = socket.socketpair()\n"
+        "    theirs.close()\n"
+        "    ours.sendall(b'x')\n"
+        "runner.measure = measure\n"
+        "sys.exit(main(['bench', '--quick', '--size', '64', '--contender', 'howto']))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=child_env(), capture_output=True, text=True, timeout=TIMEOUT
+    )
+    assert (result.returncode, result.stdout) == (1, "")
+    assert "Traceback" in result.stderr and ", in measure\n" in result.stderr  # where it broke
+    assert result.stderr.endswith("fastframe bench: a connection of the benchmark broke: [Errno 32] Broken pipe\n")
+
+
 def test_a_loop_that_cannot_be_made_closes_the_coroutine(monkeypatch: pytest.MonkeyPatch) -> None:
     # else "coroutine was never awaited" follows a Ctrl-C in new_event_loop()
     import asyncio

@@ -14,6 +14,7 @@ import os
 import re
 import socket
 import sys
+import traceback
 
 from .framing import int_type
 
@@ -198,6 +199,13 @@ def run(args: argparse.Namespace) -> int:
     except RuntimeError as exc:  # a missing compiled core under ..._REQUIRE_CYTHON=1
         progress.clear()
         print(f"fastframe bench: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError as exc:
+        # One of the bench's connections, not our output (printed later): main()
+        # takes a BrokenPipeError for the reader of our output gone, and says nothing.
+        progress.clear()
+        traceback.print_exception(exc)
+        print(f"fastframe bench: a connection of the benchmark broke: {exc}", file=sys.stderr)
         return 1
     finally:
         progress.clear()
