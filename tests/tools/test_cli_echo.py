@@ -141,8 +141,7 @@ def check_report(
     tls: str | None = None,
 ) -> None:
     """``tls``: the TLS version the report must end its first line with."""
-    stderr = result.stderr if tls is None else without_eof_warnings(result.stderr)
-    assert (result.returncode, stderr) == (0, "")
+    assert (result.returncode, result.stderr) == (0, "")
     report = REPORT.fullmatch(result.stdout)
     assert report, result.stdout
     assert report.group("count", "size", "mode", "framing", "loop", "implementation", "tls") == (
@@ -263,17 +262,6 @@ def test_stop_with_a_client_connected(start_server: Callable[..., Server]) -> No
 
 # -- TLS -------------------------------------------------------------------------------
 
-# fastframe.aio returns True from eof_received() on TLS connections too, and
-# asyncio logs this line each time one of them ends, in the server and in the
-# client (issue 14; the aio side's TLS work changes that).  The TLS tests let
-# this line by, and only it; test_tls_echo_logs_nothing says what is wanted.
-EOF_WARNING = "returning true from eof_received() has no effect when using ssl\n"
-
-
-def without_eof_warnings(err: str) -> str:
-    return err.replace(EOF_WARNING, "")
-
-
 class TLSFiles:
     """PEM files trustme made for a test: a certificate authority (``ca``), the
     server's certificate for localhost and 127.0.0.1 with its key in one file
@@ -297,11 +285,6 @@ class TLSFiles:
 @pytest.fixture
 def tls_files(tmp_path: Path) -> TLSFiles:
     return TLSFiles(tmp_path)
-
-
-def assert_stopped_cleanly_over_tls(server: Server) -> None:
-    status, out, err = server.stop()
-    assert (status, out, without_eof_warnings(err)) == (0 if HAVE_POSIX_SIGNALS else None, "", "")
 
 
 @pytest.mark.parametrize(
@@ -346,16 +329,8 @@ def test_echo_over_tls(
         "--tls", "--cafile", tls_files.ca, *name,
     )
     check_report(result, 20, 65535 if framing == "length:2" else 200000, "pipeline", framing, loop, tls="TLSv1.3")
-    assert_stopped_cleanly_over_tls(server)
+    assert_stopped_cleanly(server)
     assert not os.path.exists(path)
-
-
-@pytest.mark.xfail(reason="asyncio logs EOF_WARNING: fastframe.aio returns True from eof_received() over TLS")
-def test_tls_echo_logs_nothing(start_server: Callable[..., Server], tls_files: TLSFiles) -> None:
-    server = start_server("--tls", "--certfile", tls_files.server)
-    result = run("echo-client", *server.where, "-n", "10", "--tls", "--cafile", tls_files.ca)
-    status, out, err = server.stop()
-    assert (result.returncode, result.stderr, status, out, err) == (0, "", 0 if HAVE_POSIX_SIGNALS else None, "", "")
 
 
 @pytest.mark.parametrize(
@@ -388,7 +363,7 @@ def test_tls_client_refuses_a_certificate(
     assert (result.returncode, result.stdout) == (3, "")
     assert re.fullmatch(message + "\n", result.stderr), result.stderr
     # a client whose handshake failed is dropped without a word
-    assert_stopped_cleanly_over_tls(server)
+    assert_stopped_cleanly(server)
 
 
 def test_tls_and_plain_do_not_meet(start_server: Callable[..., Server], tls_files: TLSFiles) -> None:
@@ -401,7 +376,7 @@ def test_tls_and_plain_do_not_meet(start_server: Callable[..., Server], tls_file
         r"\(0 of 10 echoes received\)\n",
         result.stderr,
     ), result.stderr
-    assert_stopped_cleanly_over_tls(tls_server)
+    assert_stopped_cleanly(tls_server)
 
     plain_server = start_server()
     result = run("echo-client", *plain_server.where, "-n", "10", "--timeout", "10", "--tls", "--cafile", tls_files.ca)
