@@ -787,7 +787,10 @@ async def aio_receive(
 # (asyncio's own streams lose the bytes too).  Keeping them needs fastframe.aio to
 # run the TLS session itself, as FramedSocket does.
 AIO_LOSES_BEFORE_AN_ERROR = pytest.mark.xfail(
-    strict=True, reason="the event loops' TLS layer drops what it decrypted before a bad record"
+    # (not strict: the frames survive when they came in an earlier read than
+    # the bad record, which the kernel's timing decides)
+    strict=False,
+    reason="the event loops' TLS layer drops what it decrypted in the read of a bad record",
 )
 
 
