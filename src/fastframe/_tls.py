@@ -81,11 +81,6 @@ def _raw_send(sock: socket.socket, data: Any) -> int:
     return sock.send(data, _SEND_FLAGS)
 
 
-def check_handshake_call(call: Call) -> None:
-    if call.timeout == 0.0:
-        raise _messages.handshake_cannot_wait()
-
-
 class _Transport(abc.ABC):
     """What both transports share: the socket's descriptor and timeout, and the
     receives that return bytes (the twin's) made of those into a buffer."""
@@ -124,6 +119,8 @@ class Session(_Transport):
     def __init__(
         self, sock: socket.socket, context: ssl.SSLContext, server_side: bool, server_hostname: str | None
     ) -> None:
+        if sock.gettimeout() == 0.0:  # the handshake would spin, never wait
+            raise _messages.handshake_cannot_wait()
         self.socket = sock
         self._incoming = ssl.MemoryBIO()
         self._outgoing = ssl.MemoryBIO()
@@ -151,7 +148,6 @@ class Session(_Transport):
     def handshake(self) -> None:
         """Shake hands, waiting as the socket's timeout says (one deadline)."""
         call = Call(self.socket, io_waits=False)
-        check_handshake_call(call)
         while True:
             with self._lock:
                 try:

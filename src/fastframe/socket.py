@@ -45,7 +45,7 @@ class SocketAPI(_Loop):
 
     def __init__(self, sock: _Socket, framer: Framer) -> None:
         wrapped = _wrapped_tls(sock)
-        _checks.check_socket(sock if wrapped is None else wrapped.socket, tls=wrapped is not None)
+        _checks.check_socket(sock, tls=wrapped is not None)
         self._open(sock, framer, self._codec_for(framer))
         if wrapped is not None:
             self._use_tls(wrapped)
@@ -137,8 +137,9 @@ class SocketAPI(_Loop):
         sock = self._live_socket()
         if self._tls is not None:
             raise _messages.tls_already()
-        if sock.gettimeout() == 0.0:
-            raise _messages.handshake_cannot_wait()
+        from . import _tls  # (imports ssl: only connections that use TLS pay for it)
+
+        session = _tls.Session(sock, context, server_side, server_hostname)  # (refuses a non-blocking socket)
         if not self.flush():
             raise _messages.output_queued(self._out_size)
         held = self._dec.buffered
@@ -146,9 +147,6 @@ class SocketAPI(_Loop):
             self._dec.detach()  # dropped: never to be returned
             self.close()
             raise _messages.plaintext_before_tls(held)
-        from . import _tls  # (imports ssl: only connections that use TLS pay for it)
-
-        session = _tls.Session(sock, context, server_side, server_hostname)
         try:
             session.handshake()
             self._use_tls(session)
