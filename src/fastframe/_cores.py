@@ -81,6 +81,14 @@ class Core:
         """fastframe's FramedSocket on this core's loop."""
         return _framed_socket_class(self.module)
 
+    @property
+    def FramedReader(self) -> Any:  # noqa: N802 - the class, as fastframe.aio names it
+        """fastframe.aio's FramedReader on this core's loop: the class of the
+        readers of connections whose framer is bound to this core."""
+        from . import aio  # (imports asyncio: only for those who use it)
+
+        return aio._reader_class(self.module)
+
     def framed_socket(self, sock: Any, framer: Any) -> Any:
         """``FramedSocket(sock, framer)`` of this core, on this core's path."""
         if self.fd_path:

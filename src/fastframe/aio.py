@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import operator
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from . import _checks, _messages
+from ._core import impl
+from ._limits import FRAME_OVERHEAD
 from .errors import ConnectionClosed, FastframeError, FrameTooLarge, IncompleteFrame
 from .framers import Framer, LengthPrefixed, check_framer
 
@@ -27,6 +31,10 @@ if TYPE_CHECKING:
     import ssl
 
     from typing_extensions import Buffer
+
+    from ._core_py import ReaderLoop as _ReaderLoop  # what the API adds to: a core's loop
+else:
+    _ReaderLoop = object
 
 __all__ = [
     "DEFAULT_HIGH_WATER",
@@ -44,9 +52,6 @@ DEFAULT_HIGH_WATER = 256 * 1024
 # whose reads fill the buffer asks for this much from then on (4x fewer
 # iterations for a busy stream; idle connections keep the decoder's 64 KiB).
 BUSY_READ_SIZE = 256 * 1024
-# What a frame costs in memory beyond its payload (the bytes object, its queue
-# slot), so that a flood of empty frames is bounded too.
-FRAME_OVERHEAD = 64
 
 ClientConnected = Callable[["FramedReader", "FramedWriter"], Awaitable[None] | None]
 
@@ -148,21 +153,10 @@ class FramedProtocol(asyncio.BufferedProtocol):
             # for more bytes (and frames held behind it come out after it).
 
 
-class FramedReader:
-    """Receives the frames of one connection (made by ``open_connection`` or
-    ``start_server``).
-
-    ``recv()`` returns the next frame, ``recv_many()`` every frame received so
-    far, and ``async for frame in reader`` iterates until the peer closes the
-    connection between frames.  A clean EOF raises ``ConnectionClosed``; EOF
-    inside a frame ``IncompleteFrame``.  Bad input raises from the call that
-    reaches it, after every frame before it.  Cancelling a waiting call loses
-    nothing.
-
-    Flow control: once the frames received and not yet returned hold more than
-    ``high_water`` bytes (each frame counted as its length + 64), the transport
-    stops reading until they hold ``low_water`` or less.
-    """
+class ReaderAPI(_ReaderLoop):
+    """What FramedReader adds to a core's ReaderLoop, which returns the frames
+    already received (``recv()``, ``async for``) without a coroutine of Python's
+    on the compiled core; everything that waits is here."""
 
     def __init__(
         self,
@@ -170,28 +164,12 @@ class FramedReader:
         high_water: int = DEFAULT_HIGH_WATER,
         low_water: int | None = None,
     ) -> None:
-        high_water, low_water = _water_marks(high_water, low_water)
+        self._open(*_water_marks(high_water, low_water))
         self._protocol = protocol
-        self._frames: collections.deque[bytes] = collections.deque()
-        self._unread = 0  # what the frames held count for flow control
-        self._high = high_water
-        self._low = low_water
-        self._paused = False  # reading paused: too much unread, or an error is held
         self._error: FastframeError | None = None  # raised once the frames before it are read
         self._lost: BaseException | None = None  # why the connection was lost: raised last
         self._eof = False  # no more bytes will come
         self._waiter: asyncio.Future[None] | None = None
-
-    async def recv(self) -> bytes:
-        """The next frame."""
-        frames = self._frames
-        if not frames:
-            await self._wait()
-        frame = frames.popleft()
-        self._unread -= len(frame) + FRAME_OVERHEAD
-        if self._paused:
-            self._maybe_resume()
-        return frame
 
     async def recv_many(self, max_frames: int | None = None) -> list[bytes]:
         """Every frame received (at most ``max_frames``), waiting for one."""
@@ -213,14 +191,6 @@ class FramedReader:
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self
 
-    async def __anext__(self) -> bytes:
-        try:
-            return await self.recv()
-        except IncompleteFrame:
-            raise
-        except ConnectionClosed:
-            raise StopAsyncIteration from None
-
     def at_eof(self) -> bool:
         """Whether the peer has closed its side and every frame has been read."""
         return self._eof and not self._frames
@@ -229,6 +199,18 @@ class FramedReader:
     def framer(self) -> Framer:
         """The connection's framer."""
         return self._protocol.framer
+
+    async def _recv_slow(self, iterating: bool) -> bytes:
+        """``recv()`` (``__anext__()``: ``iterating``) when no frame is held."""
+        try:
+            await self._wait()
+        except IncompleteFrame:
+            raise
+        except ConnectionClosed:
+            if iterating:
+                raise StopAsyncIteration from None
+            raise
+        return self._take()
 
     async def _wait(self) -> None:
         """Until a frame is held; raises what comes first instead (an error,
@@ -293,6 +275,37 @@ class FramedReader:
             self._protocol._resume_reading()
 
 
+class FramedReader(ReaderAPI, impl.ReaderLoop):
+    """Receives the frames of one connection (made by ``open_connection`` or
+    ``start_server``).
+
+    ``recv()`` returns the next frame, ``recv_many()`` every frame received so
+    far, and ``async for frame in reader`` iterates until the peer closes the
+    connection between frames.  A clean EOF raises ``ConnectionClosed``; EOF
+    inside a frame ``IncompleteFrame``.  Bad input raises from the call that
+    reaches it, after every frame before it.  Cancelling a waiting call loses
+    nothing.
+
+    Flow control: once the frames received and not yet returned hold more than
+    ``high_water`` bytes (each frame counted as its length + 64), the transport
+    stops reading until they hold ``low_water`` or less.
+    """
+
+
+@functools.cache
+def _reader_class(core: ModuleType) -> type[ReaderAPI]:
+    """The selected core's FramedReader is the one above; another core's (a
+    framer bound to it: tests and benchmarks) is the same API on that core's loop."""
+    if core is impl:
+        return FramedReader
+
+    class FramedReader_(ReaderAPI, core.ReaderLoop):  # type: ignore[misc, name-defined]
+        __doc__ = FramedReader.__doc__
+
+    FramedReader_.__name__ = FramedReader_.__qualname__ = "FramedReader"
+    return FramedReader_
+
+
 class _StreamProtocol(FramedProtocol):
     """The protocol under a FramedReader / FramedWriter pair."""
 
@@ -313,7 +326,7 @@ class _StreamProtocol(FramedProtocol):
         # bytes) is freed as soon as they are dropped, not when the garbage
         # collector next finds the cycle.  Until they are claimed (by the
         # callback, or open_connection) it holds them itself.
-        reader = FramedReader(self, high_water, low_water)
+        reader = _reader_class(framer._core)(self, high_water, low_water)
         self._reader = weakref.ref(reader)
         self._unclaimed: list[Any] = [reader]
         self._stream_transport: asyncio.BaseTransport | None = None

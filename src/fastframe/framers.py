@@ -55,14 +55,20 @@ def _size(name: str, value: object) -> int:
 class Framer:
     """Base class of the framers: hashable, comparable, with a repr showing every option."""
 
-    __slots__ = ("_codec",)
+    __slots__ = ("_codec", "_core")
     _fields: ClassVar[tuple[str, ...]]
     _codec: Any
+    _core: ModuleType  # the core the codec is from
+
 
     def _freeze(self, **options: object) -> None:
         for name, value in options.items():
             object.__setattr__(self, name, value)
-        object.__setattr__(self, "_codec", self._codec_in(_core.impl))
+        self._bind(_core.impl)
+
+    def _bind(self, core: ModuleType) -> None:
+        object.__setattr__(self, "_codec", self._codec_in(core))
+        object.__setattr__(self, "_core", core)
 
     def _codec_in(self, core: ModuleType) -> Any:
         """This framer's codec in ``core`` (``fastframe._core_c`` or
@@ -73,7 +79,7 @@ class Framer:
         """An equal framer whose decoders and encoders are the given core's (tests
         and benchmarks run both cores in one process)."""
         twin = functools.partial(type(self), **self._options())()
-        object.__setattr__(twin, "_codec", twin._codec_in(core))
+        twin._bind(core)
         return twin
 
     def __setattr__(self, name: str, value: object) -> None:

@@ -32,7 +32,7 @@ def test_plain_function_callback(impl: Any, loop_kind: str, tls: bool, kind: str
     tasks: list[asyncio.Future[int]] = []
 
     def cb(reader: aio.FramedReader, writer: aio.FramedWriter) -> None:
-        assert isinstance(reader, aio.FramedReader) and isinstance(writer, aio.FramedWriter)
+        assert isinstance(reader, impl.FramedReader) and isinstance(writer, aio.FramedWriter)
         tasks.append(asyncio.ensure_future(echo_then_close(reader, writer)))
 
     async def main() -> None:

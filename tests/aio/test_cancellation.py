@@ -105,3 +105,65 @@ def test_wait_for_timeouts_while_frames_stream(impl: Any, loop_kind: str, tls: b
             assert timeouts > 0  # the race was run
 
     run(loop_kind, main)
+
+
+# -- a call is a coroutine: it takes its frame when it runs ------------------------------------------------------
+
+
+def _calls(reader: Any, how: str) -> Any:
+    """What ``await reader.recv()`` or ``async for`` awaits."""
+    return reader.recv() if how == "recv" else reader.__anext__()
+
+
+@pytest.mark.parametrize("how", ["recv", "anext"])
+def test_call_takes_its_frame_when_it_runs(impl: Any, loop_kind: str, tls: bool, how: str) -> None:
+    """recv() and __anext__() return coroutines (asyncio.create_task and wait_for
+    take them) that take a frame when they first run, not when they are made:
+    one closed, or cancelled by wait_for before it ran, loses nothing, even with
+    the frame already received; awaiting one twice is a RuntimeError."""
+    framer = impl.bind(ff.LengthPrefixed(2))
+    sent = [b"frame %d" % i for i in range(5)]
+
+    async def main() -> None:
+        async with raw_peer(framer, tls=tls) as (reader, writer, peer):
+            await peer.send(wire_of(framer, sent)[0])
+            assert await _calls(reader, how) == sent[0]  # (and the rest has come with it)
+            made = _calls(reader, how)
+            assert asyncio.iscoroutine(made)
+            assert await _calls(reader, how) == sent[1]
+            made.close()
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(_calls(reader, how), 0)
+            assert await asyncio.create_task(_calls(reader, how)) == sent[2]
+            call = _calls(reader, how)
+            assert await call == sent[3]
+            with pytest.raises(RuntimeError, match="cannot reuse already awaited coroutine"):
+                await call
+            assert await _calls(reader, how) == sent[4]
+
+    run(loop_kind, main)
+
+
+@pytest.mark.parametrize("how", ["recv", "anext"])
+def test_call_driven_by_hand(impl: Any, loop_kind: str, tls: bool, how: str) -> None:
+    """Driven by hand as a coroutine: send(None) ends it with StopIteration
+    carrying the held frame; an exception thrown into one not yet run comes back
+    out and takes nothing; an ended one cannot be resumed."""
+    framer = impl.bind(ff.LengthPrefixed(2))
+    sent = [b"one", b"two"]
+
+    async def main() -> None:
+        async with raw_peer(framer, tls=tls) as (reader, writer, peer):
+            await peer.send(wire_of(framer, sent)[0])
+            first = await _calls(reader, how)
+            thrown = _calls(reader, how)
+            with pytest.raises(KeyError, match="thrown"):
+                thrown.throw(KeyError("thrown"))
+            call = _calls(reader, how)
+            with pytest.raises(StopIteration) as ended:
+                call.send(None)
+            assert [first, ended.value.value] == sent
+            with pytest.raises(RuntimeError, match="cannot reuse already awaited coroutine"):
+                call.send(None)
+
+    run(loop_kind, main)

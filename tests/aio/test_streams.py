@@ -59,7 +59,7 @@ def test_request_reply(impl: Any, loop_kind: str, tls: bool, kind: str, framer: 
         cb, done = handled(reply)
         async with serving(kind, cb, framer, tls=tls) as connect:
             reader, writer = await connect()
-            assert isinstance(reader, aio.FramedReader) and isinstance(writer, aio.FramedWriter)
+            assert isinstance(reader, impl.FramedReader) and isinstance(writer, aio.FramedWriter)
             for request in requests:
                 writer.send(request)
                 await writer.drain()

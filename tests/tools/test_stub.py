@@ -26,7 +26,7 @@ import fastframe
 STUB = Path(fastframe.__file__).parent / "_core_c" / "core.pyi"
 TWIN_ONLY = [
     r"fastframe\._core_py\.__all__",
-    r"fastframe\._core_py\.(decode|encode|framings|socket)",
+    r"fastframe\._core_py\.(decode|encode|framings|reader|socket)",
     r"fastframe\._core_py\.Decoder\.(adopt|cut|cut_into|ready_to_hand_over|received)",
 ]
 

@@ -14,6 +14,7 @@ from .core import (
     LengthPrefixedDecoder,
     NetstringCodec,
     NetstringDecoder,
+    ReaderLoop,
     SocketLoop,
     UntilEofDecoder,
     VarintPrefixedCodec,

@@ -20,6 +20,7 @@ cdef enum:
     NETSTRING_DIGITS = 20
     # a held buffer this big is freed once it empties, rather than kept
     KEEP_HELD = 256 * 1024
+    FRAME_OVERHEAD = 64
 
 
 # what the last get_buffer() view points into
@@ -335,3 +336,35 @@ cdef class SocketLoop:
     cdef int _own_queue(self) except -1
     cdef int _finish_close(self) except -1
     cdef int _check_open(self) except -1
+
+
+cdef extern from "Python.h":
+    # what resuming a coroutine gives (am_send): a result, a value yielded, an error
+    ctypedef enum PySendResult:
+        PYGEN_RETURN
+        PYGEN_ERROR
+        PYGEN_NEXT
+
+
+cdef class ReaderLoop:
+    # fastframe.aio's FramedReader, per frame: the API around it (aio.py) reads
+    # and writes these fields, calls _open and _take, and provides the methods
+    # this class calls: _recv_slow (every wait) and _maybe_resume.
+    cdef readonly object _frames  # a deque, oldest first
+    cdef object _popleft
+    cdef public Py_ssize_t _unread  # what the frames held count for flow control
+    cdef public Py_ssize_t _high, _low
+    cdef public bint _paused
+
+    cdef object _take_held(self)
+
+
+@cython.final
+cdef class _Receive:
+    cdef ReaderLoop _loop  # None once finished
+    cdef object _waiting  # the coroutine _recv_slow() made, while it runs
+    cdef bint _iterating  # __anext__: a clean end is StopAsyncIteration
+    cdef bint _done
+
+    cdef PySendResult _resume(self, object value, PyObject** result) except PYGEN_ERROR
+    cdef void _finished(self) noexcept

@@ -3,6 +3,7 @@
 # fields (the twin's have __slots__) cannot share a subclass: @disjoint_base.
 # Constructors that Cython runs as __cinit__ are __new__ here.
 
+from collections import deque
 from collections.abc import Iterable
 from socket import socket as _Socket
 from typing import Any, final
@@ -109,5 +110,18 @@ class SocketLoop:
     def _write(self, parts: list[Any]) -> bool: ...
     def close(self) -> None: ...
     def _detach(self) -> tuple[_Socket, bytes]: ...
+
+@disjoint_base
+class ReaderLoop:
+    # read and written by fastframe/aio.py's API, which the loop's methods serve
+    _frames: deque[bytes]
+    _unread: int
+    _high: int
+    _low: int
+    _paused: bool
+    def _open(self, high_water: int, low_water: int) -> None: ...
+    async def recv(self) -> bytes: ...
+    async def __anext__(self) -> bytes: ...
+    def _take(self) -> bytes: ...
 
 def _use_fd_path(on: bool) -> None: ...

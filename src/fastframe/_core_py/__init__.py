@@ -1,5 +1,5 @@
 """The pure-Python twin of the compiled core (``fastframe._core_c``): the same
-names, behaviour and split into files (decode, framings, encode, socket).  It is
+names, behaviour and split into files (decode, framings, encode, socket, reader).  It is
 what PyPy and platforms without a compiled wheel run."""
 
 from .decode import Decoder
@@ -18,6 +18,7 @@ from .framings import (
     UntilEofDecoder,
     VarintPrefixedDecoder,
 )
+from .reader import ReaderLoop
 from .socket import SocketLoop
 
 IMPLEMENTATION = "python"
@@ -33,6 +34,7 @@ __all__ = [
     "LengthPrefixedDecoder",
     "NetstringCodec",
     "NetstringDecoder",
+    "ReaderLoop",
     "SocketLoop",
     "UntilEofDecoder",
     "VarintPrefixedCodec",
