@@ -132,7 +132,8 @@ cdef class Decoder:
 
     # -- what each framing provides (framings.pxi) -------------------------------
     # _cut: cut every whole frame of p[pos:n] into frames, return where the
-    # first unfinished (or bad: the error is set) frame starts.  _want: how many
+    # first unfinished (or bad: the error is set) frame starts.  _cut_one: the
+    # whole frame at p, or None (then _cut decides: nothing whole, or an error).  _want: how many
     # more bytes the held frame needs before _cut can decide it (0: it can).
     # _skip_in: discard an oversize frame's bytes.  _layout: the wire size,
     # stripped head and final byte of the frame at p, once its header is whole.
@@ -140,6 +141,7 @@ cdef class Decoder:
     cdef Py_ssize_t _cut(
         self, const unsigned char* p, Py_ssize_t pos, Py_ssize_t n, list frames
     ) except -1
+    cdef object _cut_one(self, const unsigned char* p, Py_ssize_t n, Py_ssize_t* used)
     cdef Py_ssize_t _want(self, const unsigned char* p, Py_ssize_t pos, Py_ssize_t n) except -1
     cdef Py_ssize_t _skip_in(self, const unsigned char* p, Py_ssize_t pos, Py_ssize_t n) except -1
     cdef bint _layout(

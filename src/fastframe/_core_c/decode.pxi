@@ -186,21 +186,26 @@ cdef class Decoder:
         """The next frame if it is whole among the held bytes and nothing else
         is pending (an error, a skip, a large frame), else None: costs little
         more than the frame's bytes object.  cut() does everything else."""
-        cdef list frames
-        cdef Py_ssize_t pos
+        cdef Py_ssize_t used = 0
         if (self._busy or self._bend == self._bstart or self._error is not None
                 or self._skip or self._large != NULL):
             return None
-        frames = []
         self._busy = True
         try:
-            self._quota = 1
-            pos = self._cut(self._buf + self._bstart, 0, self._bend - self._bstart, frames)
-            if pos:
-                self._drop(pos)
+            frame = self._cut_one(self._buf + self._bstart, self._bend - self._bstart, &used)
+            if used:
+                self._drop(used)
                 self._scanned = 0
         finally:
             self._busy = False
+        return frame
+
+    cdef object _cut_one(self, const unsigned char* p, Py_ssize_t n, Py_ssize_t* used):
+        """The frame at the start of p[:n] if it is whole (its wire size in used),
+        else None; a framing with a quicker way to cut one frame overrides this."""
+        cdef list frames = []
+        self._quota = 1
+        used[0] = self._cut(p, 0, n, frames)
         return frames[0] if frames else None
 
     cdef list cut(self, Py_ssize_t quota):

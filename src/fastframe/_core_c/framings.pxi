@@ -58,6 +58,19 @@ cdef class LengthPrefixedDecoder(Decoder):
             pos += <Py_ssize_t>total
         return pos
 
+    cdef object _cut_one(self, const unsigned char* p, Py_ssize_t n, Py_ssize_t* used):
+        cdef uint64_t value, total
+        if n < self._hl:
+            return None
+        value = _load(p + self._off, self._field)
+        if value < self._vmin or value > self._vmax:
+            return None  # the cut that follows reports it
+        total = <uint64_t>self._hl + value + <uint64_t>self._adj
+        if total > <uint64_t>n:
+            return None
+        used[0] = <Py_ssize_t>total
+        return PyBytes_FromStringAndSize(<const char*>p + self._strip, <Py_ssize_t>total - self._strip)
+
     cdef int _bad_header(self, uint64_t value) except -1:
         body = <object>value + self._adj
         if body < 0:
