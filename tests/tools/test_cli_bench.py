@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 import fastframe
-from fastframe._bench.contenders import RECEIVERS, TLS_RECEIVERS
+from fastframe._bench.contenders import EXTRA, RECEIVERS, TLS_RECEIVERS
 from tests.support.children import child_env
 from tests.support.platforms import HAVE_UNIX_SOCKETS, child_signal_defaults
 
@@ -66,8 +66,9 @@ def test_quick_prints_a_table_per_payload_size() -> None:
     assert f"IMPLEMENTATION={fastframe.IMPLEMENTATION}" in out
     assert f"{DEFAULT_TRANSPORT}; 3 rounds of 0.05 s windows per contender" in out
     table = out.split("recv 64 B payloads")[1].split("recv 1 KiB payloads")[0]
-    for name in RECEIVERS:  # a row, or a line saying why it did not run
-        assert f"  {name} " in table or f"{name}," in table or f"{name}:" in table, name
+    for name in RECEIVERS:  # a row, or a line saying why it did not run; EXTRA with --all only
+        ran = f"  {name} " in table or f"{name}," in table or f"{name}:" in table
+        assert ran != (name in EXTRA), name
     for name in ("best-python", "howto", "streams@asyncio", "fastframe-python.recv_many"):
         assert f"\n  {name} " in table, name  # these run everywhere
     assert "window 1/" in done.stderr and "(round 3/3)" in done.stderr  # progress
@@ -91,8 +92,9 @@ def test_tls_quick_adds_tables_and_targets_over_tls(tmp_path: Path) -> None:
     plain, tls = out.split("recv 64 B payloads over TLS")
     assert "tls-" not in plain  # the tables in the clear are as without --tls
     small = tls.split("recv 1 KiB payloads over TLS")[0]
-    for name in TLS_RECEIVERS:  # a row, or a line saying why it did not run
-        assert f"  {name} " in small or f"{name}," in small or f"{name}:" in small, name
+    for name in TLS_RECEIVERS:  # a row, or a line saying why it did not run; EXTRA with --all only
+        ran = f"  {name} " in small or f"{name}," in small or f"{name}:" in small
+        assert ran != (name in EXTRA), name
     for name in ("tls-best-python", "tls-streams@asyncio", "tls-sink", "tls-sender", "tls-fastframe-python.recv_many"):
         assert f"\n  {name} " in small, name  # these run everywhere
     assert "  spread  sender  vs tls-best-python" in small and "vs tls-streams@asyncio" in small and "vs tls-sink" in small
@@ -126,6 +128,25 @@ def test_tls_quick_adds_tables_and_targets_over_tls(tmp_path: Path) -> None:
         assert group["sender_busy"].keys() == group["contenders"].keys()
         # (a clock tick of CPU time is a large part of a 50 ms window: over 1 by a little)
         assert all(0 < share <= 1.5 for shares in group["sender_busy"].values() for share in shares)
+
+
+def test_all_adds_the_extra_contenders_and_every_one_passes_its_content_check() -> None:
+    # every contender the bench knows, in the clear and over TLS: each is checked
+    # against the frames sent before it is timed, so a row means its check passed
+    done = bench("--all", "--tls", "--size", "64", "--rounds", "1", "--window", "0.02")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.replace("\n    ", " ")
+    plain, tls = out.split("recv 64 B payloads over TLS")
+    for names, table in ((RECEIVERS, plain), (TLS_RECEIVERS, tls)):
+        for name in names:
+            assert f"\n  {name} " in table or re.search(
+                rf"\n  not run here: .*\b{re.escape(name)}\b.*: (fastframe\._core_c\.core|uvloop) does not import",
+                table,
+            ), name
+    for name in EXTRA:
+        assert f"\n  {name} " in out or "uvloop does not import" in out, name
+    checks = [line for line in done.stderr.splitlines() if line.startswith("check ")]
+    assert len(checks) == sum(f"\n  {name} " in out for name in RECEIVERS + TLS_RECEIVERS)
 
 
 def test_tls_contenders_go_with_tls() -> None:

@@ -123,6 +123,12 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         "now (with the cryptography package, else the openssl command)",
     )
     parser.add_argument(
+        "--all",
+        action="store_true",
+        help="also the contenders no target reads, which run only when asked for: "
+        "aio-python.iter@LOOP (and with --tls, tls-aio-python.recv@LOOP and .iter@LOOP)",
+    )
+    parser.add_argument(
         "--contender",
         action="append",
         type=_contender,
@@ -171,7 +177,11 @@ def run(args: argparse.Namespace) -> int:
         print("fastframe bench: --transport unix: this platform has no Unix sockets", file=sys.stderr)
         return 2
     sizes = list(dict.fromkeys(args.size or SIZES))
-    chosen = args.contender or contenders.RECEIVERS + (contenders.TLS_RECEIVERS if args.tls else [])
+    chosen = args.contender or [
+        name
+        for name in contenders.RECEIVERS + (contenders.TLS_RECEIVERS if args.tls else [])
+        if args.all or name not in contenders.EXTRA
+    ]
     names = [name for name in dict.fromkeys(chosen) if name in contenders.RECEIVERS]
     tls_names = [name for name in dict.fromkeys(chosen) if name in contenders.TLS_RECEIVERS]
     if tls_names and not args.tls:
