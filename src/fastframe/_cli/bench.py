@@ -86,7 +86,8 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         "TLS follow, on the same connection kind: fastframe (its own TLS session), "
         "fastframe.aio (ssl=), the best pure Python on an ssl.SSLSocket, asyncio streams "
         "(ssl=), the bytes an SSLSocket decrypts with no framing (tls-sink, the limit) and "
-        "the ciphertext read undecrypted (tls-sender, the peer's sending rate)."
+        "the ciphertext read undecrypted (tls-sender, the peer's sending rate).  Under a "
+        "table, the targets of its payload size on this transport, each met or MISSED."
     )
     parser.add_argument(
         "--size",
@@ -226,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
     ]
     for group in results["groups"]:
         out += ["", table.recv_table(group)]
-        targets = table.target_lines(group)
+        targets = table.target_lines(group, args.transport)
         if targets:
             out += ["", *targets]
     print("\n".join(out))
