@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 import fastframe
-from fastframe._bench.contenders import RECEIVERS, TLS_RECEIVERS
+from fastframe._bench.contenders import EXTRA, RECEIVERS, TLS_RECEIVERS
 from tests.support.children import child_env
 from tests.support.platforms import HAVE_UNIX_SOCKETS, child_signal_defaults
 
@@ -56,6 +56,27 @@ def bench(*args: str, without: str = "", **env: str) -> subprocess.CompletedProc
     )
 
 
+def targets(out: str, where: str) -> list[str]:
+    """The pairs of the target lines under "targets at WHERE" in ``out``, "(reported)"
+    after those without a target; asserts the heading counts the targets met, and
+    that each line is well formed."""
+    match = re.search(rf"\ntargets at {re.escape(where)}(: (\d+) of (\d+) met)?\n((  .*\n)+)", out + "\n")
+    assert match, out
+    pairs = []
+    met = judged = 0
+    for line in match.group(4).splitlines():
+        found = re.fullmatch(r"  (\S+ vs \S+) +\d+\.\d\dx  (reported.*|target (>= [\d.]+x: (met|MISSED)(, )?)+)", line)
+        assert found, line
+        judged += found.group(2).count(">=")
+        met += found.group(2).count(": met")
+        pairs.append(found.group(1) + (" (reported)" if found.group(2).startswith("reported") else ""))
+    if judged:
+        assert match.group(1) == f": {met} of {judged} met", match.group(0)
+    else:
+        assert match.group(1) is None, match.group(0)
+    return pairs
+
+
 def test_quick_prints_a_table_per_payload_size() -> None:
     done = bench("--quick")
     assert done.returncode == 0, done.stderr
@@ -66,11 +87,48 @@ def test_quick_prints_a_table_per_payload_size() -> None:
     assert f"IMPLEMENTATION={fastframe.IMPLEMENTATION}" in out
     assert f"{DEFAULT_TRANSPORT}; 3 rounds of 0.05 s windows per contender" in out
     table = out.split("recv 64 B payloads")[1].split("recv 1 KiB payloads")[0]
-    for name in RECEIVERS:  # a row, or a line saying why it did not run
-        assert f"  {name} " in table or f"{name}," in table or f"{name}:" in table, name
+    for name in RECEIVERS:  # a row, or a line saying why it did not run; EXTRA with --all only
+        ran = f"  {name} " in table or f"{name}," in table or f"{name}:" in table
+        assert ran != (name in EXTRA), name
     for name in ("best-python", "howto", "streams@asyncio", "fastframe-python.recv_many"):
         assert f"\n  {name} " in table, name  # these run everywhere
     assert "window 1/" in done.stderr and "(round 3/3)" in done.stderr  # progress
+    # the targets at 64 B and 1 KiB, each met or missed (speeds are not this test's business)
+    cython = "fastframe._core_c.core does not import" not in table
+    assert targets(table, f"recv 64 B ({DEFAULT_TRANSPORT})") == [
+        pair
+        for pair in (
+            "fastframe-cython.recv vs fastframe-cython.recv_many",
+            "fastframe-cython.recv vs best-python",
+            "fastframe-cython.iter vs fastframe-cython.recv_many",
+            "fastframe-cython.iter vs best-python",
+            "fastframe-python.recv_many vs best-python",
+            "fastframe-python.recv vs best-python",
+            "fastframe-python.iter vs best-python",
+            "aio-cython.frame_received@asyncio vs streams@asyncio",
+            "aio-cython.frame_received@asyncio vs aio-cython.recv_many@asyncio",
+            "aio-cython.recv_many@asyncio vs streams@asyncio",
+            "aio-cython.recv@asyncio vs streams@asyncio",
+            "aio-cython.recv@asyncio vs best-python",
+            "aio-cython.iter@asyncio vs best-python",
+            "aio-cython.iter@asyncio vs streams@asyncio",
+            "aio-cython.frame_received@uvloop vs streams@uvloop (reported)",
+            "aio-cython.frame_received@uvloop vs aio-cython.recv_many@uvloop",
+            "aio-cython.recv_many@uvloop vs streams@uvloop (reported)",
+            "aio-cython.recv@uvloop vs streams@uvloop",
+            "aio-cython.recv@uvloop vs best-python",
+            "aio-cython.iter@uvloop vs best-python",
+            "aio-cython.iter@uvloop vs streams@uvloop",
+            "aio-python.recv@asyncio vs best-python",
+            "aio-python.recv@uvloop vs best-python",
+        )
+        if cython or "cython" not in pair
+    ]
+    assert re.search(r"\n  aio-cython\.recv@asyncio vs streams@asyncio\s+\d+\.\d\dx  target >= 2x: "
+                     r"(met|MISSED), >= 6x: (met|MISSED)\n", table) or not cython, table
+    middle = out.split("recv 1 KiB payloads")[1].split("recv 64 KiB payloads")[0]
+    assert targets(middle, f"recv 1 KiB ({DEFAULT_TRANSPORT})") == ["fastframe-python.recv_many vs best-python"]
+    assert "targets at" not in out.split("recv 64 KiB payloads")[1]
 
 
 def test_tls_quick_adds_tables_and_targets_over_tls(tmp_path: Path) -> None:
@@ -91,28 +149,46 @@ def test_tls_quick_adds_tables_and_targets_over_tls(tmp_path: Path) -> None:
     plain, tls = out.split("recv 64 B payloads over TLS")
     assert "tls-" not in plain  # the tables in the clear are as without --tls
     small = tls.split("recv 1 KiB payloads over TLS")[0]
-    for name in TLS_RECEIVERS:  # a row, or a line saying why it did not run
-        assert f"  {name} " in small or f"{name}," in small or f"{name}:" in small, name
+    for name in TLS_RECEIVERS:  # a row, or a line saying why it did not run; EXTRA with --all only
+        ran = f"  {name} " in small or f"{name}," in small or f"{name}:" in small
+        assert ran != (name in EXTRA), name
     for name in ("tls-best-python", "tls-streams@asyncio", "tls-sink", "tls-sender", "tls-fastframe-python.recv_many"):
         assert f"\n  {name} " in small, name  # these run everywhere
     assert "  spread  sender  vs tls-best-python" in small and "vs tls-streams@asyncio" in small and "vs tls-sink" in small
     # the targets over TLS, each met or missed (speeds are not this test's business)
-    ratio = r"\s+\d+\.\d\dx  "
-    status = r"target >= [\d.]+x: (met|MISSED)"
-    assert re.search(
-        r"\nTLS targets at recv 64 B over TLS\n"
-        rf"  tls-fastframe-cython\.recv_many vs tls-best-python{ratio}{status}\n"
-        rf"  tls-fastframe-cython\.recv_many vs tls-streams@asyncio{ratio}{status}\n"
-        rf"  tls-aio-cython\.frame_received@asyncio vs tls-streams@asyncio{ratio}{status}\n",
-        small,
-    ) or "fastframe._core_c.core does not import" in small, small
+    cython = "fastframe._core_c.core does not import" not in small
+    assert targets(small, f"recv 64 B over TLS ({DEFAULT_TRANSPORT})") == [
+        pair
+        for pair in (
+            "tls-fastframe-cython.recv_many vs tls-best-python",
+            "tls-fastframe-cython.recv_many vs tls-streams@asyncio",
+            "tls-fastframe-cython.recv vs tls-fastframe-cython.recv_many",
+            "tls-fastframe-cython.recv vs tls-best-python",
+            "tls-fastframe-cython.iter vs tls-fastframe-cython.recv_many",
+            "tls-fastframe-cython.iter vs tls-best-python",
+            "tls-fastframe-python.recv vs tls-best-python",
+            "tls-fastframe-python.iter vs tls-best-python",
+            "tls-aio-cython.frame_received@asyncio vs tls-streams@asyncio",
+            "tls-aio-cython.recv@asyncio vs tls-best-python",
+            "tls-aio-cython.recv@asyncio vs tls-streams@asyncio",
+            "tls-aio-cython.iter@asyncio vs tls-best-python",
+            "tls-aio-cython.iter@asyncio vs tls-streams@asyncio",
+            "tls-aio-cython.frame_received@uvloop vs tls-streams@uvloop (reported)",
+            "tls-aio-cython.recv@uvloop vs tls-best-python",
+            "tls-aio-cython.recv@uvloop vs tls-streams@uvloop",
+            "tls-aio-cython.iter@uvloop vs tls-best-python",
+            "tls-aio-cython.iter@uvloop vs tls-streams@uvloop",
+        )
+        if cython or "cython" not in pair
+    ]
     large = tls.split("recv 64 KiB payloads over TLS")[1]
-    assert re.search(
-        r"\nTLS targets at recv 64 KiB over TLS\n"
-        rf"  tls-fastframe-cython\.recv_many vs tls-sink{ratio}{status}\n"
-        rf"  tls-sink vs tls-sender{ratio}reported \(near 1x, with the sender near 100%: it limits the sink\)\n",
-        large + "\n",
-    ) or "fastframe._core_c.core does not import" in large, large
+    assert targets(large, f"recv 64 KiB over TLS ({DEFAULT_TRANSPORT})") == [
+        *(["tls-fastframe-cython.recv_many vs tls-sink"] if cython else []),
+        "tls-sink vs tls-sender (reported)",
+    ]
+    assert "\n  tls-sink vs tls-sender  " in large and (
+        "reported (near 1x, with the sender near 100%: it limits the sink)\n" in large
+    )
     results = json.loads(path.read_text())
     assert results["facts"]["tls"].startswith("TLSv1.")
     assert [(g["name"], g["tls"]) for g in results["groups"]] == [
@@ -126,6 +202,25 @@ def test_tls_quick_adds_tables_and_targets_over_tls(tmp_path: Path) -> None:
         assert group["sender_busy"].keys() == group["contenders"].keys()
         # (a clock tick of CPU time is a large part of a 50 ms window: over 1 by a little)
         assert all(0 < share <= 1.5 for shares in group["sender_busy"].values() for share in shares)
+
+
+def test_all_adds_the_extra_contenders_and_every_one_passes_its_content_check() -> None:
+    # every contender the bench knows, in the clear and over TLS: each is checked
+    # against the frames sent before it is timed, so a row means its check passed
+    done = bench("--all", "--tls", "--size", "64", "--rounds", "1", "--window", "0.02")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.replace("\n    ", " ")
+    plain, tls = out.split("recv 64 B payloads over TLS")
+    for names, table in ((RECEIVERS, plain), (TLS_RECEIVERS, tls)):
+        for name in names:
+            assert f"\n  {name} " in table or re.search(
+                rf"\n  not run here: .*\b{re.escape(name)}\b.*: (fastframe\._core_c\.core|uvloop) does not import",
+                table,
+            ), name
+    for name in EXTRA:
+        assert f"\n  {name} " in out or "uvloop does not import" in out, name
+    checks = [line for line in done.stderr.splitlines() if line.startswith("check ")]
+    assert len(checks) == sum(f"\n  {name} " in out for name in RECEIVERS + TLS_RECEIVERS)
 
 
 def test_tls_contenders_go_with_tls() -> None:

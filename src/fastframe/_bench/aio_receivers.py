@@ -6,6 +6,7 @@ the peer closes it, on whatever event loop runs them.
   protocol layer's cost).
 * ``recv_many``: ``aio.open_connection(sock=...)``, then ``await reader.recv_many()``.
 * ``recv``: the same, one ``await reader.recv()`` per frame.
+* ``iter``: the same, ``async for frame in reader``.
 
 Given ``ssl=`` and ``server_hostname=`` (``tls``), each speaks TLS as the client.
 """
@@ -125,10 +126,24 @@ async def _recv(sock: socket.socket, framer: Framer, keep: list[bytes] | None, *
     return frames
 
 
+async def _iter(sock: socket.socket, framer: Framer, keep: list[bytes] | None, **tls: Any) -> int:
+    frames = 0
+    async with _reader(sock, framer, tls) as reader:
+        if keep is None:
+            async for _ in reader:
+                frames += 1
+        else:
+            append = keep.append
+            async for frame in reader:
+                append(frame)
+    return frames
+
+
 _READERS: dict[str, ReadCoroutine] = {
     "frame_received": _frame_received,
     "recv_many": _recv_many,
     "recv": _recv,
+    "iter": _iter,
 }
 
 

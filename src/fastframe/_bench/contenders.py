@@ -7,7 +7,8 @@ closes it; ``receiver(name)`` says how, or raises ``Unavailable``.
   ``ConnectionClosed``.
 * ``aio-CORE.API@LOOP``: ``fastframe.aio`` with the framer bound to a core, on
   asyncio's default loop or uvloop: ``frame_received`` (a ``FramedProtocol``
-  counting frames), ``recv_many`` or ``recv`` (a ``FramedReader`` loop).
+  counting frames), ``recv_many``, ``recv`` (a ``FramedReader`` loop) or ``iter``
+  (``async for`` over the reader).
 * ``howto``, ``best-python``, ``streams@LOOP``: the peers (``peers/``).
 * ``tls-NAME``: over TLS, as the client of the peer process (``tls``):
   ``tls-fastframe-CORE.METHOD`` (``FramedSocket.start_tls()``: fastframe's own
@@ -16,6 +17,10 @@ closes it; ``receiver(name)`` says how, or raises ``Unavailable``.
   nothing: ``tls-sink``, bytes decrypted by ``ssl.SSLSocket.recv_into`` (the
   limit), and ``tls-sender``, the ciphertext read and never decrypted (the
   peer's sending rate: the sink near it means the sender is the limit).
+
+``EXTRA`` are listed but run only when asked for (``--all``, ``--contender``): the
+pure twin's per-frame aio loops that no target reads, which would lengthen the
+default run (by ~15 s) and ``--tls`` (by ~30 s more) for no verdict.
 
 Both cores are measured in one process, whatever ``fastframe.IMPLEMENTATION``
 picked.  The compiled core counts as missing when it does not import, as on a
@@ -39,30 +44,31 @@ from .peers import best_python, howto
 REQUIRE_CYTHON_VARIABLE = "FASTFRAME_BENCH_REQUIRE_CYTHON"
 LOOPS = ("asyncio", "uvloop")
 SOCKET_METHODS = ("recv_many", "recv", "iter")
-AIO_APIS = ("frame_received", "recv_many", "recv")
+AIO_APIS = ("frame_received", "recv_many", "recv", "iter")
 PEERS = ["best-python", "howto", *(f"streams@{loop}" for loop in LOOPS)]
 
-# What `fastframe bench` runs, in the order of its tables.
+# What `fastframe bench` can run, in the order of its tables.
 RECEIVERS = [
-    *(f"fastframe-{core}.{method}" for core in _cores.NAMES for method in ("recv_many", "recv")),
+    *(f"fastframe-{core}.{method}" for core in _cores.NAMES for method in SOCKET_METHODS),
     *(f"aio-{core}.{api}@{loop}" for core in _cores.NAMES for loop in LOOPS for api in AIO_APIS),
     *PEERS,
 ]
 TLS = "tls-"  # the prefix of a contender over TLS
-# What `fastframe bench --tls` adds, in the order of its TLS tables.
+# What `fastframe bench --tls` can add, in the order of its TLS tables.
 TLS_RECEIVERS = [
-    *(f"{TLS}fastframe-{core}.{method}" for core in _cores.NAMES for method in ("recv_many", "recv")),
-    *(
-        f"{TLS}aio-{core}.{api}@{loop}"
-        for core in _cores.NAMES
-        for loop in LOOPS
-        for api in ("frame_received", "recv_many")
-    ),
+    *(f"{TLS}fastframe-{core}.{method}" for core in _cores.NAMES for method in SOCKET_METHODS),
+    *(f"{TLS}aio-{core}.{api}@{loop}" for core in _cores.NAMES for loop in LOOPS for api in AIO_APIS),
     f"{TLS}best-python",
     *(f"{TLS}streams@{loop}" for loop in LOOPS),
     f"{TLS}sink",
     f"{TLS}sender",
 ]
+EXTRA = frozenset(
+    [
+        *(f"aio-python.iter@{loop}" for loop in LOOPS),
+        *(f"{TLS}aio-python.{api}@{loop}" for loop in LOOPS for api in ("recv", "iter")),
+    ]
+)
 
 # read(sock, keep) -> frames received until the peer closes; each appended to keep
 # (when it is a list): one loop serves both the timed count and the content check,
@@ -227,24 +233,10 @@ def receiver(name: str) -> Receiver:
         return Receiver(howto.count, howto.frames)
     if name == "best-python":
         return Receiver(best_python.count, best_python.frames)
-    what, _, loop = name.partition("@")
-    if what == "streams" and loop:
-        from .peers import streams
-
-        run = event_loop_runner(loop)
-        return _keeping(lambda sock, keep: run(streams.read(sock, keep)))
-    family, _, method = what.partition(".")
-    kind, _, core = family.partition("-")
-    if kind == "fastframe" and core in _cores.NAMES and not loop:
-        return _keeping(_framed_socket(core, method))
-    if kind == "aio" and core in _cores.NAMES and loop:
-        from . import aio_receivers
-
-        run = event_loop_runner(loop)
-        framer = load_core(core).bind(LengthPrefixed(4))
-        read = aio_receivers.reader(method)
-        return _keeping(lambda sock, keep: run(read(sock, framer, keep)))
-    raise LookupError(name)
+    found = _framing_receiver(name, {})
+    if found is None:
+        raise LookupError(name)
+    return found
 
 
 def _tls_receiver(name: str) -> Receiver:
@@ -253,14 +245,23 @@ def _tls_receiver(name: str) -> Receiver:
         context = tls.client_context()  # made once: its certificate too
     except tls.NoCertificate as exc:
         raise Unavailable(str(exc), compiled=False) from None
-    # asyncio's way: ssl= and the name to check, to open_connection / create_connection
-    client = {"ssl": context, "server_hostname": tls.HOSTNAME}
     if name == "sink":
         return Receiver(tls.sink_count, tls.sink_bytes, counts_bytes=True)
     if name == "sender":
         return Receiver(tls.ciphertext_count, tls.ciphertext_count, ciphertext=True)
     if name == "best-python":
         return Receiver(_over_tls(best_python.count), _over_tls(best_python.frames))
+    # asyncio's way: ssl= and the name to check, to open_connection / create_connection
+    client = {"ssl": context, "server_hostname": tls.HOSTNAME}
+    found = _framing_receiver(name, client)
+    if found is None:
+        raise LookupError(f"{TLS}{name}")
+    return found
+
+
+def _framing_receiver(name: str, client: dict[str, Any]) -> Receiver | None:
+    """``streams@LOOP``, ``fastframe-CORE.METHOD`` or ``aio-CORE.API@LOOP``, as the
+    TLS client when ``client`` holds asyncio's TLS arguments; None for other names."""
     what, _, loop = name.partition("@")
     if what == "streams" and loop:
         from .peers import streams
@@ -269,13 +270,13 @@ def _tls_receiver(name: str) -> Receiver:
         return _keeping(lambda sock, keep: run(streams.read(sock, keep, **client)))
     family, _, method = what.partition(".")
     kind, _, core = family.partition("-")
-    if kind == "fastframe" and core in _cores.NAMES and method in ("recv_many", "recv") and not loop:
-        return _keeping(_framed_socket(core, method, over_tls=True))
-    if kind == "aio" and core in _cores.NAMES and method in ("frame_received", "recv_many") and loop:
+    if kind == "fastframe" and core in _cores.NAMES and method in SOCKET_METHODS and not loop:
+        return _keeping(_framed_socket(core, method, over_tls=bool(client)))
+    if kind == "aio" and core in _cores.NAMES and method in AIO_APIS and loop:
         from . import aio_receivers
 
         run = event_loop_runner(loop)
         framer = load_core(core).bind(LengthPrefixed(4))
         read = aio_receivers.reader(method)
         return _keeping(lambda sock, keep: run(read(sock, framer, keep, **client)))
-    raise LookupError(f"{TLS}{name}")
+    return None

@@ -28,33 +28,80 @@ REFERENCES = [
 ]
 
 TARGET_SIZE = 64
+TRANSPORT_NAMES = {"unix": "AF_UNIX", "tcp": "TCP 127.0.0.1"}  # --transport's, as the facts say it
 
 
 @dataclass(frozen=True)
 class RatioTarget:
     """``contender``'s median speed over ``peer``'s at ``size``-byte payloads
-    should be at least ``minimum`` (None: reported, not a target)."""
+    should be at least ``minimum`` (None: reported, not a target); on
+    ``transport`` ("unix" or "tcp") only, or on both (None)."""
 
     contender: str
     peer: str
     minimum: float | None
     size: int = TARGET_SIZE
     note: str = ""  # what a reported ratio tells
+    transport: str | None = None
+
+    def applies(self, size: int, transport: str) -> bool:
+        return self.size == size and self.transport in (None, transport)
 
 
-# fastframe.aio against asyncio streams' readexactly loop on the same event loop:
-# targets on the default loop, reported on uvloop.
+def _per_frame(prefix: str, unix: float, tcp: float) -> list[RatioTarget]:
+    """The compiled FramedSocket's recv() and iteration (issue 15) against its own
+    recv_many and the best pure Python; the pure twin's against the latter."""
+    best = f"{prefix}best-python"
+    out = []
+    for method in ("recv", "iter"):
+        name = f"{prefix}fastframe-cython.{method}"
+        out += [
+            RatioTarget(name, f"{prefix}fastframe-cython.recv_many", 0.5),
+            RatioTarget(name, best, unix, transport="unix"),
+            RatioTarget(name, best, tcp, transport="tcp"),
+        ]
+    out += [RatioTarget(f"{prefix}fastframe-python.{method}", best, 0.5) for method in ("recv", "iter")]
+    return out
+
+
+# FramedSocket in the clear: per-frame calls (above), and the pure twin's
+# recv_many as fast as the best pure Python while frames are small.
+SOCKET_TARGETS = [
+    *_per_frame("", unix=3.0, tcp=2.0),
+    *(RatioTarget("fastframe-python.recv_many", "best-python", 0.9, size) for size in (64, 1024)),
+]
+# fastframe.aio, against asyncio streams' readexactly loop on the same event loop
+# (from the aio issue: targets on the default loop, reported on uvloop), and
+# per-frame (issue 15, on both loops): await recv() and async for against the
+# best pure Python and streams, the protocol's frame_received against the
+# reader's recv_many, the pure twin's recv() against the best pure Python.
 AIO_TARGETS = [
-    RatioTarget(f"aio-cython.{api}@{loop}", f"streams@{loop}", minimum if loop == "asyncio" else None)
-    for loop in ("asyncio", "uvloop")
-    for api, minimum in (("frame_received", 4.0), ("recv_many", 3.0), ("recv", 2.0))
+    *(
+        RatioTarget(f"aio-cython.{api}@{loop}", f"streams@{loop}", minimum if loop == "asyncio" else None)
+        for loop in ("asyncio", "uvloop")
+        for api, minimum in (("frame_received", 4.0), ("recv_many", 3.0), ("recv", 2.0))
+    ),
+    *(
+        target
+        for loop in ("asyncio", "uvloop")
+        for target in (
+            *(
+                RatioTarget(f"aio-cython.{api}@{loop}", peer, minimum)
+                for api in ("recv", "iter")
+                for peer, minimum in (("best-python", 1.0), (f"streams@{loop}", 6.0))
+            ),
+            RatioTarget(f"aio-cython.frame_received@{loop}", f"aio-cython.recv_many@{loop}", 0.9),
+            RatioTarget(f"aio-python.recv@{loop}", "best-python", 0.6),
+        )
+    ),
 ]
 # Over TLS (the groups "... over TLS"): at 64 KiB the compiled recv_many against
 # the bytes ssl.SSLSocket decrypts with no framing at all, and that sink against
 # the sender's own rate (reported: near 1x, and the sender busy near 100% in the
 # sink's row, the sender is what limits the sink, and the first ratio flatters);
 # at 64 B against the best pure Python on an SSLSocket and asyncio streams, and
-# fastframe.aio's protocol against streams (reported on uvloop).
+# fastframe.aio's protocol against streams (reported on uvloop); and the
+# per-frame targets of the clear, against the TLS contenders.
 TLS_TARGETS = [
     RatioTarget("tls-fastframe-cython.recv_many", "tls-sink", 0.9, 64 * 1024),
     RatioTarget(
@@ -64,7 +111,15 @@ TLS_TARGETS = [
     RatioTarget("tls-fastframe-cython.recv_many", "tls-streams@asyncio", 10.0),
     RatioTarget("tls-aio-cython.frame_received@asyncio", "tls-streams@asyncio", 4.0),
     RatioTarget("tls-aio-cython.frame_received@uvloop", "tls-streams@uvloop", None),
+    *_per_frame("tls-", unix=3.0, tcp=2.0),
+    *(
+        RatioTarget(f"tls-aio-cython.{api}@{loop}", peer, minimum)
+        for loop in ("asyncio", "uvloop")
+        for api in ("recv", "iter")
+        for peer, minimum in (("tls-best-python", 1.0), (f"tls-streams@{loop}", 6.0))
+    ),
 ]
+TARGETS = [*SOCKET_TARGETS, *AIO_TARGETS, *TLS_TARGETS]
 
 
 @dataclass
@@ -182,26 +237,39 @@ def recv_table(group: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def target_lines(group: dict[str, Any]) -> list[str]:
-    """The targets of ``group``'s kind and payload size whose two sides ran in
-    it, as text lines ([] when none did)."""
+def target_lines(group: dict[str, Any], transport: str) -> list[str]:
+    """The targets of ``group``'s payload size and ``transport`` ("unix" or
+    "tcp") whose two sides ran in it, as text lines ([] when none did): one line
+    per pair, in the table's order, with every target of the pair (a pair that
+    has a target is not also reported)."""
     speed = {row.contender: row.bytes_per_s for row in rows(group)}
-    kind = "TLS" if group.get("tls") else "aio"
-    targets = [
+    order = list(speed)
+    applying = [
         target
-        for target in (TLS_TARGETS if group.get("tls") else AIO_TARGETS)
-        if target.size == group["payload_size"] and target.contender in speed and target.peer in speed
+        for target in TARGETS
+        if target.applies(group["payload_size"], transport)
+        and target.contender in speed
+        and target.peer in speed
     ]
-    width = max([len(f"{t.contender} vs {t.peer}") for t in targets], default=0)
+    pairs: dict[tuple[str, str], list[RatioTarget]] = {}
+    for target in sorted(applying, key=lambda t: order.index(t.contender)):
+        pairs.setdefault((target.contender, target.peer), []).append(target)
+    width = max([len(f"{contender} vs {peer}") for contender, peer in pairs], default=0)
     lines = []
-    for target in targets:
-        ratio = speed[target.contender] / speed[target.peer]
-        if target.minimum is None:
-            status = "reported" + (f" ({target.note})" if target.note else "")
-        else:
-            status = f"target >= {target.minimum:g}x: " + (
-                "met" if ratio >= target.minimum else "MISSED"
+    met = judged = 0
+    for (contender, peer), targets in pairs.items():
+        ratio = speed[contender] / speed[peer]
+        minimums = [t.minimum for t in targets if t.minimum is not None]
+        if minimums:
+            judged += len(minimums)
+            met += sum(ratio >= minimum for minimum in minimums)
+            status = "target " + ", ".join(
+                f">= {minimum:g}x: " + ("met" if ratio >= minimum else "MISSED") for minimum in minimums
             )
-        what = f"{target.contender} vs {target.peer}"
-        lines.append(f"  {what:<{width}}  {ratio:6.2f}x  {status}")
-    return [f"{kind} targets at {group['name']}", *lines] if lines else []
+        else:
+            status = "reported" + "".join(f" ({t.note})" for t in targets if t.note)
+        lines.append(f"  {f'{contender} vs {peer}':<{width}}  {ratio:6.2f}x  {status}")
+    if not lines:
+        return []
+    summary = f": {met} of {judged} met" if judged else ""
+    return [f"targets at {group['name']} ({TRANSPORT_NAMES[transport]}){summary}", *lines]

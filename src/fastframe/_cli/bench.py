@@ -86,7 +86,8 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         "TLS follow, on the same connection kind: fastframe (its own TLS session), "
         "fastframe.aio (ssl=), the best pure Python on an ssl.SSLSocket, asyncio streams "
         "(ssl=), the bytes an SSLSocket decrypts with no framing (tls-sink, the limit) and "
-        "the ciphertext read undecrypted (tls-sender, the peer's sending rate)."
+        "the ciphertext read undecrypted (tls-sender, the peer's sending rate).  Under a "
+        "table, the targets of its payload size on this transport, each met or MISSED."
     )
     parser.add_argument(
         "--size",
@@ -121,6 +122,12 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         action="store_true",
         help="also over TLS: the tls- contenders, against a self-signed certificate made "
         "now (with the cryptography package, else the openssl command)",
+    )
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="also the contenders no target reads, which run only when asked for: "
+        "aio-python.iter@LOOP (and with --tls, tls-aio-python.recv@LOOP and .iter@LOOP)",
     )
     parser.add_argument(
         "--contender",
@@ -171,7 +178,11 @@ def run(args: argparse.Namespace) -> int:
         print("fastframe bench: --transport unix: this platform has no Unix sockets", file=sys.stderr)
         return 2
     sizes = list(dict.fromkeys(args.size or SIZES))
-    chosen = args.contender or contenders.RECEIVERS + (contenders.TLS_RECEIVERS if args.tls else [])
+    chosen = args.contender or [
+        name
+        for name in contenders.RECEIVERS + (contenders.TLS_RECEIVERS if args.tls else [])
+        if args.all or name not in contenders.EXTRA
+    ]
     names = [name for name in dict.fromkeys(chosen) if name in contenders.RECEIVERS]
     tls_names = [name for name in dict.fromkeys(chosen) if name in contenders.TLS_RECEIVERS]
     if tls_names and not args.tls:
@@ -216,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
     ]
     for group in results["groups"]:
         out += ["", table.recv_table(group)]
-        targets = table.target_lines(group)
+        targets = table.target_lines(group, args.transport)
         if targets:
             out += ["", *targets]
     print("\n".join(out))
