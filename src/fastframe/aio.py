@@ -242,13 +242,6 @@ class ReaderAPI(_ReaderLoop):
 
     # -- called by the protocol -------------------------------------------------
 
-    def _feed(self, frames: list[bytes]) -> None:
-        self._frames.extend(frames)
-        self._unread += sum(map(len, frames)) + FRAME_OVERHEAD * len(frames)
-        if self._unread > self._high and not self._paused:
-            self._pause()
-        self._wake()
-
     def _fail(self, exc: FastframeError) -> None:
         # Nothing more is decoded until the frames before the error and the
         # error itself have been read: reading pauses until then.

@@ -350,10 +350,11 @@ cdef extern from "Python.h":
 
 cdef class ReaderLoop:
     # fastframe.aio's FramedReader, per frame: the API around it (aio.py) reads
-    # and writes these fields, calls _open and _take, and provides the methods
-    # this class calls: _recv_slow (every wait) and _maybe_resume.
+    # and writes these fields, calls _open, _feed and _take, and provides the
+    # methods this class calls: _recv_slow (every wait), _maybe_resume, _pause
+    # and _wake.
     cdef readonly object _frames  # a deque, oldest first
-    cdef object _popleft
+    cdef object _popleft, _extend  # the deque's methods
     cdef public Py_ssize_t _unread  # what the frames held count for flow control
     cdef public Py_ssize_t _high, _low
     cdef public bint _paused

@@ -2,7 +2,7 @@
 # frame already received, for an ``await`` that costs about a method call.  The
 # API around it, written once for both cores, is fastframe/aio.py; it also does
 # all the waiting (ReaderAPI._recv_slow), so only a frame that is there is taken
-# here.
+# here.  The protocol hands each read's frames to _feed.
 
 cdef extern from "Python.h":
     ctypedef PySendResult (*sendfunc)(PyObject*, PyObject*, PyObject**)
@@ -22,6 +22,7 @@ cdef class ReaderLoop:
         ``low_water``."""
         self._frames = deque()
         self._popleft = self._frames.popleft
+        self._extend = self._frames.extend
         self._unread = 0
         self._high = high_water
         self._low = low_water
@@ -38,6 +39,18 @@ cdef class ReaderLoop:
         call._loop = self
         call._iterating = True
         return call
+
+    def _feed(self, list frames not None):
+        """Hold the frames a read completed, in order (called by the protocol)."""
+        cdef Py_ssize_t size = 0
+        cdef Py_ssize_t i, n = PyList_GET_SIZE(frames)
+        self._extend(frames)
+        for i in range(n):
+            size += PyBytes_GET_SIZE(<object>PyList_GET_ITEM(frames, i)) + FRAME_OVERHEAD
+        self._unread += size
+        if self._unread > self._high and not self._paused:
+            self._pause()
+        self._wake()
 
     def _take(self):
         """The oldest frame held (there is one), counted out of what is held."""

@@ -43,6 +43,14 @@ class ReaderLoop:
             return self._take()
         return await self._recv_slow(True)
 
+    def _feed(self, frames: list[bytes]) -> None:
+        """Hold the frames a read completed, in order (called by the protocol)."""
+        self._frames.extend(frames)
+        self._unread += sum(map(len, frames)) + FRAME_OVERHEAD * len(frames)
+        if self._unread > self._high and not self._paused:
+            self._pause()
+        self._wake()
+
     def _take(self) -> bytes:
         """The oldest frame held (there is one), counted out of what is held."""
         frame = self._frames.popleft()
@@ -56,3 +64,5 @@ class ReaderLoop:
 
         def _recv_slow(self, iterating: bool) -> Coroutine[Any, Any, bytes]: ...
         def _maybe_resume(self) -> None: ...
+        def _pause(self) -> None: ...
+        def _wake(self) -> None: ...
