@@ -235,6 +235,15 @@ async def serve_aio_until_done(ff: Any, listener: socket.socket, server: Server,
         if not finished.done():
             finished.set_exception(exc)
 
+    def reply(stream: Stream, writer: Any, frames: list[bytes]) -> None:
+        was_done = stream.done
+        replies = server.answer(stream, frames)
+        if replies:
+            writer.send_many(replies)
+        if stream.done and not was_done and server.one_done():
+            for each in writers:
+                each.send(BYE)
+
     async def handle(reader: Any, writer: Any) -> None:
         try:
             sock = writer.get_extra_info("socket")
@@ -248,17 +257,13 @@ async def serve_aio_until_done(ff: Any, listener: socket.socket, server: Server,
             stream = Stream()
             while True:
                 try:
-                    frames = await reader.recv_many()
+                    # (not kept in a local: the coroutine would hold each batch,
+                    # and its replies, until the next one came, where the
+                    # selectors server's serve() lets them go as it returns)
+                    reply(stream, writer, await reader.recv_many())
                 except ff.ConnectionClosed as exc:
                     server.ended(not isinstance(exc, ff.IncompleteFrame), stream.conn)
                     break
-                was_done = stream.done
-                replies = server.answer(stream, frames)
-                if replies:
-                    writer.send_many(replies)
-                if stream.done and not was_done and server.one_done():
-                    for each in writers:
-                        each.send(BYE)
                 await writer.drain()
             writer.close()
             if server.closed == server.total and not finished.done():

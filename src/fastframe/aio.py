@@ -5,9 +5,11 @@
 ``StreamReader`` and ``StreamWriter``.  ``FramedProtocol`` is the layer below:
 subclass it and implement ``frame_received()``.
 
-Bytes land straight in the decoder's buffer (``asyncio.BufferedProtocol``) and
-every frame they complete is cut by the selected core in one call.  Works on the
-default event loop and on uvloop.
+Bytes land in a read area that a thread's connections share
+(``asyncio.BufferedProtocol``), or straight in a large frame's own bytes object;
+every frame they complete is cut by the selected core in one call, and a
+connection keeps only its unfinished frame between reads.  Works on the default
+event loop and on uvloop.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import asyncio
 import collections
 import functools
 import operator
+import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from types import ModuleType
@@ -48,12 +51,48 @@ __all__ = [
 ]
 
 DEFAULT_HIGH_WATER = 256 * 1024
-# The default event loop makes one recv_into() per loop iteration: a connection
-# whose reads fill the buffer asks for this much from then on (4x fewer
-# iterations for a busy stream; idle connections keep the decoder's 64 KiB).
-BUSY_READ_SIZE = 256 * 1024
+# What one read may bring.  The default event loop makes one recv_into() per
+# loop iteration: a busy stream takes 4x fewer iterations than with 64 KiB.  The
+# area is shared by a thread's connections (_ReadArea): its size costs nothing
+# per connection.
+READ_SIZE = 256 * 1024
 
 ClientConnected = Callable[["FramedReader", "FramedWriter"], Awaitable[None] | None]
+
+
+class _Area:
+    """Memory connections are read into, one connection at a time.
+
+    An event loop reads a connection with get_buffer(), the read, then
+    buffer_updated(), one after the other (asyncio, uvloop, and their TLS
+    layers), so one area serves every connection of a thread's loop, and a
+    connection keeps only its decoder's unfinished frame between reads (feed()
+    copies no more)."""
+
+    __slots__ = ("buf", "whole", "lent")
+
+    def __init__(self) -> None:
+        self.buf = bytearray(READ_SIZE)
+        self.whole = memoryview(self.buf)  # what buffer_updated() decodes from
+        # The view lent by get_buffer() whose buffer_updated() has not come.
+        # While the transport that asked for it still holds it, the area is
+        # not lent again: a loop that interleaved reads would write over bytes
+        # not yet decoded, so the next connection gets a new area instead (and
+        # the one lent lives on for its connection).  Once every holder has
+        # dropped it (the read brought nothing, or failed, or the connection
+        # was lost), nothing can write there any more.
+        self.lent: weakref.ref[memoryview] | None = None
+
+
+class _ReadArea(threading.local):
+    """Each thread's area: loops in other threads, free-threaded ones
+    included, never share it."""
+
+    def __init__(self) -> None:
+        self.area = _Area()
+
+
+_read_area = _ReadArea()
 
 
 class FramedProtocol(asyncio.BufferedProtocol):
@@ -72,21 +111,49 @@ class FramedProtocol(asyncio.BufferedProtocol):
         self.framer = framer
         self.transport: asyncio.BaseTransport | None = None
         self._decoder = framer.decoder()
-        self._read_size = 0  # asked of get_buffer (0: the decoder's own size)
-        self._offered = 0  # the length of the last view given
+        # the area get_buffer() lent, and the view it lent, until buffer_updated()
+        self._area: _Area | None = None
+        self._lent: weakref.ref[memoryview] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        view = self._decoder.get_buffer(sizehint if sizehint > self._read_size else self._read_size)
-        self._offered = len(view)
+        # A large frame is received straight into its own bytes object while
+        # as much as the area holds is still to come: a smaller window would
+        # make more reads (the default loop: one per loop iteration).
+        window = self._decoder._large_buffer(READ_SIZE)
+        if window is not None:
+            self._area = self._lent = None
+            return window
+        area = _read_area.area
+        lent = area.lent
+        if lent is not None and lent is not self._lent and lent() is not None:
+            area = _read_area.area = _Area()  # (see _Area.lent)
+        view = memoryview(area.buf)
+        self._lent = area.lent = weakref.ref(view)
+        self._area = area
         return view
 
     def buffer_updated(self, nbytes: int) -> None:
-        if nbytes == self._offered:  # the read filled the buffer: more was waiting
-            self._read_size = BUSY_READ_SIZE
-        self._pump(False, nbytes)
+        area = self._area
+        if area is None:  # into the large frame (or no get_buffer(): the decoder says so)
+            self._pump(False, self._decoder.buffer_updated, nbytes)
+            return
+        lent = self._lent
+        self._area = self._lent = None
+        try:
+            if area.lent is not lent:
+                raise RuntimeError(
+                    "buffer_updated() after another connection's get_buffer() on this thread "
+                    "had the view given dropped and its memory lent again: the bytes are lost"
+                )
+            if not 0 <= nbytes <= READ_SIZE:
+                raise _messages.nbytes_out_of_range(READ_SIZE, nbytes)
+            self._pump(False, self._decoder.feed, area.whole[:nbytes])
+        finally:
+            if area.lent is lent:
+                area.lent = None
 
     def eof_received(self) -> bool | None:
         """The peer has closed its side: deliver what is held; an unfinished
@@ -119,16 +186,18 @@ class FramedProtocol(asyncio.BufferedProtocol):
     # reader): then nothing behind an error is decoded until it has been read.
     _decode_past_errors = True
 
-    def _pump(self, at_eof: bool, nbytes: int | None = None) -> None:
-        """Deliver the frames that ``nbytes`` new bytes (None: none) complete,
-        or that the end of the stream leaves, then every frame and error held
-        behind them."""
+    def _pump(
+        self, at_eof: bool, decode: Callable[[Any], list[bytes]] | None = None, read: Any = None
+    ) -> None:
+        """Deliver the frames that ``decode(read)`` returns (the decoder taking
+        in a read), or that the end of the stream leaves, then every frame and
+        error held behind them."""
         dec = self._decoder
         while True:
             try:
-                if nbytes is not None:
-                    n, nbytes = nbytes, None
-                    frames = dec.buffer_updated(n)
+                if decode is not None:
+                    first, decode = decode, None
+                    frames = first(read)
                 elif at_eof:
                     frames = dec.eof()
                 else:

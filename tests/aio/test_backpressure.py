@@ -130,7 +130,7 @@ def test_slow_consumer_memory_stays_bounded(impl: Any, loop_kind: str, tls: bool
     count = FLOOD // FLOOD_FRAME
     a, b = connected_pair("tcp4")
     flood = Flood(b, count, FLOOD_FRAME, tls=tls)
-    bound = aio.DEFAULT_HIGH_WATER + aio.BUSY_READ_SIZE + FLOOD_FRAME  # + one read
+    bound = aio.DEFAULT_HIGH_WATER + aio.READ_SIZE + FLOOD_FRAME  # + one read
     traced_bound = bound + 4 * MiB  # the decoder's buffers, the peer's chunk, the loop's own
     measured: dict[str, Any] = {}
 

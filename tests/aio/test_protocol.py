@@ -1,4 +1,4 @@
-"""FramedProtocol subclasses on an event loop: read sizes, frame_received order,
+"""FramedProtocol subclasses on an event loop: frame_received order,
 behind a server, frames_received batches, the default framing_error (abort), a
 framing_error that returns (decoding goes on), IncompleteFrame at EOF, a subclass
 without frame_received, and a framer required."""
@@ -14,39 +14,15 @@ from typing import Any
 import pytest
 
 import fastframe as ff
-from fastframe import aio
 from fastframe.errors import FrameTooLarge, IncompleteFrame
 from tests.aio.frames import OVERSIZE_FRAMERS, oversize_stream
 from tests.aio.peers import KINDS, connect_peer, protocol_peer, server_tls
-from tests.aio.protocols import Recorder, Watched, feed_protocol
+from tests.aio.protocols import Recorder, Watched
 from tests.aio.running import _describe, run, until
 from tests.support.calls import E, F, split
 from tests.support.wire import wire_of
 
 # -- FramedProtocol subclasses ------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("sizehint", [-1, 0])
-def test_protocol_reads_more_once_a_read_fills_the_buffer(impl: Any, sizehint: int) -> None:
-    """A connection whose read fills the buffer offered is busy: from then on it
-    is offered aio.BUSY_READ_SIZE (fewer loop iterations); until then, and for
-    reads that do not fill it, the decoder's own size.  Frames are unaffected."""
-    framer = impl.bind(ff.LengthPrefixed(4))
-    proto = Recorder(framer)
-    first = proto.get_buffer(sizehint)
-    size = len(first)
-    assert size < aio.BUSY_READ_SIZE
-    first.release()
-    proto.buffer_updated(0)
-    assert len(proto.get_buffer(sizehint)) == size  # a read that did not fill it
-    stream, _ = wire_of(framer, [b"p" * 60] * (size // 64 + 2))
-    feed_protocol(proto, stream[:size], sizehint)  # exactly fills the view
-    view = proto.get_buffer(sizehint)
-    assert len(view) >= aio.BUSY_READ_SIZE
-    view[: len(stream) - size] = stream[size:]
-    view.release()
-    proto.buffer_updated(len(stream) - size)
-    assert proto.frames == [b"p" * 60] * (size // 64 + 2)
 
 
 def test_protocol_frame_received_order(impl: Any, loop_kind: str, tls: bool) -> None:

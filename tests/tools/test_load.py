@@ -37,13 +37,13 @@ CONNECTIONS = 5000
 FRAMES = 20  # per connection, each way: 100 000 each way, about 5 s a run here
 TIMEOUT = 240  # seconds: the harness's deadline; the subprocess gets a minute more
 # Server RSS per connection over its start-up RSS, at its peak.  Measured here at
-# 5 000 connections: selectors server 8-9 KiB (compiled core; 25 KiB while it kept
-# a drained receive buffer between reads) and 4 KiB (twin); aio server 56-64 KiB
-# (compiled) and 110 KiB (twin, whose get_buffer() area stays allocated).  The
-# largest buffer a connection keeps between reads by design is 256 KiB (the
-# compiled core's KEEP_HELD, fastframe.aio's BUSY_READ_SIZE): a connection
-# holding more than that holds something it should not.
-RSS_PER_CONNECTION = 256 * 1024
+# 10 000 connections: selectors server 8 KiB (compiled core; 25 KiB while it kept
+# a drained receive buffer between reads) and 4 KiB (twin); aio server 16 KiB
+# (compiled) and 13 KiB (twin): 39 and 93 KiB while each connection kept a read
+# area of its own (64 KiB, 256 KiB once busy), where now a thread's connections
+# share one.  A connection that keeps a read buffer of its own between reads is
+# past this bound.
+RSS_PER_CONNECTION = 32 * 1024
 
 
 @pytest.fixture(scope="module")

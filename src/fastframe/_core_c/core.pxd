@@ -121,6 +121,7 @@ cdef class Decoder:
     cdef object _expected_wire(self)
     cdef int _oversize(self, object size, uint64_t wire) except -1
     cdef int _fail(self, object error) except -1
+    cdef object _large_window(self, Py_ssize_t sizehint)
     cdef bint _start_large(self, const unsigned char* p, Py_ssize_t n) except -1
     cdef int _unlarge(self) except -1
     cdef void _drop_large(self) noexcept

@@ -74,36 +74,38 @@ cdef class Decoder:
                     self._consume(<const unsigned char*>view.buf, view.len, frames)
                 finally:
                     PyBuffer_Release(&view)
+            # what a connection keeps between reads is its unfinished frame
+            self.release_if_empty()
             return self._deliver(frames)
         finally:
             self._busy = False
 
     def get_buffer(self, Py_ssize_t sizehint=-1):
         """A writable buffer for the next bytes (``asyncio.BufferedProtocol``)."""
-        cdef _Window window
-        cdef Py_ssize_t size = self._lcap - self._lhave
+        cdef Py_ssize_t size
         self._enter()
         try:
-            # The frame's last byte never goes through a window: the frame is
-            # completed by buffer_updated() on the area (or by feed), when the
-            # caller holds no view of it any more (see _finish_large).
-            if size > self._lsize - self._lhave - 1:
-                size = self._lsize - self._lhave - 1
-            if (self._large != NULL and self._error is None and not self._skip
-                    and size > 0 and sizehint <= size):
-                window = _Window.__new__(_Window)
-                window.owner = <object>self._large
-                window.ptr = _bytes_data(self._large) + self._lhave
-                window.size = size
-                self._window = LARGE_WINDOW
-                self._window_size = size
-                return PyMemoryView_FromObject(window)
+            window = self._large_window(sizehint)
+            if window is not None:
+                return window
             size = sizehint if sizehint > RECV_SIZE else RECV_SIZE
             if self._area is None or PyByteArray_GET_SIZE(self._area) < size:
                 self._area = PyByteArray_FromStringAndSize(NULL, size)
             self._window = AREA_WINDOW
             self._window_size = PyByteArray_GET_SIZE(self._area)
             return PyMemoryView_FromObject(self._area)
+        finally:
+            self._busy = False
+
+    def _large_buffer(self, Py_ssize_t sizehint=-1):
+        """get_buffer()'s view into the large frame being received, if the next
+        bytes go there (then buffer_updated() takes them); else None: the caller
+        reads into memory of its own and hands the bytes to feed(), which keeps
+        only the unfinished frame (fastframe.aio, whose connections share one
+        read area per thread)."""
+        self._enter()
+        try:
+            return self._large_window(sizehint)
         finally:
             self._busy = False
 
@@ -126,6 +128,7 @@ cdef class Decoder:
             else:
                 area = self._area
                 self._consume(<const unsigned char*>PyByteArray_AS_STRING(area), nbytes, frames)
+            self.release_if_empty()
             return self._deliver(frames)
         finally:
             self._busy = False
@@ -299,7 +302,8 @@ cdef class Decoder:
         """Free the receive buffer if it holds nothing.  On a non-blocking
         socket, one thread serves many connections: a buffer kept between reads
         would be memory per connection, where one freed when empty serves the
-        next connection read."""
+        next connection read.  feed() and buffer_updated() end with it for the
+        same reason (an event loop's connections)."""
         if self._bstart == self._bend and self._large == NULL and self._window == NO_WINDOW:
             self._bstart = self._bend = 0
             self._free_buf()
@@ -459,6 +463,28 @@ cdef class Decoder:
         return pos + <Py_ssize_t>k
 
     # -- large frames ---------------------------------------------------------
+
+    cdef object _large_window(self, Py_ssize_t sizehint):
+        """A view of the large frame's unwritten tail for get_buffer(), or None
+        when the next bytes go elsewhere (any earlier view is then done with)."""
+        cdef _Window window
+        cdef Py_ssize_t size = self._lcap - self._lhave
+        # The frame's last byte never goes through a window: the frame is
+        # completed by buffer_updated() on the area (or by feed), when the
+        # caller holds no view of it any more (see _finish_large).
+        if size > self._lsize - self._lhave - 1:
+            size = self._lsize - self._lhave - 1
+        if (self._large == NULL or self._error is not None or self._skip
+                or size <= 0 or sizehint > size):
+            self._window = NO_WINDOW
+            return None
+        window = _Window.__new__(_Window)
+        window.owner = <object>self._large
+        window.ptr = _bytes_data(self._large) + self._lhave
+        window.size = size
+        self._window = LARGE_WINDOW
+        self._window_size = size
+        return PyMemoryView_FromObject(window)
 
     cdef bint _start_large(self, const unsigned char* p, Py_ssize_t n) except -1:
         """If p[0:n] begins a frame of LARGE_FRAME bytes or more, go on filling

@@ -101,6 +101,17 @@ class Decoder:
         self._window_size = len(area)
         return memoryview(area)
 
+    def _large_buffer(self, sizehint: int = -1) -> memoryview | None:
+        """get_buffer()'s view into the large frame being received, if the next
+        bytes go there; else None: the caller reads into memory of its own and
+        hands the bytes to feed(), which keeps only the unfinished frame
+        (fastframe.aio, whose connections share one read area per thread).
+        Always None here: a large frame is collected in pieces of what feed()
+        is given (plain Python cannot write a bytes object in place, so a
+        window would save no copy)."""
+        self._window_size = None
+        return None
+
     def buffer_updated(self, nbytes: int) -> list[bytes]:
         """``nbytes`` were written at the start of the last ``get_buffer()``
         view; return every frame they complete."""
