@@ -53,7 +53,7 @@ class Decoder:
     __slots__ = (
         "_buf", "_scanned", "_error", "_sticky", "_skip", "_pieces", "_phead",
         "_phave", "_psize", "_ptrail", "_area", "_window_size", "_max", "_quota",
-        "_rest", "_rest_pos",
+        "_rest", "_rest_pos", "_arrived",
     )
 
     def __init__(self, max_size: int) -> None:
@@ -77,9 +77,13 @@ class Decoder:
         # the bytes after it can still be decoded otherwise: framer switch, raw reads)
         self._quota = NO_QUOTA
         # received bytes not yet taken in, _rest[_rest_pos:]: what a cut stopped
-        # by the quota left, or what received() brought
+        # by the quota left (or what adopt() took over), so that nothing else
+        # is pending and a frame starts there, which cut_held_frame() counts on
         self._rest = b""
         self._rest_pos = 0
+        # what received() brought, taken in by the next cut: kept apart from
+        # _rest, as an unfinished frame, an error or a skip may be pending
+        self._arrived = b""
 
     # -- public API ---------------------------------------------------------
 
@@ -132,7 +136,7 @@ class Decoder:
         """Bytes held that are not yet a frame."""
         if self._skip:
             return 0
-        rest = len(self._rest) - self._rest_pos
+        rest = len(self._rest) - self._rest_pos + len(self._arrived)
         if self._pieces is not None:
             return len(self._phead) + self._phave + rest
         return len(self._buf) + rest
@@ -160,8 +164,8 @@ class Decoder:
 
     def detach(self) -> bytes:
         """Hand over every byte held and reset the decoder to its initial state."""
-        held = b"" if self._skip else self._held_bytes() + self._rest[self._rest_pos :]
-        self._rest = b""
+        held = b"" if self._skip else self._held_bytes() + self._rest[self._rest_pos :] + self._arrived
+        self._rest = self._arrived = b""
         self._rest_pos = 0
         self._pieces = None
         self._buf.clear()
@@ -188,8 +192,31 @@ class Decoder:
     def received(self, data: bytes) -> None:
         """``data`` arrived (the transport receives only once cut() has taken
         in everything received before)."""
-        self._rest = data
-        self._rest_pos = 0
+        self._arrived = data
+
+    def cut_held_frame(self) -> bytes | None:
+        """The next frame if it is whole among the held bytes not yet cut, else
+        None: the per-frame path, without cut()'s machinery; cut() does
+        everything else.  It cuts from _rest only, where nothing else is
+        pending (an error, a skip, an unfinished frame) and a frame starts;
+        what received() brought waits for cut().  LengthPrefixed and
+        Delimited have cheaper ones."""
+        data = self._rest
+        pos = self._rest_pos
+        if pos >= len(data):
+            return None
+        frames: list[bytes] = []
+        self._quota = 1
+        end = self._cut(data, pos, frames)
+        if not frames:
+            # an error _cut met at pos is now set, as if cut() had met it there
+            return None
+        if end < len(data):
+            self._rest_pos = end
+        else:  # the chunk's last frame: the chunk is not kept
+            self._rest = b""
+            self._rest_pos = 0
+        return frames[0]
 
     def cut(self, quota: int) -> list[bytes]:
         """Up to quota frames of the bytes held; [] when none is whole.  Raises
@@ -199,10 +226,15 @@ class Decoder:
     def cut_into(self, frames: list[bytes], quota: int) -> list[bytes]:
         """cut(), adding to frames until it holds quota (an error met is raised
         only if frames stays empty, else by the next cut)."""
-        data = self._rest
-        pos = self._rest_pos
-        self._rest = b""
-        self._rest_pos = 0
+        if self._arrived:  # (then nothing is left in _rest: see received())
+            data = self._arrived
+            pos = 0
+            self._arrived = b""
+        else:
+            data = self._rest
+            pos = self._rest_pos
+            self._rest = b""
+            self._rest_pos = 0
         self._quota = quota
         self._window_size = None
         self._consume(data, frames, pos)

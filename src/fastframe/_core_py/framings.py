@@ -98,6 +98,37 @@ class LengthPrefixedDecoder(Decoder):
             pos = end
         return pos
 
+    def cut_held_frame(self) -> bytes | None:
+        data = self._rest
+        pos = self._rest_pos
+        if self._plain:  # [length][body]: the frame is the body, its length the field
+            try:
+                (body,) = self._unpack(data, pos)
+            except struct.error:  # a header cut short (once a chunk: cheaper than a test a frame)
+                return None
+            if body > self._max:
+                return None  # cut() reports it
+            start = pos + self._hl
+            end = start + body
+        else:
+            try:
+                (value,) = self._unpack(data, pos + self._off)
+            except struct.error:
+                return None
+            body = value + self._adj
+            if body < 0 or body + self._hl - self._strip > self._max:
+                return None
+            start = pos + self._strip
+            end = pos + self._hl + body
+        if end < len(data):
+            self._rest_pos = end
+        elif end == len(data):  # the chunk's last frame: the chunk is not kept
+            self._rest = b""
+            self._rest_pos = 0
+        else:
+            return None  # cut() collects the frame
+        return data[start:end]
+
     def _bad_header(self, value: int, body: int) -> None:
         if body < 0:
             self._fail(_messages.negative_length(value, self._adj))
@@ -180,6 +211,27 @@ class DelimitedDecoder(Decoder):
             append(data[pos : pos + size])
             pos = end + dl
         return pos
+
+    def cut_held_frame(self) -> bytes | None:
+        data = self._rest
+        pos = self._rest_pos
+        end = data.find(self._delim, pos, pos + self._limit)
+        if end < 0:
+            return None  # cut() holds the frame, or finds it oversize
+        size = end - pos
+        if self._strip_cr and size and data[end - 1] == 13:
+            size -= 1
+        elif self._keep:
+            size += len(self._delim)
+        if size > self._max:
+            return None
+        end += len(self._delim)
+        if end < len(data):
+            self._rest_pos = end
+        else:  # the chunk's last frame: the chunk is not kept
+            self._rest = b""
+            self._rest_pos = 0
+        return data[pos : pos + size]
 
     def _want(self, data: bytes, pos: int) -> int:
         buf = self._buf

@@ -1,0 +1,144 @@
+"""The per-frame reads (recv(), iteration, recv_many(max_frames=k)) against the
+batch read (recv_many()), for every framing, with the whole stream already
+received: the frames come from the bytes held, where each core cuts one frame
+at a time on a path of its own.  Whichever way a stream is read, the frames and
+errors come out the same, in the same order (a batch returns the frames before
+an error and raises it on the next call; a per-frame read raises it when it
+reaches it); a framer switch or a raw read after a per-frame read starts at the
+first byte not yet returned."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fastframe as ff
+from fastframe.errors import ConnectionClosed, FrameTooLarge, ProtocolError
+from tests.support.sockets import framed, fresh_pair
+from tests.support.strategies import IMPL_SETTINGS, payloads, streams
+from tests.support.wire import expect, oversize_frame, wire_of
+
+PER_FRAME_SETTINGS = settings(IMPL_SETTINGS, deadline=None, max_examples=40)
+
+# every framing, with a max_size small enough for the streams to hold oversize frames
+SMALL = 16
+FRAMERS = [
+    ff.LengthPrefixed(4, max_size=SMALL),
+    ff.LengthPrefixed(8, byteorder="little", max_size=SMALL),
+    ff.LengthPrefixed(1, adjustment=2, strip=0, max_size=SMALL),
+    ff.LengthPrefixed(2, byteorder="little", offset=2, adjustment=-3, strip=1, max_size=SMALL),
+    ff.LengthPrefixed(4, offset=1, adjustment=-4, strip=0, max_size=SMALL),
+    ff.Lines(max_size=SMALL),
+    ff.Delimited(b"<END>", max_size=SMALL),
+    ff.Delimited(b"\r\n\r\n", keep=True, max_size=SMALL),
+    ff.FixedSize(7),
+    ff.Netstring(max_size=SMALL),
+    ff.VarintPrefixed(max_size=SMALL),
+]
+
+READS = ["recv", "next", "recv_many", "recv_many(1)", "recv_many(2)"]
+
+
+def read_once(fs: Any, frames: Any, how: str) -> list[bytes]:
+    """One read of the given kind; iteration's end is a clean ConnectionClosed."""
+    if how == "recv":
+        return [fs.recv()]
+    if how == "next":
+        try:
+            return [next(frames)]
+        except StopIteration:
+            raise ConnectionClosed("end of iteration") from None
+    if how == "recv_many":
+        return fs.recv_many()  # type: ignore[no-any-return]
+    return fs.recv_many(int(how[-2]))  # type: ignore[no-any-return]
+
+
+def outcomes(fs: Any, reads: list[str]) -> list[Any]:
+    """Frames and errors, in order, reading with ``reads`` over and over until the
+    stream ends or a ProtocolError (sticky) is met."""
+    frames = iter(fs)
+    got: list[Any] = []
+    for i in range(10_000):
+        try:
+            got += read_once(fs, frames, reads[i % len(reads)])
+        except ConnectionClosed as exc:
+            got.append((type(exc), getattr(exc, "partial", None)))
+            return got
+        except (FrameTooLarge, ProtocolError) as exc:
+            got.append((type(exc), exc.args))
+            if type(exc) is ProtocolError:
+                return got
+    raise AssertionError("the stream never ended")
+
+
+@PER_FRAME_SETTINGS
+@given(data=st.data())
+@pytest.mark.parametrize("framer", FRAMERS, ids=repr)
+def test_per_frame_reads_give_what_batch_reads_give(impl: Any, framer: Any, data: st.DataObject) -> None:
+    """A stream of frames, oversize frames and garbage, read per frame (in a random
+    mix of recv, next and recv_many(max_frames=k)) and in batches: the same frames
+    and errors in the same order, ending the same way."""
+    stream = data.draw(streams(framer), label="stream")
+    reads = data.draw(st.lists(st.sampled_from(READS), min_size=1, max_size=6), label="reads")
+    results = []
+    for how in (reads, ["recv_many"]):
+        with fresh_pair("socketpair") as (a, b):
+            fs = framed(impl, a, framer)
+            b.sendall(stream)  # all of it held before the first read
+            b.close()
+            results.append(outcomes(fs, how))
+    assert results[0] == results[1]
+
+
+def valid(framer: Any) -> st.SearchStrategy[list[bytes]]:
+    """A few payloads that ``framer`` encodes into frames within its max_size."""
+    head = b"H" * getattr(framer, "offset", 0)
+    return st.lists(payloads(framer, extra=0).filter(lambda p: expect(framer, p, head).ok), max_size=5)
+
+
+@st.composite
+def switch_cases(draw: st.DrawFn, framer: Any) -> tuple[bytes, list[Any], bytes, Any, list[bytes]]:
+    """(the wire; what its first framing gives, frames and at times FrameTooLarge;
+    raw bytes read then with recv_exactly; the second framer; its frames)."""
+    encoded = [wire_of(framer, [payload]) for payload in draw(valid(framer))]
+    pieces = [wire for wire, _ in encoded]
+    expected: list[Any] = [frames[0] for _, frames in encoded]
+    if draw(st.booleans()) and not isinstance(framer, ff.FixedSize):
+        at = draw(st.integers(0, len(pieces)))
+        pieces.insert(at, oversize_frame(framer, framer.max_size + draw(st.integers(1, 20))))
+        expected.insert(at, FrameTooLarge)
+    raw = draw(st.binary(max_size=6))
+    other = draw(st.sampled_from(FRAMERS))
+    tail, then = wire_of(other, draw(valid(other)))
+    return b"".join(pieces) + raw + tail, expected, raw, other, then
+
+
+@PER_FRAME_SETTINGS
+@given(data=st.data())
+@pytest.mark.parametrize("framer", FRAMERS, ids=repr)
+def test_switch_and_raw_read_after_per_frame_reads(impl: Any, framer: Any, data: st.DataObject) -> None:
+    """Frames (an oversize one among them at times) read per frame, then a raw read,
+    then another framer: each starts at the first byte not yet returned, though
+    every byte arrived before the first read."""
+    wire, expected, raw, other, then = data.draw(switch_cases(framer), label="case")
+    with fresh_pair("socketpair") as (a, b):
+        fs = framed(impl, a, framer)
+        b.sendall(wire)
+        b.close()
+        frames = iter(fs)
+        got: list[Any] = []
+        while len(got) < len(expected):
+            how = data.draw(st.sampled_from(["recv", "next", "recv_many(1)", "recv_many(2)"]), label="read")
+            if how == "recv_many(2)" and len(expected) - len(got) < 2:
+                how = "recv_many(1)"
+            try:
+                got += read_once(fs, frames, how)
+            except FrameTooLarge:
+                got.append(FrameTooLarge)
+        assert got == expected
+        assert fs.recv_exactly(len(raw)) == raw
+        fs.framer = other
+        assert outcomes(fs, ["recv", "next"]) == [*then, (ConnectionClosed, None)]
