@@ -34,9 +34,10 @@ def test_the_per_frame_targets_depend_on_the_transport() -> None:
         "  fastframe-cython.recv vs fastframe-cython.recv_many    0.65x  target >= 0.5x: met",
         "  fastframe-cython.recv vs best-python                   2.60x  target >= 3x: MISSED",
     ]
+    # over TCP, against recv_many only reported: the issue's 0.5x is for AF_UNIX
     assert target_lines(ran, "tcp") == [
-        "targets at recv 64 B (TCP 127.0.0.1): 2 of 2 met",
-        "  fastframe-cython.recv vs fastframe-cython.recv_many    0.65x  target >= 0.5x: met",
+        "targets at recv 64 B (TCP 127.0.0.1): 1 of 1 met",
+        "  fastframe-cython.recv vs fastframe-cython.recv_many    0.65x  reported",
         "  fastframe-cython.recv vs best-python                   2.60x  target >= 2x: met",
     ]
 
@@ -87,7 +88,7 @@ ISSUE_15 = [
         for prefix in ("", TLS)
         for method in ("recv", "iter")
         for target in (
-            (f"{prefix}fastframe-cython.{method}", f"{prefix}fastframe-cython.recv_many", 0.5, None, (64,)),
+            (f"{prefix}fastframe-cython.{method}", f"{prefix}fastframe-cython.recv_many", 0.5, "unix", (64,)),
             (f"{prefix}fastframe-cython.{method}", f"{prefix}best-python", 3.0, "unix", (64,)),
             (f"{prefix}fastframe-cython.{method}", f"{prefix}best-python", 2.0, "tcp", (64,)),
             (f"{prefix}fastframe-python.{method}", f"{prefix}best-python", 0.5, None, (64,)),
