@@ -320,6 +320,7 @@ cdef class SocketLoop:
     cdef readonly Py_ssize_t _out_size  # bytes queued and not sent
 
     cdef object _next_frame(self)
+    cdef object _held(self, Kind kind, object key)
     cdef object _one(self, Kind kind, object key)
     cdef bint _fits(self, Kind kind, object key)
     cdef list _receive(self, Kind kind, object key, Py_ssize_t quota)
