@@ -86,7 +86,7 @@ cdef class _Receive:
 
     def throw(self, typ, value=None, traceback=None):
         if self._waiting is None:
-            self._done = True
+            self._finished()
             if value is None:
                 raise typ
             raise value.with_traceback(traceback) if traceback is not None else value
@@ -99,8 +99,8 @@ cdef class _Receive:
             raise
 
     def close(self):
-        self._done = True
-        waiting, self._waiting = self._waiting, None
+        waiting = self._waiting
+        self._finished()
         if waiting is not None:
             waiting.close()
 
