@@ -80,6 +80,10 @@ VECTORS = [
         [b"hello", X258],
         id="lp7-little",
     ),
+    # a field among the stream's last bytes (the twin reads it apart from the others)
+    Vector(LP(3), b"\x00\x00\x02ab\x00\x00\x00", [b"ab", b""], id="lp3-empty-last"),
+    Vector(LP(5, byteorder="little"), b"\x02\x00\x00\x00\x00ab\x00\x00\x00\x00\x00", [b"ab", b""], id="lp5-little-empty-last"),
+    Vector(LP(7), b"\x00" * 6 + b"\x01a" + b"\x00" * 7, [b"a", b""], id="lp7-empty-last"),
     # MySQL/MariaDB packet: 3-byte little-endian payload length, a sequence byte; the
     # frame keeps the sequence byte (body = field + 1)
     Vector(

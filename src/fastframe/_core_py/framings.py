@@ -16,19 +16,33 @@ _FORMATS = {1: "B", 2: "H", 4: "I", 8: "Q"}
 
 class _OddField:
     """A length field of 3, 5, 6 or 7 bytes, which struct has no format for, with
-    the two methods of struct.Struct the decoder and encoder call."""
+    the two methods of struct.Struct the decoder and encoder call.
 
-    __slots__ = ("_width", "_order")
+    A field is read as the next width struct has (4 or 8 bytes) and the bytes past
+    it shifted or masked away: one struct call, where int.from_bytes on a slice
+    costs a copy and a call more.  Only a field among the buffer's last bytes is
+    read the slow way."""
+
+    __slots__ = ("_wide", "_shift", "_mask", "_width", "_order")
 
     def __init__(self, width: int, byteorder: str) -> None:
+        wide = 4 if width < 4 else 8
+        big = byteorder == "big"
+        self._wide = struct.Struct((">" if big else "<") + _FORMATS[wide]).unpack_from
+        self._shift = 8 * (wide - width) if big else 0  # big-endian: the extra bytes are the low ones
+        self._mask = (1 << 8 * width) - 1
         self._width = width
         self._order: Any = byteorder
 
     def unpack_from(self, data: Any, offset: int = 0) -> tuple[int]:
-        end = offset + self._width
-        if len(data) < end:  # as struct says of a header cut short
-            raise struct.error(f"unpack_from requires a buffer of at least {end} bytes")
-        return (int.from_bytes(data[offset:end], self._order),)
+        try:
+            (value,) = self._wide(data, offset)
+        except struct.error:
+            end = offset + self._width
+            if len(data) < end:  # a header cut short: as struct says it
+                raise
+            return (int.from_bytes(data[offset:end], self._order),)
+        return ((value >> self._shift) & self._mask,)
 
     def pack(self, value: int) -> bytes:
         return value.to_bytes(self._width, self._order)
