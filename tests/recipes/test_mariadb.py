@@ -169,9 +169,9 @@ def test_a_payload_of_exactly_0xffffff_bytes_ends_with_an_empty_packet(connect: 
 
 def test_a_long_statement_is_sent_split(connect: Any) -> None:
     fs, _ = connect()
-    literal = "".join(chr(ord("a") + i % 26) for i in range(26)) * 700_000  # 18.2 MB
-    result = mariadb.query(fs, f"SELECT LENGTH('{literal}'), MD5('{literal}')")
-    assert result.rows == [(len(literal), hashlib.md5(literal.encode()).hexdigest())]
+    literal = "abcdefghijklmnopqrstuvwxyz" * 700_000  # 18 200 000 bytes: two packets
+    result = mariadb.query(fs, f"SELECT MD5('{literal}')")
+    assert result.rows == [(hashlib.md5(literal.encode()).hexdigest(),)]
 
 
 def test_null_columns(connect: Any) -> None:
