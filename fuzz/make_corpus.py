@@ -208,6 +208,11 @@ def classes() -> dict[str, Callable[[bytes], bool]]:
     decoder_class(
         "lp-huge-width8", lambda d: d.kind(ff.LengthPrefixed) and d.framer.width == 8 and d.framer.max_size == HUGE
     )
+    for width in (3, 5, 6, 7):  # the widths struct has no format for
+        decoder_class(
+            f"lp-width{width}",
+            lambda d, w=width: d.kind(ff.LengthPrefixed) and d.framer.width == w and d.frames >= 2 and not d.errors,
+        )
     decoder_class("large-frame", lambda d: any(len(call.data) > 65536 for call in d.calls) and not d.errors)
     decoder_class("empty", lambda d: not d.stream)
     out.update(socket_classes())
@@ -306,14 +311,14 @@ SCRIPTED: dict[str, tuple[list[int | bytes], str, bytes]] = {
     ),
     "lp-huge-field-eof": (
         # width 8, offset 0, adjustment 0, strip None, big-endian
-        [DECODER, 0, 3, 0, 0, 0, 1, 0, *HUGE_MAX_SIZE, *raw_parts(HUGE.to_bytes(8, "big"), b"x")]
+        [DECODER, 0, 8, 0, 0, 0, 1, 0, *HUGE_MAX_SIZE, *raw_parts(HUGE.to_bytes(8, "big"), b"x")]
         + [*FEED_ALL_AS_BYTES],
         f"LengthPrefixed(width=8, byteorder='big', offset=0, adjustment=0, strip=8, max_size={HUGE})",
         HUGE.to_bytes(8, "big") + b"x",
     ),
     "lp-huge-adjustment-eof": (
         # width 1, offset 0, adjustment 2**63 - 1, strip None, big-endian
-        [DECODER, 0, 0, 0, 3, EDGE_ADJUSTMENTS.index(2**63 - 1), 1, 0, *HUGE_MAX_SIZE]
+        [DECODER, 0, 1, 0, 3, EDGE_ADJUSTMENTS.index(2**63 - 1), 1, 0, *HUGE_MAX_SIZE]
         + [*raw_parts(b"\x00"), *FEED_ALL_AS_BYTES],
         f"LengthPrefixed(width=1, byteorder='big', offset=0, adjustment={2**63 - 1}, strip=1, max_size={HUGE})",
         b"\x00",

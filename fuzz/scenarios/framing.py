@@ -29,7 +29,7 @@ def max_size(c: Choices) -> int:
 def make_framer(c: Choices) -> Any:
     kind = c.int(0, 5)
     if kind == 0:
-        width = c.pick((1, 2, 4, 8))
+        width = c.int(1, 8)
         offset = c.int(0, 3)
         header = offset + width
         how = c.int(0, 3)

@@ -36,7 +36,7 @@ MAX = 64
 
 def framings(ff: ModuleType) -> list[Framing]:
     lp_invalid = (
-        {"width": 3},
+        {"width": 9},
         {"byteorder": "middle"},
         {"offset": -1},
         {"strip": 9},

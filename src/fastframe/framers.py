@@ -147,8 +147,8 @@ class LengthPrefixed(Framer):
         max_size: int = DEFAULT_MAX_SIZE,
     ) -> None:
         width = _int("width", width)
-        if width not in (1, 2, 4, 8):
-            raise ValueError(f"width must be 1, 2, 4 or 8, got {width}")
+        if not 1 <= width <= 8:
+            raise ValueError(f"width must be between 1 and 8 bytes, got {width}")
         if byteorder not in ("big", "little"):
             raise ValueError(f"byteorder must be 'big' or 'little', got {byteorder!r}")
         offset = _int("offset", offset)

@@ -98,6 +98,9 @@ def test_encode_refuses(impl: Any, framer: Any, payload: bytes, head: bytes, err
         (ff.LengthPrefixed(1, adjustment=-1, max_size=1000), b"x" * 255, 255),
         (ff.LengthPrefixed(1, offset=1, strip=0, max_size=1000), b"x" * 256, 258),
         (ff.LengthPrefixed(2), b"x" * 65536, 65536),
+        # 3 bytes say at most 16 MiB - 1: the limit of a MySQL packet's payload
+        (ff.LengthPrefixed(3, byteorder="little", max_size=2**25), b"x" * 2**24, 2**24),
+        (ff.LengthPrefixed(3, adjustment=-3, max_size=2**25), b"x" * (2**24 - 3), 2**24 - 3),
     ],
 )
 def test_encode_refuses_what_the_length_field_cannot_hold(impl: Any, framer: Any, payload: bytes, size: int) -> None:

@@ -49,6 +49,54 @@ VECTORS = [
     Vector(LP(8), b"\x00\x00\x00\x00\x00\x00\x01\x02" + X258, [X258], id="lp8-258"),
     Vector(LP(8, byteorder="little"), b"\x02\x01\x00\x00\x00\x00\x00\x00" + X258, [X258], id="lp8-258-little"),
     Vector(LP(1), b"\xff" + X258[:255], [X258[:255]], id="lp1-255"),
+    # the widths struct has no format for: 3, 5, 6 and 7 bytes
+    Vector(LP(3), b"\x00\x00\x05hello\x00\x00\x00\x00\x01\x02" + X258, [b"hello", b"", X258], id="lp3"),
+    Vector(
+        LP(3, byteorder="little"),
+        b"\x05\x00\x00hello\x00\x00\x00\x02\x01\x00" + X258,
+        [b"hello", b"", X258],
+        id="lp3-little",
+    ),
+    Vector(LP(5), b"\x00\x00\x00\x00\x05hello\x00\x00\x00\x01\x02" + X258, [b"hello", X258], id="lp5"),
+    Vector(
+        LP(5, byteorder="little"),
+        b"\x05\x00\x00\x00\x00hello\x02\x01\x00\x00\x00" + X258,
+        [b"hello", X258],
+        id="lp5-little",
+    ),
+    Vector(LP(6), b"\x00\x00\x00\x00\x00\x05hello\x00\x00\x00\x00\x01\x02" + X258, [b"hello", X258], id="lp6"),
+    Vector(
+        LP(6, byteorder="little"),
+        b"\x05\x00\x00\x00\x00\x00hello\x02\x01\x00\x00\x00\x00" + X258,
+        [b"hello", X258],
+        id="lp6-little",
+    ),
+    Vector(
+        LP(7), b"\x00\x00\x00\x00\x00\x00\x05hello\x00\x00\x00\x00\x00\x01\x02" + X258, [b"hello", X258], id="lp7"
+    ),
+    Vector(
+        LP(7, byteorder="little"),
+        b"\x05\x00\x00\x00\x00\x00\x00hello\x02\x01\x00\x00\x00\x00\x00" + X258,
+        [b"hello", X258],
+        id="lp7-little",
+    ),
+    # MySQL/MariaDB packet: 3-byte little-endian payload length, a sequence byte; the
+    # frame keeps the sequence byte (body = field + 1)
+    Vector(
+        LP(3, byteorder="little", adjustment=1, strip=3),
+        b"\x01\x00\x00\x00\x03\x05\x00\x00\x01\x00\x01\x00\x00\x00",
+        [b"\x00\x03", b"\x01\x00\x01\x00\x00\x00"],
+        id="mysql-packets",
+    ),
+    # HTTP/2 frame: 3-byte length of the payload after type, flags and stream id; the
+    # frame is all of it (a SETTINGS frame with one setting, then its ACK)
+    Vector(
+        LP(3, adjustment=6, strip=0),
+        b"\x00\x00\x06\x04\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x64\x00\x00\x00\x04\x01\x00\x00\x00\x00",
+        [b"\x00\x00\x06\x04\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x64", b"\x00\x00\x00\x04\x01\x00\x00\x00\x00"],
+        payloads=[b"\x04\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x64", b"\x04\x01\x00\x00\x00\x00"],
+        id="http2-settings",
+    ),
     # -- offset, head and strip ---------------------------------------------------------
     Vector(LP(2, offset=1), b"T\x00\x03abcT\x00\x00", [b"abc", b""], head=b"T", id="offset1"),
     Vector(

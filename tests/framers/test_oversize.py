@@ -30,6 +30,16 @@ MiB = 1024 * 1024
         (ff.LengthPrefixed(8, adjustment=5), b"\xff" * 8, 2**64 - 1 + 5),
         (ff.LengthPrefixed(8, offset=2, strip=0), b"hh" + b"\xff" * 8, 2**64 - 1 + 10),
         (ff.LengthPrefixed(4, offset=1, adjustment=-4, strip=0), b"Q\xff\xff\xff\xff", 2**32 - 1 + 1),
+        # every width without a struct format, at its largest value, in both orders
+        *[
+            (ff.LengthPrefixed(width, byteorder=order, max_size=2**24 - 2), b"\xff" * width, 2 ** (8 * width) - 1)
+            for width in (3, 5, 6, 7)
+            for order in ("big", "little")
+        ],
+        # the high byte is the one that is far: 0x80 then zeros, read in either order
+        (ff.LengthPrefixed(3, max_size=2**20), b"\x80\x00\x00", 2**23),
+        (ff.LengthPrefixed(3, byteorder="little", max_size=2**20), b"\x00\x00\x80", 2**23),
+        (ff.LengthPrefixed(7, byteorder="little"), b"\x00" * 6 + b"\x01", 2**48),
     ],
 )
 def test_lying_header_raises_before_allocating(impl: Any, framer: Any, header: bytes, size: int) -> None:
@@ -38,7 +48,7 @@ def test_lying_header_raises_before_allocating(impl: Any, framer: Any, header: b
     tracemalloc.start()
     try:
         exc = raises(dec.feed, header)
-        assert E(exc) == E(FrameTooLarge(size, ff.DEFAULT_MAX_SIZE))
+        assert E(exc) == E(FrameTooLarge(size, framer.max_size))
         for chunk in body:
             assert dec.feed(chunk) == []  # skipped, not stored
             assert dec.buffered == 0

@@ -44,6 +44,7 @@ FRAMERS = {
     "LP4": ff.LengthPrefixed(4, max_size=LIMIT),
     "LP4-pg": ff.LengthPrefixed(4, offset=1, adjustment=-4, strip=0, max_size=LIMIT),  # tag + length + body
     "LP2-le-offset": ff.LengthPrefixed(2, byteorder="little", offset=2, adjustment=-3, strip=1, max_size=LIMIT),
+    "LP3-le": ff.LengthPrefixed(3, byteorder="little", max_size=LIMIT),  # a width struct has no format for
     "Delimited": ff.Delimited(b"<END>", max_size=LIMIT),
     "Lines-crlf": ff.Lines(max_size=LIMIT),  # its frames go on the wire ending in \r\n
     "FixedSize": ff.FixedSize(7),

@@ -11,6 +11,7 @@ FRAMERS = [
     ff.LengthPrefixed(1, adjustment=2, strip=0),
     ff.LengthPrefixed(2, byteorder="little", offset=2, adjustment=-3, strip=1),
     ff.LengthPrefixed(4, offset=1, adjustment=-4, strip=0),  # PostgreSQL
+    ff.LengthPrefixed(3, adjustment=6, strip=0),  # HTTP/2 frames: the whole 9-byte header kept
     ff.Lines(),
     ff.Delimited(b"<END>"),
     ff.Delimited(b"\r\n\r\n", keep=True),

@@ -29,7 +29,7 @@ def max_sizes(low: int = 1, high: int = 40) -> st.SearchStrategy[int]:
 
 @st.composite
 def length_prefixed(draw: st.DrawFn, max_size: st.SearchStrategy[int] | None = None) -> Any:
-    width = draw(st.sampled_from([1, 2, 4, 8]))
+    width = draw(st.integers(1, 8))
     offset = draw(st.integers(0, 3))
     header = offset + width
     return ff.LengthPrefixed(

@@ -2,7 +2,7 @@
 
 A framing spec names a framer and its few options::
 
-    length[:WIDTH[:ORDER]]   LengthPrefixed: WIDTH 1, 2, 4 or 8 bytes (default 4),
+    length[:WIDTH[:ORDER]]   LengthPrefixed: WIDTH 1 to 8 bytes (default 4),
                              ORDER big or little (default big)
     lines                    Lines
     netstring                Netstring
@@ -27,7 +27,7 @@ from ..framers import DEFAULT_MAX_SIZE, Delimited, FixedSize, Framer, LengthPref
 
 _KNOWN = "\\n \\r \\t \\0 \\\\ \\xHH"  # the escapes of SEP
 FORMS = (
-    "length[:WIDTH[:ORDER]] (WIDTH 1, 2, 4 or 8; ORDER big or little), lines, netstring, "
+    "length[:WIDTH[:ORDER]] (WIDTH 1 to 8; ORDER big or little), lines, netstring, "
     "varint, fixed:SIZE, delimited:SEP (escapes in SEP: " + _KNOWN + ")"
 )
 _NO_OPTIONS = {"lines": Lines, "netstring": Netstring, "varint": VarintPrefixed}

@@ -10,15 +10,19 @@ cdef inline uint64_t _load(const unsigned char* p, Field field) noexcept nogil:
         return (<uint64_t>p[0] << 8) | p[1]
     if field == LE16:
         return (<uint64_t>p[1] << 8) | p[0]
+    if field == BE24:
+        return (<uint64_t>p[0] << 16) | (<uint64_t>p[1] << 8) | p[2]
+    if field == LE24:
+        return (<uint64_t>p[2] << 16) | (<uint64_t>p[1] << 8) | p[0]
     if field == LE32:
         return (<uint64_t>p[3] << 24) | (<uint64_t>p[2] << 16) | (<uint64_t>p[1] << 8) | p[0]
     cdef uint64_t v = 0
-    cdef int i
-    if field == BE64:
-        for i in range(8):
+    cdef int i, width = field & 15
+    if field & LITTLE:
+        for i in range(width - 1, -1, -1):
             v = (v << 8) | p[i]
     else:
-        for i in range(7, -1, -1):
+        for i in range(width):
             v = (v << 8) | p[i]
     return v
 

@@ -30,9 +30,17 @@ cdef enum Window:
     LARGE_WINDOW
 
 
-# a length field's width and byte order
+# a length field: its width in bytes (the low 4 bits, 1..8), plus LITTLE when the
+# field is little-endian; widths without a name are loaded byte by byte
 cdef enum Field:
-    U8, BE16, LE16, BE32, LE32, BE64, LE64
+    U8 = 1
+    BE16 = 2
+    BE24 = 3
+    BE32 = 4
+    LITTLE = 16
+    LE16 = LITTLE | 2
+    LE24 = LITTLE | 3
+    LE32 = LITTLE | 4
 
 
 # the result of parsing a varint or netstring header

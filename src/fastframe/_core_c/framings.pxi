@@ -8,8 +8,7 @@ cdef class _LengthFormat:
     def __cinit__(self, framer):
         self.width = framer.width
         self.big = framer.byteorder == "big"
-        self.field = {1: U8, 2: BE16 if self.big else LE16, 4: BE32 if self.big else LE32,
-                      8: BE64 if self.big else LE64}[self.width]
+        self.field = <Field>(self.width if self.big or self.width == 1 else self.width | LITTLE)
         self.offset = framer.offset
         self.header = framer.offset + framer.width
         self.strip = framer.strip

@@ -106,7 +106,7 @@ class LengthPrefixedCodec(_Codec):
         value = n - fmt.adjustment
         if value < 0:
             raise _messages.body_below_adjustment(n, fmt.adjustment)
-        return fmt.struct.pack(value)
+        return fmt.field.pack(value)
 
     def _before(self, payload: Any) -> bytes:
         return self._field(nbytes(payload))
@@ -128,7 +128,7 @@ class LengthPrefixedCodec(_Codec):
             limit = fmt.encode_max - fmt.header + fmt.strip
             if not lengths or total <= limit or max(lengths) <= limit:
                 parts: list[Any] = [None] * (2 * len(lengths))
-                parts[::2] = map(fmt.struct.pack, lengths)
+                parts[::2] = map(fmt.field.pack, lengths)
                 parts[1::2] = payloads
                 try:
                     out = b"".join(parts)

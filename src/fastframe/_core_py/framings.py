@@ -14,12 +14,36 @@ from .decode import NO_QUOTA, Decoder
 _FORMATS = {1: "B", 2: "H", 4: "I", 8: "Q"}
 
 
+class _OddField:
+    """A length field of 3, 5, 6 or 7 bytes, which struct has no format for, with
+    the two methods of struct.Struct the decoder and encoder call."""
+
+    __slots__ = ("_width", "_order")
+
+    def __init__(self, width: int, byteorder: str) -> None:
+        self._width = width
+        self._order: Any = byteorder
+
+    def unpack_from(self, data: Any, offset: int = 0) -> tuple[int]:
+        end = offset + self._width
+        if len(data) < end:  # as struct says of a header cut short
+            raise struct.error(f"unpack_from requires a buffer of at least {end} bytes")
+        return (int.from_bytes(data[offset:end], self._order),)
+
+    def pack(self, value: int) -> bytes:
+        return value.to_bytes(self._width, self._order)
+
+
 class _LengthFormat:
     """Shared option arithmetic of LengthPrefixed's decoder and encoder."""
 
     def __init__(self, framer: Any) -> None:
-        fmt = (">" if framer.byteorder == "big" else "<") + _FORMATS[framer.width]
-        self.struct = struct.Struct(fmt)
+        code = _FORMATS.get(framer.width)
+        self.field: Any = (
+            _OddField(framer.width, framer.byteorder)
+            if code is None
+            else struct.Struct((">" if framer.byteorder == "big" else "<") + code)
+        )
         self.offset: int = framer.offset
         self.header: int = framer.offset + framer.width
         self.adjustment: int = framer.adjustment
@@ -37,7 +61,7 @@ class LengthPrefixedDecoder(Decoder):
 
     def __init__(self, fmt: _LengthFormat) -> None:
         super().__init__(fmt.max_size)
-        self._unpack = fmt.struct.unpack_from
+        self._unpack = fmt.field.unpack_from
         self._off = fmt.offset
         self._hl = fmt.header
         self._adj = fmt.adjustment
