@@ -216,10 +216,11 @@ def handshake(fs: ff.FramedSocket) -> Connection:
     """Send the connection preface, and return once the SETTINGS of both sides
     have been exchanged and acknowledged."""
     conn = Connection(fs)
-    if fs.socket.family in (socket.AF_INET, socket.AF_INET6):
+    sock = fs.socket
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
         # HTTP/2 is small control frames both ways: without this, one sent while
         # another is not yet acknowledged waits for the peer's delayed ACK (40 ms)
-        fs.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     settings = {SETTINGS_ENABLE_PUSH: 0, SETTINGS_MAX_FRAME_SIZE: MAX_FRAME_SIZE}
     entries = b"".join(struct.pack("!HL", *entry) for entry in settings.items())
     # the preface is not a frame: raw bytes, then our SETTINGS frame, in one write
@@ -253,7 +254,7 @@ def header_block(conn: Connection, flags: int, stream_id: int, payload: bytes) -
             raise fail(conn, PROTOCOL_ERROR, "a header block cut by another frame")
         fragments.append(payload)
     try:  # every block is decoded: the decoder's table must follow the server's
-        return list(conn.decoder.decode(b"".join(fragments)))
+        return [(str(name), str(value)) for name, value in conn.decoder.decode(b"".join(fragments))]
     except hpack.HPACKError as error:
         raise fail(conn, COMPRESSION_ERROR, str(error)) from None
 
