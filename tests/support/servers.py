@@ -3,8 +3,10 @@ a child process on 127.0.0.1 with its data in a temporary directory, and stopped
 after.
 
 Where a program is not installed the test skips and says which package to
-install, except under CI (the CI variable set), where it fails: .ci/run installs
-the packages, so a missing server there is a broken run, not a reason to skip.
+install, except where FASTFRAME_REQUIRE_SERVERS=1 is set, where it fails: .ci/run
+installs the packages and sets it, so a missing server there is a broken run, not a
+reason to skip.  (Not the CI variable: every CI service sets that, also where no
+server can be installed, as on the wheels' test machines.)
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+REQUIRE_SERVERS = "FASTFRAME_REQUIRE_SERVERS"
 START_TIMEOUT = 60.0  # seconds for a server to accept connections
 STOP_TIMEOUT = 20.0  # seconds for it to exit after SIGTERM, before SIGKILL
 
@@ -37,8 +40,8 @@ def program(name: str, package: str) -> str:
     if found is not None:
         return found
     reason = f"{name} is not installed (Debian package {package}; .ci/run installs it)"
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}: CI must run this test, not skip it")
+    if os.environ.get(REQUIRE_SERVERS) == "1":
+        pytest.fail(f"{reason}, and {REQUIRE_SERVERS}=1 says this test must run, not skip")
     pytest.skip(reason)
 
 

@@ -39,7 +39,7 @@ class _LengthFormat:
 
     def __init__(self, framer: Any) -> None:
         code = _FORMATS.get(framer.width)
-        self.field: Any = (
+        self.field: struct.Struct | _OddField = (
             _OddField(framer.width, framer.byteorder)
             if code is None
             else struct.Struct((">" if framer.byteorder == "big" else "<") + code)
