@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from typing_extensions import Buffer, Self
 
-    from . import _tls
+    from . import _fed, _tls
     from ._core_py import SocketLoop as _Loop  # what the API adds to: a core's loop
 else:
     _Loop = object
@@ -49,6 +49,15 @@ class SocketAPI(_Loop):
         self._open(sock, framer, self._codec_for(framer))
         if wrapped is not None:
             self._use_tls(wrapped)
+
+    @classmethod
+    def _over(cls, transport: _fed.Fed, framer: Framer) -> Self:
+        """A FramedSocket on ``transport``, not a socket: the loop beneath an
+        async front end, which feeds it what it receives (fastframe._fed)."""
+        fs = cls.__new__(cls)
+        fs._open(transport, framer, fs._codec_for(framer))  # type: ignore[arg-type]  # (the loop sees a socket object)
+        fs._use_tls(transport)  # the socket-object path, as under TLS
+        return fs
 
     def _codec_for(self, framer: Framer) -> Any:
         check_framer(framer)

@@ -1,0 +1,221 @@
+"""Framed streams for anyio: on its asyncio backend (and uvloop) and on trio.
+
+``FramedStream(byte_stream, framer)`` is an ``anyio.abc.ObjectStream[bytes]`` over
+any anyio byte stream (``SocketStream``, ``TLSStream``, a stapled pair...):
+``receive()`` returns the next frame, ``send(payload)`` sends one.  Beneath it is a
+``FramedSocket`` loop of the framer's core that the stream feeds
+(fastframe._fed): every receive, raw read (``receive_exactly``,
+``receive_until``, ``receive_until_eof``), framer switch, limit and error is
+FramedSocket's, with anyio's names for the end of the stream:
+
+- a clean end of the stream between frames raises ``anyio.EndOfStream`` (and
+  ends ``async for``); inside a frame ``fastframe.IncompleteFrame``;
+- a cancelled receive loses nothing: bytes are taken from the stream only
+  between two awaits, where no cancellation can fall;
+- a send cancelled part-way leaves the stream broken: every later send raises
+  ``anyio.BrokenResourceError`` (the peer may have a frame's first bytes only);
+- what is held is one read of the stream (64 KiB) and the unfinished frame.
+
+Install it with ``pip install "fastframe[anyio]"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+try:
+    import anyio
+    from anyio.abc import ByteStream, ObjectStream
+except ImportError as exc:  # pragma: no cover - the message is the point
+    raise ImportError(
+        f'fastframe.anyio needs anyio, which cannot be imported ({exc}): pip install "fastframe[anyio]"'
+    ) from exc
+
+from . import _cores, _fed
+from .errors import ConnectionClosed, IncompleteFrame
+from .framers import Framer, check_framer
+
+if TYPE_CHECKING:
+    import ssl
+    from os import PathLike
+
+    from typing_extensions import Buffer
+
+__all__ = ["FramedStream", "connect_tcp", "connect_unix"]
+
+# What one receive asks of the byte stream: anyio's own default, and below the
+# size where an allocator maps and unmaps memory for each bytes object.
+READ_SIZE = 65536
+
+
+class FramedStream(ObjectStream[bytes]):
+    """Frames over an anyio byte stream (see the module)."""
+
+    def __init__(self, byte_stream: ByteStream, framer: Framer) -> None:
+        check_framer(framer)
+        self._stream = byte_stream
+        self._fed = _fed.Fed()
+        self._fs = _cores._framed_socket_class(framer._core)._over(self._fed, framer)
+        self._receiving = anyio.ResourceGuard("reading from")
+        self._sending = anyio.ResourceGuard("writing to")
+        self._broken = False
+
+    # -- receiving -----------------------------------------------------------------
+
+    async def receive(self) -> bytes:
+        """The next frame."""
+        fs = self._fs
+        while True:
+            try:
+                return fs.recv()  # type: ignore[no-any-return]
+            except BlockingIOError:
+                await self._fill()
+            except IncompleteFrame:
+                raise
+            except ConnectionClosed:
+                raise anyio.EndOfStream from None
+
+    async def receive_many(self, max_frames: int | None = None) -> list[bytes]:
+        """Every frame received (at most ``max_frames``), waiting for one."""
+        fs = self._fs
+        while True:
+            try:
+                frames: list[bytes] = fs.recv_many(max_frames)
+            except IncompleteFrame:
+                raise
+            except ConnectionClosed:
+                raise anyio.EndOfStream from None
+            if frames:
+                return frames
+            await self._fill()
+
+    async def receive_exactly(self, n: int) -> bytes:
+        """Exactly ``n`` bytes of the stream, unframed."""
+        return await self._read(self._fs.recv_exactly, n)
+
+    async def receive_until(self, delimiter: Buffer, *, keep: bool = False, max_size: int | None = None) -> bytes:
+        """The bytes up to ``delimiter`` (with it if ``keep``), unframed; at most
+        ``max_size`` (the framer's default, 16 MiB, when None)."""
+        if max_size is None:
+            return await self._read(self._fs.recv_until, delimiter, keep=keep)
+        return await self._read(self._fs.recv_until, delimiter, keep=keep, max_size=max_size)
+
+    async def receive_until_eof(self, *, max_size: int | None = None) -> bytes:
+        """Every byte until the peer ends its side, unframed; at most ``max_size``."""
+        if max_size is None:
+            return await self._read(self._fs.recv_until_eof)
+        return await self._read(self._fs.recv_until_eof, max_size=max_size)
+
+    async def _read(self, read: Callable[..., bytes], *args: Any, **kwargs: Any) -> bytes:
+        while True:
+            try:
+                return read(*args, **kwargs)
+            except BlockingIOError:
+                await self._fill()
+            except IncompleteFrame:
+                raise
+            except ConnectionClosed:
+                raise anyio.EndOfStream from None
+
+    async def _fill(self) -> None:
+        """Wait for the stream's next bytes (or its end) and hand them to the loop."""
+        with self._receiving:
+            try:
+                data = await self._stream.receive(READ_SIZE)
+            except anyio.EndOfStream:
+                self._fed.feed_eof()
+            else:
+                self._fed.feed(data)
+
+    @property
+    def framer(self) -> Framer:
+        """The framer; assign another to frame what follows differently (from the
+        next frame not yet returned, in both directions)."""
+        return self._fs.framer  # type: ignore[no-any-return]
+
+    @framer.setter
+    def framer(self, framer: Framer) -> None:
+        self._fs.framer = framer
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received and not yet returned."""
+        return self._fs.buffered  # type: ignore[no-any-return]
+
+    # -- sending ---------------------------------------------------------------------
+
+    async def send(self, item: Buffer, *, head: Buffer | None = None) -> None:
+        """Send ``item`` as one frame (``head``: see ``LengthPrefixed.encode``)."""
+        self._check_sendable()
+        if head is None:
+            self._fs.send(item)
+        else:
+            self._fs.send(item, head=head)
+        await self._flush()
+
+    async def send_many(self, items: Iterable[Buffer], *, head: Buffer | None = None) -> None:
+        """Send every payload as a frame, in order; all are checked first."""
+        self._check_sendable()
+        if head is None:
+            self._fs.send_many(items)
+        else:
+            self._fs.send_many(items, head=head)
+        await self._flush()
+
+    async def send_eof(self) -> None:
+        """End this side of the stream; receiving goes on."""
+        await self._stream.send_eof()
+
+    def _check_sendable(self) -> None:
+        if self._broken:
+            raise anyio.BrokenResourceError(
+                "a send on this stream was cancelled part-way: the peer may hold part of a frame"
+            )
+
+    async def _flush(self) -> None:
+        """Send what the loop wrote; cancelled part-way, the stream is broken."""
+        with self._sending:
+            for part in self._fed.take_output():
+                try:
+                    await self._stream.send(part)
+                except BaseException:
+                    self._broken = True
+                    raise
+
+    # -- the stream ------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        self._fs.close()
+        await self._stream.aclose()
+
+    @property
+    def extra_attributes(self) -> Mapping[Any, Callable[[], Any]]:
+        return self._stream.extra_attributes
+
+
+async def connect_tcp(
+    remote_host: str,
+    remote_port: int,
+    framer: Framer,
+    *,
+    tls: bool = False,
+    ssl_context: ssl.SSLContext | None = None,
+    tls_hostname: str | None = None,
+) -> FramedStream:
+    """``anyio.connect_tcp(...)``, framed."""
+    check_framer(framer)
+    stream: ByteStream
+    if tls or ssl_context is not None:  # as anyio.connect_tcp: a context means TLS
+        stream = await anyio.connect_tcp(
+            remote_host, remote_port, tls=True, ssl_context=ssl_context, tls_hostname=tls_hostname
+        )
+    else:
+        stream = await anyio.connect_tcp(remote_host, remote_port)
+    return FramedStream(stream, framer)
+
+
+async def connect_unix(path: str | bytes | PathLike[Any], framer: Framer) -> FramedStream:
+    """``anyio.connect_unix(path)``, framed."""
+    check_framer(framer)
+    return FramedStream(await anyio.connect_unix(path), framer)
