@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import anyio
@@ -100,16 +100,15 @@ def conversations(draw: st.DrawFn) -> tuple[bytes, list[Call]]:
     return bytes(wire), calls
 
 
-def outcome(call: Callable[[], Any]) -> tuple[Any, ...]:
-    """What a call gave, in words every front end shares: a clean end is "eof"."""
-    try:
-        return ("ok", call())
-    except ff.IncompleteFrame as exc:
+def described(exc: Exception) -> tuple[Any, ...]:
+    """An error in words every front end shares: a clean end is "eof"."""
+    if isinstance(exc, ff.IncompleteFrame):
         return ("IncompleteFrame", exc.partial, exc.expected)
-    except (ff.ConnectionClosed, anyio.EndOfStream):
+    if isinstance(exc, (ff.ConnectionClosed, anyio.EndOfStream)):
         return ("eof",)
-    except ff.FastframeError as exc:
+    if isinstance(exc, ff.FastframeError):
         return (type(exc).__name__, *exc.args)
+    raise exc
 
 
 def peer(sock: socket.socket, chunks: Sequence[bytes]) -> threading.Thread:
@@ -132,8 +131,11 @@ def through_socket(impl: Any, chunks: Sequence[bytes], calls: list[Call]) -> lis
         for name, args, kwargs in calls:
             if name == "framer":
                 fs.framer = impl.bind(args[0])
-            else:
-                results.append(outcome(lambda: getattr(fs, name)(*args, **kwargs)))
+                continue
+            try:
+                results.append(("ok", getattr(fs, name)(*args, **kwargs)))
+            except Exception as exc:  # noqa: BLE001 - put in the shared words
+                results.append(described(exc))
     sender.join(TIMEOUT)
     return results
 
@@ -154,16 +156,12 @@ def through_anyio(impl: Any, backend: str, chunks: Sequence[bytes], calls: list[
                     method = getattr(stream, ANYIO_NAMES[name])
                     try:
                         results.append(("ok", await method(*args, **kwargs)))
-                    except Exception as exc:  # noqa: BLE001 - put in the shared words below
-                        results.append(outcome(lambda exc=exc: _raise(exc)))
+                    except Exception as exc:  # noqa: BLE001 - put in the shared words
+                        results.append(described(exc))
 
     anyio.run(read, backend=backend)
     sender.join(TIMEOUT)
     return results
-
-
-def _raise(exc: BaseException) -> None:
-    raise exc
 
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
