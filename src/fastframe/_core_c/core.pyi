@@ -3,7 +3,6 @@
 # fields (the twin's have __slots__) cannot share a subclass: @disjoint_base.
 # Constructors that Cython runs as __cinit__ are __new__ here.
 
-from collections import deque
 from collections.abc import Iterable
 from socket import socket as _Socket
 from typing import Any, final
@@ -116,15 +115,14 @@ class SocketLoop:
 @disjoint_base
 class ReaderLoop:
     # read and written by fastframe/aio.py's API, which the loop's methods serve
-    _frames: deque[bytes]
-    _unread: int
+    _fs: SocketLoop
     _high: int
     _low: int
     _paused: bool
-    def _open(self, high_water: int, low_water: int) -> None: ...
+    _hungry: bool
+    def _open(self, fs: SocketLoop, high_water: int, low_water: int) -> None: ...
     async def recv(self) -> bytes: ...
     async def __anext__(self) -> bytes: ...
-    def _feed(self, frames: list[bytes]) -> None: ...
-    def _take(self) -> bytes: ...
+    def _received(self, data: Buffer) -> None: ...
 
 def _use_fd_path(on: bool) -> None: ...
