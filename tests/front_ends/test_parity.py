@@ -173,3 +173,19 @@ def test_front_ends_agree(impl: Any, backend: str, conversation: tuple[bytes, li
     expected = through_socket(impl, chunks, calls)
     assert expected[-1][0] in ("eof", "IncompleteFrame")  # the script reads to the end
     assert through_anyio(impl, backend, chunks, calls) == expected
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+@pytest.mark.parametrize("size", [70_000, 300_000, 1_048_576])
+def test_large_frames_back_to_back(impl: Any, backend: str, size: int) -> None:
+    """Frames large enough to be received into their own bytes objects, one
+    right after another (a read holds one's end and the next one's start),
+    each read whole by every front end."""
+    framer = FRAMERS[0]
+    payloads = [bytes([i]) * size for i in range(4)]
+    wire = framer.encode_many(payloads)
+    chunks = split(wire, range(0, len(wire), 100_003))
+    calls: list[Call] = [("recv", (), {})] * (len(payloads) + 1)
+    expected = [("ok", p) for p in payloads] + [("eof",)]
+    assert through_socket(impl, chunks, calls) == expected
+    assert through_anyio(impl, backend, chunks, calls) == expected
