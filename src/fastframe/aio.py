@@ -334,6 +334,7 @@ class ReaderAPI(_ReaderLoop):
         if self._paused:  # what is held is not enough: a frame bigger than high_water
             self._paused = False
             self._protocol._resume_reading()
+        self._idle()
         self._waiter = self._protocol._loop.create_future()
         self._hungry = True
         try:

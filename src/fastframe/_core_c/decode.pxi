@@ -304,6 +304,13 @@ cdef class Decoder:
         included, and past its end, the held bytes after it)."""
         cdef Area area
         cdef Py_ssize_t step, more
+        if self._large == NULL:
+            # held after the bytes held, in a buffer grown to what they need: a
+            # receive's area would be RECV_SIZE per connection until its calls cut
+            self._room(n)
+            memcpy(self._buf + self._bend, p, n)
+            self._bend += n
+            return 0
         while n > 0:
             if not self.receive_area(&area, True):
                 return 0  # the large frame cannot grow: the next cut raises it

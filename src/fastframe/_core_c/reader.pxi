@@ -48,6 +48,12 @@ cdef class ReaderLoop:
             self._pause()
         self._wake()
 
+    def _idle(self):
+        """A call is about to wait: a buffer holding nothing is freed, so that
+        an idle connection costs no receive buffer (the twin's are bytes
+        objects, freed once taken)."""
+        self._fs._dec.release_if_empty()
+
     cdef object _take_held(self):
         frame = self._fs._held(FRAMES, None)
         if frame is not None:

@@ -60,6 +60,10 @@ class ReaderLoop:
         self._paused = False
         self._hungry = False  # a call waits for more than is held, and has not been woken
 
+    def _idle(self) -> None:
+        """A call is about to wait (the compiled core frees an empty buffer
+        here; the twin's are bytes objects, freed once taken)."""
+
     recv = _receiving(False, "recv", "The next frame.")
     __anext__ = _receiving(True, "__anext__", None)
 
