@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from . import _checks, _cores, _fed, _messages
+from . import _cores, _fed, _messages
 from ._core import impl
 from ._limits import DEFAULT_MAX_SIZE
 from .errors import ConnectionClosed, FastframeError, FrameTooLarge, IncompleteFrame

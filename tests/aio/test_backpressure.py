@@ -19,7 +19,6 @@ import pytest
 
 import fastframe as ff
 from fastframe import aio
-from fastframe._limits import RECV_SIZE
 from fastframe.errors import ConnectionClosed
 from tests.aio.peers import MemoryTLS, client_tls, raw_peer
 from tests.aio.running import run, until
