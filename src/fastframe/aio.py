@@ -22,7 +22,7 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _cores, _fed, _messages
 from ._core import impl
@@ -57,6 +57,7 @@ DEFAULT_HIGH_WATER = 256 * 1024
 # per connection.
 READ_SIZE = 256 * 1024
 
+_T = TypeVar("_T")
 ClientConnected = Callable[["FramedReader", "FramedWriter"], Awaitable[None] | None]
 
 
@@ -309,7 +310,7 @@ class ReaderAPI(_ReaderLoop):
                 raise StopAsyncIteration from None
             raise
 
-    async def _read(self, read: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def _read(self, read: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         """What the loop's ``read`` gives, waiting for bytes until it can."""
         while True:
             try:
