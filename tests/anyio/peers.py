@@ -157,15 +157,19 @@ class RawPeer:
 # -- a FramedSocket in a thread --------------------------------------------------------------
 
 
-def framed_socket_server(lst: socket.socket, framer: Any, tls: bool, body: Callable[[ff.FramedSocket], Any]) -> Any:
-    """Accept one connection on ``lst`` (as a TLS server if ``tls``), run ``body`` on a
-    FramedSocket over it, close it; return what ``body`` returned."""
+def framed_socket_server(
+    lst: socket.socket, framer: Any, tls: bool, body: Callable[[ff.FramedSocket], Any], setup: Callable[[socket.socket], Any]
+) -> Any:
+    """Accept one connection on ``lst`` (``setup(sock)`` first; over TLS, fastframe's
+    own session, by start_tls: shutdown_write() then sends close_notify), run
+    ``body`` on a FramedSocket over it, close it; return what ``body`` returned."""
     lst.settimeout(IO_TIMEOUT)
     sock, _ = lst.accept()
     sock.settimeout(IO_TIMEOUT)
-    if tls:
-        sock = server_context().wrap_socket(sock, server_side=True)
+    setup(sock)
     with ff.FramedSocket(sock, framer) as fs:
+        if tls:
+            fs.start_tls(server_context(), server_side=True)
         return body(fs)
 
 
@@ -240,7 +244,7 @@ class Transport:
         return await ffa.connect_tcp(*address, framer)
 
     @contextlib.asynccontextmanager
-    async def _listening(self) -> AsyncIterator[tuple[Any, Any]]:
+    async def listening(self) -> AsyncIterator[tuple[Any, Any]]:
         """An anyio listener and its address."""
         if self.kind == "unix":
             directory = tempfile.mkdtemp(prefix="ffn")  # short: sun_path is 108 bytes
@@ -267,7 +271,7 @@ class Transport:
         tolerated = anyio_unix_race_tolerated() if self.kind == "unix" else contextlib.nullcontext()
         with anyio.fail_after(IO_TIMEOUT), tolerated:
             ends: dict[str, Any] = {}
-            async with self._listening() as (listener, address):
+            async with self.listening() as (listener, address):
 
                 async def accept() -> None:
                     ends["other"] = await other(await listener.accept())
@@ -307,14 +311,20 @@ class Transport:
 
     @contextlib.asynccontextmanager
     async def threaded(
-        self, framer: Any, body: Callable[[ff.FramedSocket], Any], other_framer: Any = None
+        self,
+        framer: Any,
+        body: Callable[[ff.FramedSocket], Any],
+        other_framer: Any = None,
+        setup: Callable[[socket.socket], Any] = lambda sock: None,
     ) -> AsyncIterator[tuple[ffa.FramedStream, Peer]]:
         """The test's FramedStream connected to a FramedSocket (``other_framer``,
-        default the same) in a thread, which runs ``body(fs)`` (its blocking calls
-        bounded by a 10 s timeout); the thread is a tests.support.sockets.Peer:
-        ``finish()`` joins it and returns what ``body`` returned."""
+        default the same) in a thread, which runs ``setup(its socket)``, then
+        ``body(fs)`` (its blocking calls bounded by a 10 s timeout); the thread is a
+        tests.support.sockets.Peer: ``finish()`` joins it and returns what ``body``
+        returned."""
+        other = framer if other_framer is None else other_framer
         with anyio.fail_after(IO_TIMEOUT), listening_socket(self.kind) as (lst, address):
-            thread = peer(framed_socket_server, lst, framer if other_framer is None else other_framer, self.tls, body)
+            thread = peer(framed_socket_server, lst, other, self.tls, body, setup)
             try:
                 stream = await self.connect(framer, address)
             except BaseException:
