@@ -152,10 +152,10 @@ async def test_cancel_racing_a_frame(impl: Any, transport: Transport, how: str) 
 @pytest.mark.parametrize("how", ["receive", "receive_many"])
 async def test_timeouts_while_frames_stream(impl: Any, transport: Transport, how: str) -> None:
     """A consumer calling receive under move_on_after(a tiny timeout) in a loop while
-    300 frames stream in (with pauses, so that timeouts happen): every frame is
+    200 frames stream in (with pauses, so that timeouts happen): every frame is
     received exactly once, in order."""
     framer = impl.bind(ff.LengthPrefixed(2))
-    sent = [b"%d" % i for i in range(300)]
+    sent = [b"%d" % i for i in range(200)]
 
     async def produce(peer: RawPeer) -> None:
         for i, payload in enumerate(sent):

@@ -12,12 +12,14 @@ ProtocolError, IncompleteFrame with their exact args), what comes after it, and
 that a stream whose peer half-closed can still reply.
 
 The stream's event loop runs in a thread behind anyio's blocking portal while
-the misbehaving peer is a blocking socket in another (faults.play).  Each
-backend reads in one style (receive_many on asyncio's default loop, async for on
-uvloop and on trio): the style is how frames are taken out of the same
-FramedSocket loop on every backend, and the matrix takes 10 ms a cell, so every
-pair would double its time for little (test_eof.py, test_errors.py and
-test_cancellation.py read every way on every backend).
+the misbehaving peer is a blocking socket in another (faults.play).  It runs on
+asyncio's default loop, read by receive_many, and on trio, read by ``async
+for``: the matrix takes some 10 ms a cell, and each further pair (uvloop; the
+other style on a backend) would add a third of the anyio suite's time for
+little, the style being how frames are taken out of the same FramedSocket loop
+and uvloop a transport of anyio's asyncio backend (test_eof.py, test_errors.py
+and test_cancellation.py run their faults on uvloop too, and read every way on
+every backend).
 """
 
 from __future__ import annotations
@@ -32,19 +34,12 @@ import anyio.from_thread
 import pytest
 from anyio.abc import SocketAttribute
 
-from tests.anyio.conftest import UVLOOP_MISSING
 from tests.support.faults import AnyioReceiver, Case, cells, play_case
 from tests.support.sockets import IO_TIMEOUT, listener
 
 # ((backend, its options), the style it reads in)
 BACKEND_STYLES = [
     pytest.param(("asyncio", {}), "anyio-receive_many", id="asyncio-receive_many"),
-    pytest.param(
-        ("asyncio", {"use_uvloop": True}),
-        "anyio-iter",
-        id="uvloop-iter",
-        marks=pytest.mark.skipif(UVLOOP_MISSING is not None, reason=str(UVLOOP_MISSING)),
-    ),
     pytest.param(("trio", {}), "anyio-iter", id="trio-iter"),
 ]
 
