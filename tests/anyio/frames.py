@@ -5,8 +5,8 @@ front end (whose payloads and tables these tests share)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import anyio
 
@@ -16,12 +16,23 @@ from tests.aio.frames import head_of
 
 HOW = ["receive", "receive_many", "iter"]
 
+T = TypeVar("T")
+
 
 def backend_name(anyio_backend: Any) -> str:
     """ "asyncio", "uvloop" or "trio"."""
     if isinstance(anyio_backend, tuple):
         return "uvloop" if anyio_backend[1].get("use_uvloop") else str(anyio_backend[0])
     return str(anyio_backend)
+
+
+def run(anyio_backend: Any, main: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """``main(*args)`` on a fresh event loop of the backend.  (For hypothesis tests,
+    which draw first and then run an example's loop: a draw that overruns raises
+    hypothesis's StopTest, a BaseException, which inside the anyio plugin's runner
+    task would end that task, leaving an exception never retrieved.)"""
+    name, options = (anyio_backend, {}) if isinstance(anyio_backend, str) else anyio_backend
+    return anyio.run(main, *args, backend=name, backend_options=options)
 
 
 def heads(framer: Any) -> dict[str, bytes]:

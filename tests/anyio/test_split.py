@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from fastframe._cores import CORES
 from fastframe.anyio import FramedStream
 from fastframe.errors import FastframeError, IncompleteFrame, ProtocolError
-from tests.anyio.frames import HOW, drain, one
+from tests.anyio.frames import HOW, drain, one, run
 from tests.anyio.peers import memory_stream
 from tests.support.calls import E, F, Feed, events
 from tests.support.sockets import IO_TIMEOUT
@@ -40,9 +40,14 @@ def anyio_backend(request: pytest.FixtureRequest) -> Any:
     return request.param
 
 
-async def fed(framer: Any, chunks: Sequence[bytes], how: str, reading: Any) -> Any:
+def fed(anyio_backend: Any, framer: Any, chunks: Sequence[bytes], how: str, reading: Any) -> Any:
     """``reading(stream, how)`` on a FramedStream whose byte stream gives ``chunks``,
-    one per receive (a task sends each when the stream asks), then ends."""
+    one per receive (a task sends each when the stream asks), then ends; on a
+    fresh loop of the backend."""
+    return run(anyio_backend, feeding, framer, chunks, how, reading)
+
+
+async def feeding(framer: Any, chunks: Sequence[bytes], how: str, reading: Any) -> Any:
     byte_stream, sender = memory_stream(buffer=0)
     stream = FramedStream(byte_stream, framer)
 
@@ -87,7 +92,7 @@ SPLIT_SETTINGS = settings(IMPL_SETTINGS, max_examples=max(10, settings.default.m
 
 @SPLIT_SETTINGS
 @given(data=st.data())
-async def test_any_split_gives_the_frames(impl: Any, data: st.DataObject) -> None:
+def test_any_split_gives_the_frames(impl: Any, anyio_backend: Any, data: st.DataObject) -> None:
     """Random framers and payloads; the wire cut anywhere (one chunk to one byte per
     chunk), each chunk one receive of the byte stream: exactly the frames of
     docs/framers/, in order, then the end, whichever way the stream is read."""
@@ -101,12 +106,12 @@ async def test_any_split_gives_the_frames(impl: Any, data: st.DataObject) -> Non
             frames.append(outcome.frame)
     chunks = data.draw(chunkings(wire), label="chunks")
     how = data.draw(st.sampled_from(HOW), label="how")
-    assert await fed(impl.bind(framer), chunks, how, drain) == frames
+    assert fed(anyio_backend, impl.bind(framer), chunks, how, drain) == frames
 
 
 @SPLIT_SETTINGS
 @given(data=st.data())
-async def test_any_split_of_a_bad_stream_gives_the_same_events(impl: Any, data: st.DataObject) -> None:
+def test_any_split_of_a_bad_stream_gives_the_same_events(impl: Any, anyio_backend: Any, data: st.DataObject) -> None:
     """Streams of good, oversize and garbage frames, cut anywhere: the stream's
     frames and errors (FrameTooLarge then decoding going on, a final ProtocolError
     or IncompleteFrame) are the twin's decoder's for the whole stream at once."""
@@ -115,7 +120,7 @@ async def test_any_split_of_a_bad_stream_gives_the_same_events(impl: Any, data: 
     expected = events(REFERENCE.decoder(framer), [Feed(stream)])
     chunks = data.draw(chunkings(stream), label="chunks")
     how = data.draw(st.sampled_from(HOW), label="how")
-    assert await fed(impl.bind(framer), chunks, how, stream_events) == expected
+    assert fed(anyio_backend, impl.bind(framer), chunks, how, stream_events) == expected
 
 
 def test_memory_stream_keeps_the_split() -> None:

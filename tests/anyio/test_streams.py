@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import fastframe as ff
 from fastframe.anyio import FramedStream
 from tests.aio.frames import sample_payloads
-from tests.anyio.frames import HOW, drain, send, send_many, take
+from tests.anyio.frames import HOW, drain, run, send, send_many, take
 from tests.anyio.peers import Transport
 from tests.support.calls import split
 from tests.support.samples import FRAMERS
@@ -111,7 +111,7 @@ SOCKET_SETTINGS = settings(IMPL_SETTINGS, deadline=None, max_examples=max(5, set
 @pytest.mark.parametrize("kind", ["tcp", "tls"])
 @SOCKET_SETTINGS
 @given(data=st.data())
-async def test_frames_split_across_real_reads(impl: Any, kind: str, data: st.DataObject) -> None:
+def test_frames_split_across_real_reads(impl: Any, anyio_backend: Any, kind: str, data: st.DataObject) -> None:
     """Random framers and payloads, the wire cut at random points and written chunk
     by chunk with pauses over TCP (and in TLS records), so that the reads really
     are split: the stream gets exactly the frames, whichever way it reads.
@@ -126,7 +126,11 @@ async def test_frames_split_across_real_reads(impl: Any, kind: str, data: st.Dat
             frames.append(outcome.frame)
     chunks = split(wire, data.draw(st.lists(st.integers(0, len(wire)), max_size=12), label="cuts"))
     how = data.draw(st.sampled_from(HOW), label="how")
-    async with Transport(kind).raw(impl.bind(framer)) as (stream, peer):
-        await peer.send_chunks(chunks)
-        await peer.send_eof()
-        assert await drain(stream, how) == frames
+
+    async def main() -> list[bytes]:
+        async with Transport(kind).raw(impl.bind(framer)) as (stream, peer):
+            await peer.send_chunks(chunks)
+            await peer.send_eof()
+            return await drain(stream, how)
+
+    assert run(anyio_backend, main) == frames
