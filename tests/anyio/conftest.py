@@ -6,7 +6,11 @@ module whose subject does not depend on the backend may narrow it with its own
 ``anyio_backend`` fixture, saying why.
 
 ``transport``: "tcp", "unix", "tls"; a peers.Transport, whose ``raw``,
-``framed`` and ``threaded`` make a connected pair (see peers.py).
+``framed`` and ``threaded`` make a connected pair (see peers.py).  A test whose
+subject is the bytes the stream decodes, not how they arrive, narrows it with
+peers.over_tcp_and_tls (TLS delivers them a record at a time; a Unix socket as
+TCP does) or peers.over_tcp (the subject is an argument's check or the API's
+own).
 """
 
 from __future__ import annotations
@@ -15,25 +19,8 @@ from typing import Any
 
 import pytest
 
-from tests.anyio.peers import Transport
+from tests.anyio.peers import BACKENDS, Transport
 from tests.support.platforms import requires_unix_sockets
-
-try:
-    import uvloop  # noqa: F401 - only whether it imports
-except ImportError as exc:
-    UVLOOP_MISSING: str | None = f"uvloop cannot be imported: {exc}"
-else:
-    UVLOOP_MISSING = None
-
-BACKENDS = [
-    pytest.param("asyncio", id="asyncio"),
-    pytest.param(
-        ("asyncio", {"use_uvloop": True}),
-        id="uvloop",
-        marks=pytest.mark.skipif(UVLOOP_MISSING is not None, reason=str(UVLOOP_MISSING)),
-    ),
-    pytest.param("trio", id="trio"),
-]
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -1,4 +1,5 @@
-"""The two ends of a test's connection, on anyio: the test's end a FramedStream
+"""The backends and transports the anyio tests run on (conftest.py's fixtures),
+and the two ends of a test's connection: the test's end a FramedStream
 (made by fastframe.anyio.connect_tcp / connect_unix, as a user makes one), the
 other end a FramedStream too, a raw anyio byte stream driven by hand (RawPeer),
 or a FramedSocket in a thread (Transport.threaded).
@@ -23,6 +24,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 import anyio
+import pytest
 from anyio.abc import ByteStream, SocketAttribute, SocketStream
 from anyio.streams.buffered import BufferedByteReceiveStream
 from anyio.streams.memory import MemoryObjectSendStream
@@ -44,6 +46,30 @@ def server_context() -> ssl.SSLContext:
     context = certs.server_context()
     context.num_tickets = 0
     return context
+
+
+# -- backends and transports --------------------------------------------------------------------
+
+try:
+    import uvloop  # noqa: F401 - only whether it imports
+except ImportError as exc:
+    UVLOOP_MISSING: str | None = f"uvloop cannot be imported: {exc}"
+else:
+    UVLOOP_MISSING = None
+
+BACKENDS = [
+    pytest.param("asyncio", id="asyncio"),
+    pytest.param(
+        ("asyncio", {"use_uvloop": True}),
+        id="uvloop",
+        marks=pytest.mark.skipif(UVLOOP_MISSING is not None, reason=str(UVLOOP_MISSING)),
+    ),
+    pytest.param("trio", id="trio"),
+]
+
+# a test whose subject is the bytes decoded, not how they arrive (see conftest)
+over_tcp_and_tls = pytest.mark.parametrize("transport", ["tcp", "tls"], indirect=True)
+over_tcp = pytest.mark.parametrize("transport", ["tcp"], indirect=True)
 
 
 # -- the raw peer ---------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from anyio.streams.tls import TLSAttribute
 import fastframe as ff
 from fastframe import anyio as ffa
 from fastframe.errors import FrameTooLarge
-from tests.anyio.peers import Transport, memory_stream, server_context
+from tests.anyio.peers import Transport, memory_stream, over_tcp, server_context
 from tests.support import certs
 from tests.support.sockets import IO_TIMEOUT
 from tests.support.wire import expect, wire_of
@@ -34,6 +34,7 @@ pytestmark = pytest.mark.anyio
 # -- one receiving and one sending task ------------------------------------------------------------
 
 
+@over_tcp
 async def test_a_second_receiver_is_refused(impl: Any, transport: Transport) -> None:
     """While a task waits in receive(), another's receive, receive_many,
     receive_exactly and receive_until raise BusyResourceError; the first then gets
@@ -55,6 +56,7 @@ async def test_a_second_receiver_is_refused(impl: Any, transport: Transport) -> 
         assert got == [b"one"]
 
 
+@over_tcp
 async def test_a_second_receiver_takes_nothing(impl: Any, transport: Transport) -> None:
     """While a task waits in receive_exactly(10) with 6 bytes held, bytes that are a
     whole frame of the stream's framing, another task's receive() raises
@@ -208,6 +210,7 @@ async def test_framer_required(impl: Any, anyio_backend: Any) -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+@over_tcp
 async def test_receive_many_max_frames(impl: Any, transport: Transport) -> None:
     """receive_many(max_frames=n) returns at most n of the frames held, in order;
     below 1 is a ValueError, a non-integer a TypeError (at once, with no frame
@@ -232,6 +235,7 @@ async def test_receive_many_max_frames(impl: Any, transport: Transport) -> None:
         assert got == [b"x", b"y"]
 
 
+@over_tcp
 async def test_send_with_head(impl: Any, transport: Transport) -> None:
     """LengthPrefixed(4, offset=1): send(head=b"Q") and send_many(head=...) put the
     head before the length field (docs/framers/length-prefixed.md); a head of the
@@ -259,6 +263,7 @@ async def test_send_with_head(impl: Any, transport: Transport) -> None:
         assert await peer.receive_exactly(len(expected) + 5) == expected + b"line\n"
 
 
+@over_tcp
 async def test_refused_payloads_send_nothing(impl: Any, transport: Transport) -> None:
     """A payload the framer refuses (a line holding the delimiter, a body over
     max_size) raises, sends nothing, and leaves the stream whole: the next frames

@@ -1,7 +1,8 @@
-"""Bad input through a FramedStream, on each core, backend and transport: oversize
-frames (FrameTooLarge once, the frame skipped, the next frames delivered, also
-when it arrives over many reads, holding no more than a read meanwhile) and a
-final ProtocolError."""
+"""Bad input through a FramedStream, on each core and backend, over TCP and TLS:
+oversize frames (FrameTooLarge once, the frame skipped, the next frames
+delivered, also when it arrives over many reads, holding no more than a read
+meanwhile) and a final ProtocolError.  (The fault matrix, test_faults.py, meets
+them over AF_UNIX too.)"""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from fastframe.anyio import READ_SIZE
 from fastframe.errors import FrameTooLarge, ProtocolError
 from tests.aio.frames import OVERSIZE_FRAMERS, PROTOCOL_ERRORS, oversize_stream
 from tests.anyio.frames import HOW, collect, drain, one
-from tests.anyio.peers import Transport
+from tests.anyio.peers import Transport, over_tcp_and_tls
 from tests.support.calls import E, F
 from tests.support.sockets import MiB
 from tests.support.wire import oversize_frame, wire_of
@@ -23,6 +24,7 @@ from tests.support.wire import oversize_frame, wire_of
 pytestmark = pytest.mark.anyio
 
 
+@over_tcp_and_tls
 @pytest.mark.parametrize("framer", OVERSIZE_FRAMERS, ids=repr)
 async def test_oversize_frames_skipped(impl: Any, transport: Transport, framer: Any) -> None:
     """Good, oversize, good, good, oversize, oversize, good frames in one write,
@@ -39,6 +41,7 @@ async def test_oversize_frames_skipped(impl: Any, transport: Transport, framer: 
             assert await drain(stream, how) == []
 
 
+@over_tcp_and_tls
 async def test_frame_too_large_attributes(impl: Any, transport: Transport) -> None:
     """What receive() raises is a FrameTooLarge, a ValueError, with .size and
     .max_size; the frame after it follows."""
@@ -52,6 +55,7 @@ async def test_frame_too_large_attributes(impl: Any, transport: Transport) -> No
         assert await stream.receive() == b"ok"
 
 
+@over_tcp_and_tls
 @pytest.mark.parametrize("how", HOW)
 async def test_large_oversize_frame_across_many_reads(impl: Any, transport: Transport, how: str) -> None:
     """A 3 MiB frame over max_size (1000) arriving over many reads (64 KiB writes,
@@ -79,6 +83,7 @@ async def test_large_oversize_frame_across_many_reads(impl: Any, transport: Tran
         assert await drain(stream, how) == []
 
 
+@over_tcp_and_tls
 @pytest.mark.parametrize(("framer", "good", "bad", "message"), PROTOCOL_ERRORS, ids=[repr(c[2]) for c in PROTOCOL_ERRORS])
 async def test_protocol_error_is_final(impl: Any, transport: Transport, framer: Any, good: bytes, bad: bytes, message: str) -> None:
     """The frames before a malformed one, then ProtocolError from every later call

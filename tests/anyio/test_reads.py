@@ -1,5 +1,6 @@
-"""Raw reads and framer switches on one buffer, on each core, backend and
-transport, as FramedSocket does them: a one-byte answer (receive_exactly) then
+"""Raw reads and framer switches on one buffer, on each core and backend, over
+TCP and TLS (whose records cut the conversations elsewhere), as FramedSocket
+does them: a one-byte answer (receive_exactly) then
 frames of another framing, an HTTP/1-like header block (receive_until) then
 LengthPrefixed frames then the rest (receive_until_eof), type bytes between
 frames, a switch that takes effect from the next frame not yet returned (also
@@ -17,7 +18,7 @@ import pytest
 
 import fastframe as ff
 from fastframe.errors import FrameTooLarge, IncompleteFrame
-from tests.anyio.peers import RawPeer, Transport
+from tests.anyio.peers import RawPeer, Transport, over_tcp_and_tls
 from tests.support.calls import split
 from tests.support.wire import wire_of
 
@@ -45,6 +46,7 @@ async def send_and_end(peer: RawPeer, data: bytes, how: str = "one write") -> No
     await peer.send_eof()
 
 
+@over_tcp_and_tls
 @pytest.mark.parametrize("how", SPLITS)
 async def test_one_byte_answer_then_frames(impl: Any, transport: Transport, how: str) -> None:
     """A PostgreSQL-like start: the client sends an SSLRequest (STARTUP framing),
@@ -67,6 +69,7 @@ async def test_one_byte_answer_then_frames(impl: Any, transport: Transport, how:
         assert await peer.receive_exactly(14) == b"Q\x00\x00\x00\x0dselect 1\x00"
 
 
+@over_tcp_and_tls
 @pytest.mark.parametrize("how", SPLITS)
 async def test_header_block_then_length_prefixed_body(impl: Any, transport: Transport, how: str) -> None:
     """An HTTP/1-like header block read with receive_until(b"\\r\\n\\r\\n"), then
@@ -90,6 +93,7 @@ async def test_header_block_then_length_prefixed_body(impl: Any, transport: Tran
             await stream.receive()
 
 
+@over_tcp_and_tls
 @pytest.mark.parametrize("how", SPLITS)
 async def test_type_byte_then_frame(impl: Any, transport: Transport, how: str) -> None:
     """receive_exactly(1) reads a type byte, receive() the frame after it,
@@ -104,6 +108,7 @@ async def test_type_byte_then_frame(impl: Any, transport: Transport, how: str) -
             await stream.receive_exactly(1)
 
 
+@over_tcp_and_tls
 async def test_switch_takes_effect_from_the_next_frame(impl: Any, transport: Transport) -> None:
     """Lines, then a switch to LengthPrefixed(4): frames of the new framing that
     arrived in the same read as the lines are cut with it; after receive_many only
@@ -131,6 +136,7 @@ async def test_switch_takes_effect_from_the_next_frame(impl: Any, transport: Tra
         assert await peer.receive_exactly(16) == b"\x00\x03two" + b"three\nfour\n"
 
 
+@over_tcp_and_tls
 async def test_raw_read_limits_and_ends(impl: Any, transport: Transport) -> None:
     """receive_until: a run longer than max_size is FrameTooLarge(max_size + 1,
     max_size), skipped up to its delimiter; receive_until_eof likewise, the rest

@@ -16,9 +16,8 @@ from fastframe import aio
 from fastframe.anyio import FramedStream
 from tests.aio.frames import ECHO_FRAMERS, batch_echo, sample_payloads
 from tests.aio.peers import client_tls, handled, serving
-from tests.anyio.conftest import BACKENDS
 from tests.anyio.frames import drain, take
-from tests.anyio.peers import Transport, server_context
+from tests.anyio.peers import BACKENDS, Transport, server_context
 from tests.support.sockets import IO_TIMEOUT
 
 pytestmark = pytest.mark.anyio
