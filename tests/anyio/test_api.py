@@ -192,20 +192,21 @@ async def test_framer_required(impl: Any, anyio_backend: Any) -> None:
     connect_unix before they connect (a refused port, a missing path, would say
     otherwise)."""
     directory = tempfile.mkdtemp(prefix="ffn")
+    port, path = refused_port(), os.path.join(directory, "s")
+    byte_stream, _ = memory_stream()
     try:
-        port, path = refused_port(), os.path.join(directory, "s")
-        byte_stream, _ = memory_stream()
-        for bad in (None, impl.bind(ff.Lines()).decoder(), "lines", ff.Lines):
-            with pytest.raises(TypeError):
-                ffa.FramedStream(byte_stream, bad)
-            with pytest.raises(TypeError):
-                await ffa.connect_tcp("127.0.0.1", port, bad)
-            with pytest.raises(TypeError):
-                await ffa.connect_unix(path, bad)
-        with pytest.raises(OSError):  # (and with a framer, they do connect)
-            await ffa.connect_tcp("127.0.0.1", port, ff.Lines())
-        with pytest.raises(OSError):
-            await ffa.connect_unix(path, ff.Lines())
+        with anyio.fail_after(IO_TIMEOUT):
+            for bad in (None, impl.bind(ff.Lines()).decoder(), "lines", ff.Lines):
+                with pytest.raises(TypeError):
+                    ffa.FramedStream(byte_stream, bad)
+                with pytest.raises(TypeError):
+                    await ffa.connect_tcp("127.0.0.1", port, bad)
+                with pytest.raises(TypeError):
+                    await ffa.connect_unix(path, bad)
+            with pytest.raises(OSError):  # (and with a framer, they do connect)
+                await ffa.connect_tcp("127.0.0.1", port, ff.Lines())
+            with pytest.raises(OSError):
+                await ffa.connect_unix(path, ff.Lines())
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 

@@ -53,15 +53,19 @@ def portal(request: pytest.FixtureRequest) -> Iterator[anyio.from_thread.Blockin
         yield portal
 
 
+async def connect(kind: str, address: Any) -> Any:
+    with anyio.fail_after(IO_TIMEOUT):
+        if kind == "unix":
+            return await anyio.connect_unix(address)
+        return await anyio.connect_tcp(*address)
+
+
 def connected(portal: anyio.from_thread.BlockingPortal, kind: str, directory: Path) -> tuple[Any, socket.socket]:
     """An anyio stream connected (anyio.connect_tcp / connect_unix) to a plain
     blocking socket, the peer's end."""
     lst, address = listener(kind, directory)
     with lst:
-        if kind == "unix":
-            stream = portal.call(anyio.connect_unix, address)
-        else:
-            stream = portal.call(anyio.connect_tcp, *address)
+        stream = portal.call(connect, kind, address)
         lst.settimeout(IO_TIMEOUT)
         theirs, _ = lst.accept()
     theirs.settimeout(None)
