@@ -8,7 +8,8 @@ next call returns, whole.  A cancel racing a frame's arrival returns it exactly
 once; timeouts again and again while frames stream in lose none.  A send
 cancelled part-way (a big frame, a peer that does not read) leaves the stream
 broken: every later send raises anyio.BrokenResourceError, and the peer never
-gets bytes of a later frame after the cut one; receiving goes on.
+gets bytes of a later frame after the cut one; receiving goes on.  One cancelled
+before it starts sends nothing and breaks nothing.
 """
 
 from __future__ import annotations
@@ -172,6 +173,21 @@ async def test_timeouts_while_frames_stream(impl: Any, transport: Transport, how
             timeouts += scope.cancelled_caught
         assert got == sent
         assert timeouts > 0  # the race was run
+
+
+async def test_a_send_cancelled_before_it_starts_breaks_nothing(impl: Any, transport: Transport) -> None:
+    """send and send_many in a scope already cancelled raise the cancellation
+    before a byte is written: nothing reaches the peer, and the stream is not
+    broken (the next send goes out, alone)."""
+    framer = impl.bind(ff.Lines())
+    async with transport.raw(framer) as (stream, peer):
+        for call in (lambda: stream.send(b"never"), lambda: stream.send_many([b"never", b"sent"])):
+            with anyio.CancelScope() as scope:
+                scope.cancel()
+                await call()
+            assert scope.cancelled_caught
+        await stream.send(b"sent")
+        assert await peer.receive_exactly(5) == b"sent\n"
 
 
 BIG = 2 * 1024 * 1024
