@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 try:
     import anyio
+    import anyio.lowlevel
     from anyio.abc import ByteStream, ObjectStream
 except ImportError as exc:  # pragma: no cover - the message is the point
     raise ImportError(
@@ -173,6 +174,7 @@ class FramedStream(ObjectStream[bytes]):
     async def send(self, item: Buffer, *, head: Buffer | None = None) -> None:
         """Send ``item`` as one frame (``head``: see ``LengthPrefixed.encode``)."""
         self._check_sendable()
+        await anyio.lowlevel.checkpoint_if_cancelled()  # (cancelled before a byte is written: nothing breaks)
         if head is None:
             self._fs.send(item)
         else:
@@ -182,6 +184,7 @@ class FramedStream(ObjectStream[bytes]):
     async def send_many(self, items: Iterable[Buffer], *, head: Buffer | None = None) -> None:
         """Send every payload as a frame, in order; all are checked first."""
         self._check_sendable()
+        await anyio.lowlevel.checkpoint_if_cancelled()
         if head is None:
             self._fs.send_many(items)
         else:
