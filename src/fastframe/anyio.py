@@ -34,6 +34,7 @@ except ImportError as exc:  # pragma: no cover - the message is the point
     ) from exc
 
 from . import _cores, _fed
+from ._limits import DEFAULT_MAX_SIZE
 from .errors import ConnectionClosed, IncompleteFrame
 from .framers import Framer, check_framer
 
@@ -111,17 +112,14 @@ class FramedStream(ObjectStream[bytes]):
         """Exactly ``n`` bytes of the stream, unframed."""
         return await self._read(self._fs.recv_exactly, n)
 
-    async def receive_until(self, delimiter: Buffer, *, keep: bool = False, max_size: int | None = None) -> bytes:
-        """The bytes up to ``delimiter`` (with it if ``keep``), unframed; at most
-        ``max_size`` (the framer's default, 16 MiB, when None)."""
-        if max_size is None:
-            return await self._read(self._fs.recv_until, delimiter, keep=keep)
+    async def receive_until(
+        self, delimiter: Buffer, *, keep: bool = False, max_size: int = DEFAULT_MAX_SIZE
+    ) -> bytes:
+        """The bytes up to ``delimiter`` (consumed; returned if ``keep``), unframed."""
         return await self._read(self._fs.recv_until, delimiter, keep=keep, max_size=max_size)
 
-    async def receive_until_eof(self, *, max_size: int | None = None) -> bytes:
-        """Every byte until the peer ends its side, unframed; at most ``max_size``."""
-        if max_size is None:
-            return await self._read(self._fs.recv_until_eof)
+    async def receive_until_eof(self, *, max_size: int = DEFAULT_MAX_SIZE) -> bytes:
+        """Every byte until the peer ends its side (``b""`` if none), unframed."""
         return await self._read(self._fs.recv_until_eof, max_size=max_size)
 
     async def _read(self, read: Callable[..., bytes], *args: Any, **kwargs: Any) -> bytes:
@@ -150,7 +148,7 @@ class FramedStream(ObjectStream[bytes]):
             except anyio.EndOfStream:
                 self._fed.feed_eof()
             else:
-                self._fed.feed(data)
+                self._fs._take_in(data)
             finally:
                 self._filling = False
 
