@@ -153,19 +153,23 @@ async def test_cancel_racing_a_frame(impl: Any, transport: Transport, how: str) 
 @pytest.mark.parametrize("how", ["receive", "receive_many"])
 async def test_timeouts_while_frames_stream(impl: Any, transport: Transport, how: str) -> None:
     """A consumer calling receive under move_on_after(a tiny timeout) in a loop while
-    200 frames stream in (with pauses, so that timeouts happen): every frame is
-    received exactly once, in order."""
+    200 frames stream in (every 20 the producer waits for the consumer to catch up,
+    then pauses, so that timeouts happen, however loaded the machine): every frame
+    is received exactly once, in order."""
     framer = impl.bind(ff.LengthPrefixed(2))
     sent = [b"%d" % i for i in range(200)]
+    got: list[bytes] = []
 
     async def produce(peer: RawPeer) -> None:
         for i, payload in enumerate(sent):
             await peer.send(wire_of(framer, [payload])[0])
-            await anyio.sleep(0.001 if i % 20 == 0 else 0)
+            if i % 20 == 19:
+                while len(got) <= i:
+                    await anyio.sleep(0.001)
+                await anyio.sleep(0.002)
 
     async with transport.raw(framer) as (stream, peer), anyio.create_task_group() as tg:
         tg.start_soon(produce, peer)
-        got: list[bytes] = []
         timeouts = 0
         while len(got) < len(sent):
             with anyio.move_on_after(0.0002) as scope:
