@@ -15,7 +15,7 @@ import pytest
 import fastframe as ff
 from fastframe import aio
 from fastframe.errors import ConnectionClosed, FrameTooLarge, IncompleteFrame
-from tests.aio.frames import HOW, drain_frames
+from tests.aio.frames import CUT, HOW, drain_frames
 from tests.aio.peers import KINDS, handled, raw_peer, serving
 from tests.aio.running import run, until
 from tests.support.wire import wire_of
@@ -197,21 +197,6 @@ def test_eof_at_once_and_eof_wakes_a_waiting_recv(impl: Any, loop_kind: str, tls
                 assert reader.at_eof()
 
     run(loop_kind, main)
-
-
-CUT = [
-    # framer, stream, whole frames, IncompleteFrame(partial, expected) from docs/errors.md
-    (ff.LengthPrefixed(4), b"\x00\x00\x00\x01a\x00\x00", [b"a"], (b"\x00\x00", None)),
-    (ff.LengthPrefixed(4), b"\x00\x00\x00\x05he", [], (b"\x00\x00\x00\x05he", 4 + 5)),
-    (ff.LengthPrefixed(4, offset=1, adjustment=-4, strip=0), b"Q\x00\x00\x00\x0asel", [], (b"Q\x00\x00\x00\x0asel", 1 + 4 + 6)),
-    (ff.Lines(), b"x\nabc\r", [b"x"], (b"abc\r", None)),
-    (ff.Delimited(b"<END>"), b"ok<END>abc<EN", [b"ok"], (b"abc<EN", None)),
-    (ff.FixedSize(4), b"abcdef", [b"abcd"], (b"ef", 4)),
-    (ff.Netstring(), b"1:a,5:hel", [b"a"], (b"5:hel", 2 + 5 + 1)),
-    (ff.VarintPrefixed(), b"\x00\xac\x02abc", [b""], (b"\xac\x02abc", 2 + 300)),
-    # a large frame (>= 64 KiB: the large-frame path), cut short
-    (ff.LengthPrefixed(4), b"\x00\x02\x00\x00" + b"z" * 100_000, [], (b"\x00\x02\x00\x00" + b"z" * 100_000, 4 + 131_072)),
-]
 
 
 @pytest.mark.parametrize("how", HOW)
