@@ -17,7 +17,7 @@ from socket import socket as _Socket  # FramedSocket.socket hides the module's n
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from . import _checks, _messages
+from . import _checks, _fed, _messages
 from ._core import impl
 from ._limits import DEFAULT_MAX_SIZE
 from ._reads import EXACTLY, UNTIL, UNTIL_EOF
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from typing_extensions import Buffer, Self
 
-    from . import _fed, _tls
+    from . import _tls
     from ._core_py import SocketLoop as _Loop  # what the API adds to: a core's loop
 else:
     _Loop = object
@@ -195,6 +195,8 @@ class SocketAPI(_Loop):
     def __repr__(self) -> str:
         if self._sock is None:
             return f"<FramedSocket closed {self._framer!r}>"
+        if isinstance(self._sock, _fed.Fed):  # beneath an async front end
+            return f"<FramedSocket fed by its front end {self._framer!r}>"
         tls = "" if self._tls is None else f" {self._tls.tls.version()}"
         return f"<FramedSocket fd={self._sock.fileno()}{tls} {self._framer!r}>"
 

@@ -230,3 +230,12 @@ def test_large_frames_back_to_back(impl: Any, through: Any, loop: str, size: int
     expected = [("ok", p) for p in payloads] + [("eof",)]
     assert through_socket(impl, chunks, calls) == expected
     assert through(impl, loop, chunks, calls) == expected
+
+
+def test_the_loop_beneath_a_front_end_has_a_repr(impl: Any) -> None:
+    from fastframe import _cores, _fed
+
+    fs = _cores._framed_socket_class(impl.module)._over(_fed.Fed(), impl.bind(FRAMERS[0]))
+    assert repr(fs) == f"<FramedSocket fed by its front end {FRAMERS[0]!r}>"
+    fs.close()
+    assert repr(fs) == f"<FramedSocket closed {FRAMERS[0]!r}>"
