@@ -1,45 +1,39 @@
-"""A stream an async front end feeds, beneath a core's FramedSocket loop.
+"""The transport beneath a front end that receives for itself.
 
-An async front end (``fastframe.anyio``) awaits bytes from its own stream and
-hands them to ``Fed.feed()``; the loop of a ``FramedSocket`` made over the
-``Fed`` (``SocketAPI._over``) takes them as it takes a non-blocking socket's, on
-its socket-object path, as it takes a TLS transport's (``fastframe._tls``).  So
-every receive, raw read, framer switch, limit and error of the front end is
-FramedSocket's own, on either core, and nothing about them is written twice.
-What the loop sends is held here for the front end to await sending.
+An async front end (``fastframe.anyio``'s FramedStream, ``fastframe.aio``'s
+reader) awaits bytes its own way and hands them to the loop of a
+``FramedSocket`` made over a ``Fed`` (``SocketAPI._over``) with the loop's
+``_take_in()``; the loop cuts them as it cuts a socket's.  So every receive,
+raw read, framer switch, limit and error of a front end is FramedSocket's own,
+on either core, and nothing about them is written twice.
+
+To the loop a ``Fed`` is a non-blocking socket object, on its socket-object
+path, as TLS transports are (fastframe._tls): it never has bytes to give (they
+came through ``_take_in``), until the front end says the stream has ended; and
+it keeps what the loop sends for the front end to send.
 """
 
 from __future__ import annotations
 
-import collections
 from typing import Any
 
 
 class Fed:
-    """What the loop asks of a socket object (see fastframe._tls): ``recv_into``
-    and ``recv`` give what was fed (``BlockingIOError`` when nothing is, 0 or
-    ``b""`` once the end was fed), ``send`` keeps what the loop sends for
-    ``take_output()``; ``held`` says bytes are fed and not yet taken."""
+    """What the loop asks of a socket object (see fastframe._tls)."""
 
     hands_over = False  # detach() has no socket to give back
     tls = None
+    held = False  # nothing is waiting here: the front end hands bytes over itself
 
     def __init__(self) -> None:
-        self._chunks: collections.deque[bytes] = collections.deque()
-        self._pos = 0  # bytes of _chunks[0] already taken
         self._eof = False
         self._closed = False
         self._output: list[bytes] = []
 
     # -- what the front end does --------------------------------------------------
 
-    def feed(self, data: bytes) -> None:
-        """Bytes received, in order."""
-        if data:
-            self._chunks.append(data)
-
     def feed_eof(self) -> None:
-        """The stream has ended: once what was fed is taken, receives give 0."""
+        """The stream has ended: receives give 0 from now on."""
         self._eof = True
 
     def take_output(self) -> list[bytes]:
@@ -53,54 +47,20 @@ class Fed:
     def fileno(self) -> int:
         # No descriptor: the loop asks for one only to see that its transport is
         # open, and to wait on it, which it never does with a timeout of 0.0.
-        if self._closed:
-            return -1
-        return 0
+        return -1 if self._closed else 0
 
     def gettimeout(self) -> float:
         return 0.0  # never wait: the front end does the waiting
 
-    @property
-    def held(self) -> bool:
-        return bool(self._chunks)
-
     def recv_into(self, view: Any, nbytes: int = 0) -> int:
-        got = self.recv_held_into(view)
-        if got or self._eof:
-            return got
+        if self._eof:
+            return 0
         raise BlockingIOError
-
-    def recv_held_into(self, view: Any) -> int:
-        with memoryview(view) as into:
-            into = into.cast("B")
-            room = len(into)
-            got = 0
-            while self._chunks and got < room:
-                chunk = self._chunks[0]
-                n = min(len(chunk) - self._pos, room - got)
-                into[got : got + n] = chunk[self._pos : self._pos + n]
-                got += n
-                self._pos += n
-                if self._pos == len(chunk):
-                    self._chunks.popleft()
-                    self._pos = 0
-            return got
 
     def recv(self, size: int) -> bytes:
-        data = self.recv_held(size)
-        if data or self._eof:
-            return data
-        raise BlockingIOError
-
-    def recv_held(self, size: int) -> bytes:
-        if not self._chunks:
+        if self._eof:
             return b""
-        chunk = self._chunks[0]
-        if self._pos == 0 and len(chunk) <= size:  # the common case: the whole chunk, uncopied
-            self._chunks.popleft()
-            return chunk
-        with memoryview(bytearray(size)) as view:
-            return view[: self.recv_held_into(view)].tobytes()
+        raise BlockingIOError
 
     def send(self, data: Any, flags: int = 0) -> int:
         # the loop's memoryviews are of buffers a caller may reuse: kept as bytes
@@ -110,5 +70,4 @@ class Fed:
 
     def close(self) -> None:
         self._closed = True
-        self._chunks.clear()
         self._output = []

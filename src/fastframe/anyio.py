@@ -124,7 +124,7 @@ class FramedStream(ObjectStream[bytes]):
             except anyio.EndOfStream:
                 self._fed.feed_eof()
             else:
-                self._fed.feed(data)
+                self._fs._take_in(data)
 
     @property
     def framer(self) -> Framer:

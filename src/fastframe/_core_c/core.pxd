@@ -115,6 +115,8 @@ cdef class Decoder:
     @cython.final
     cdef int received(self, const Area* area, Py_ssize_t n) except -1
     @cython.final
+    cdef int take_in(self, const unsigned char* p, Py_ssize_t n) except -1
+    @cython.final
     cdef void release_if_empty(self) noexcept
 
     # -- the stream machinery (decode.pxi) --------------------------------------

@@ -298,6 +298,22 @@ cdef class Decoder:
             self._bend += n - area.first_size
         return 0
 
+    cdef int take_in(self, const unsigned char* p, Py_ssize_t n) except -1:
+        """n bytes a front end received itself, held for the next cut: copied
+        where a receive would have written them (the large frame's own bytes
+        included)."""
+        cdef Area area
+        cdef Py_ssize_t step
+        while n > 0:
+            if not self.receive_area(&area, False):
+                return 0  # the large frame cannot grow: the next cut raises it
+            step = n if n < area.first_size else area.first_size
+            memcpy(area.first, p, step)
+            self.received(&area, step)
+            p += step
+            n -= step
+        return 0
+
     cdef void release_if_empty(self) noexcept:
         """Free the receive buffer if it holds nothing.  On a non-blocking
         socket, one thread serves many connections: a buffer kept between reads

@@ -72,6 +72,16 @@ cdef class SocketLoop:
         self._tls = transport
         self._sock = transport
 
+    def _take_in(self, data):
+        """Bytes an async front end received itself (over a fastframe._fed
+        transport), held for the next cut."""
+        cdef const unsigned char[::1] view = data
+        if self._receiving:
+            raise _messages.busy("receiving")
+        self._check_open()
+        if view.shape[0]:
+            self._dec.take_in(&view[0], view.shape[0])
+
     def _set_framer(self, framer, codec):
         """Frame what follows with ``framer`` (checked) and ``codec``, its codec in this core."""
         if self._receiving:  # which bytes the new framing would start at is a race

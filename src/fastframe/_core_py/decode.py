@@ -190,9 +190,17 @@ class Decoder:
     # ready_to_hand_over() says the old framing is done with them.
 
     def received(self, data: bytes) -> None:
-        """``data`` arrived (the transport receives only once cut() has taken
-        in everything received before)."""
-        self._arrived = data
+        """``data`` arrived.  A socket's loop receives only once cut() has
+        taken in everything received before; a front end that receives itself
+        (fastframe._fed) may hand over more before that."""
+        if self._arrived:
+            self._arrived += data
+        elif self._rest_pos < len(self._rest):  # a frame starts at _rest_pos, before data
+            self._arrived = self._rest[self._rest_pos :] + data
+            self._rest = b""
+            self._rest_pos = 0
+        else:
+            self._arrived = data
 
     def cut_held_frame(self) -> bytes | None:
         """The next frame if it is whole among the held bytes not yet cut, else

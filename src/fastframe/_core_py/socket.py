@@ -98,6 +98,15 @@ class SocketLoop:
         self._tls = transport
         self._sock = transport
 
+    def _take_in(self, data: Any) -> None:
+        """Bytes an async front end received itself (over a fastframe._fed
+        transport), held for the next cut."""
+        if not self._receiving:
+            raise _messages.busy("receiving")
+        self._check_open()
+        if data:
+            self._dec.received(data if type(data) is bytes else memoryview(data).tobytes())
+
     def _set_framer(self, framer: Any, codec: Any) -> None:
         """Frame what follows with ``framer`` (checked) and ``codec``, its codec in this core."""
         if not self._receiving:  # which bytes the new framing would start at is a race
