@@ -26,7 +26,7 @@ class Fed:
     held = False  # nothing is waiting here: the front end hands bytes over itself
 
     def __init__(self) -> None:
-        self._eof = False
+        self.ended = False  # the front end said the stream has ended
         self._closed = False
         self._output: list[bytes] = []
 
@@ -34,7 +34,7 @@ class Fed:
 
     def feed_eof(self) -> None:
         """The stream has ended: receives give 0 from now on."""
-        self._eof = True
+        self.ended = True
 
     def take_output(self) -> list[bytes]:
         """What the loop sent since the last call, in order."""
@@ -53,12 +53,12 @@ class Fed:
         return 0.0  # never wait: the front end does the waiting
 
     def recv_into(self, view: Any, nbytes: int = 0) -> int:
-        if self._eof:
+        if self.ended:
             return 0
         raise BlockingIOError
 
     def recv(self, size: int) -> bytes:
-        if self._eof:
+        if self.ended:
             return b""
         raise BlockingIOError
 

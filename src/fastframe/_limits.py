@@ -16,6 +16,3 @@ LARGE_FRAME = 64 * 1024
 RESERVE_AHEAD = 1024 * 1024
 VARINT_MAX = 10  # bytes in a 64-bit varint
 NETSTRING_DIGITS = 20  # digits of 2**64 - 1
-# What a frame held by fastframe.aio's reader costs in memory beyond its payload
-# (the bytes object, its queue slot), so that a flood of empty frames is bounded too.
-FRAME_OVERHEAD = 64

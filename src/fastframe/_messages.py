@@ -165,16 +165,6 @@ def tls_detach() -> ValueError:
     )
 
 
-def frames_before_tls(frames: int, held: int) -> ProtocolError:
-    return ProtocolError(
-        f"{frames} unread frames and {held} bytes of an unfinished one arrived unencrypted "
-        "before the TLS handshake and were refused, with the connection: bytes sent in the "
-        "clear must never be read as if they had come over TLS (the STARTTLS injection of "
-        "CVE-2021-23214 and CVE-2011-0411). Only the peer's answer to the upgrade request "
-        "may come before start_tls(), and it must have been read"
-    )
-
-
 def tls_cannot_half_close() -> NotImplementedError:
     return NotImplementedError(
         "write_eof() cannot half-close over TLS with asyncio or uvloop (can_write_eof() is "

@@ -22,11 +22,11 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import _checks, _messages
+from . import _cores, _fed, _messages
 from ._core import impl
-from ._limits import FRAME_OVERHEAD
+from ._limits import DEFAULT_MAX_SIZE
 from .errors import ConnectionClosed, FastframeError, FrameTooLarge, IncompleteFrame
 from .framers import Framer, LengthPrefixed, check_framer
 
@@ -57,6 +57,7 @@ DEFAULT_HIGH_WATER = 256 * 1024
 # per connection.
 READ_SIZE = 256 * 1024
 
+_T = TypeVar("_T")
 ClientConnected = Callable[["FramedReader", "FramedWriter"], Awaitable[None] | None]
 
 
@@ -122,7 +123,7 @@ class FramedProtocol(asyncio.BufferedProtocol):
         # A large frame is received straight into its own bytes object while
         # as much as the area holds is still to come: a smaller window would
         # make more reads (the default loop: one per loop iteration).
-        window = self._decoder._large_buffer(READ_SIZE)
+        window = self._large_window()
         if window is not None:
             self._area = self._lent = None
             return window
@@ -138,7 +139,7 @@ class FramedProtocol(asyncio.BufferedProtocol):
     def buffer_updated(self, nbytes: int) -> None:
         area = self._area
         if area is None:  # into the large frame (or no get_buffer(): the decoder says so)
-            self._pump(False, self._decoder.buffer_updated, nbytes)
+            self._into_large_window(nbytes)
             return
         lent = self._lent
         self._area = self._lent = None
@@ -150,10 +151,19 @@ class FramedProtocol(asyncio.BufferedProtocol):
                 )
             if not 0 <= nbytes <= READ_SIZE:
                 raise _messages.nbytes_out_of_range(READ_SIZE, nbytes)
-            self._pump(False, self._decoder.feed, area.whole[:nbytes])
+            self._bytes_read(area.whole[:nbytes])
         finally:
             if area.lent is lent:
                 area.lent = None
+
+    def _large_window(self) -> memoryview | None:
+        return self._decoder._large_buffer(READ_SIZE)
+
+    def _into_large_window(self, nbytes: int) -> None:
+        self._pump(False, self._decoder.buffer_updated, nbytes)
+
+    def _bytes_read(self, data: memoryview) -> None:
+        self._pump(False, self._decoder.feed, data)
 
     def eof_received(self) -> bool | None:
         """The peer has closed its side: deliver what is held; an unfinished
@@ -182,10 +192,6 @@ class FramedProtocol(asyncio.BufferedProtocol):
         if self.transport is not None:
             self.transport.abort()  # type: ignore[attr-defined]
 
-    # False where errors are handed on to be raised later in stream order (the
-    # reader): then nothing behind an error is decoded until it has been read.
-    _decode_past_errors = True
-
     def _pump(
         self, at_eof: bool, decode: Callable[[Any], list[bytes]] | None = None, read: Any = None
     ) -> None:
@@ -207,11 +213,7 @@ class FramedProtocol(asyncio.BufferedProtocol):
                 # after FrameTooLarge the decoder goes on with the next frame,
                 # if the connection does
                 transport = self.transport
-                if not (
-                    self._decode_past_errors
-                    and isinstance(exc, FrameTooLarge)
-                    and (transport is None or not transport.is_closing())
-                ):
+                if not (isinstance(exc, FrameTooLarge) and (transport is None or not transport.is_closing())):
                     return
             else:
                 if not frames:
@@ -224,107 +226,138 @@ class FramedProtocol(asyncio.BufferedProtocol):
 
 class ReaderAPI(_ReaderLoop):
     """What FramedReader adds to a core's ReaderLoop, which returns the frames
-    already received (``recv()``, ``async for``) without a coroutine of Python's
-    on the compiled core; everything that waits is here."""
+    whole among the bytes received (``recv()``, ``async for``) without a
+    coroutine of Python's on the compiled core; everything that waits is here.
+
+    Beneath both is a FramedSocket loop of the framer's core over a
+    fastframe._fed transport: the protocol hands it each read, and it cuts
+    frames and raw reads, switches framers and raises errors as FramedSocket
+    does, when a call asks."""
 
     def __init__(
         self,
         protocol: _StreamProtocol,
+        framer: Framer,
         high_water: int = DEFAULT_HIGH_WATER,
         low_water: int | None = None,
     ) -> None:
-        self._open(*_water_marks(high_water, low_water))
+        high_water, low_water = _water_marks(high_water, low_water)
+        self._open(self._new_loop(framer), high_water, low_water)
         self._protocol = protocol
-        self._error: FastframeError | None = None  # raised once the frames before it are read
         self._lost: BaseException | None = None  # why the connection was lost: raised last
-        self._eof = False  # no more bytes will come
+        # a call raised the end that leaves bytes unread: IncompleteFrame, or
+        # why the connection was lost
+        self._end_raised = False
         self._waiter: asyncio.Future[None] | None = None
 
+    def _new_loop(self, framer: Framer) -> Any:
+        """A FramedSocket loop of the framer's core over a new fastframe._fed transport."""
+        self._fed = _fed.Fed()
+        return _cores._framed_socket_class(framer._core)._over(self._fed, framer)
+
+    def _restart(self) -> None:
+        """Drop every byte held: the stream starts again (under TLS)."""
+        self._open(self._new_loop(self._fs.framer), self._high, self._low)
+
     async def recv_many(self, max_frames: int | None = None) -> list[bytes]:
-        """Every frame received (at most ``max_frames``), waiting for one."""
-        limit = _checks.check_max_frames(max_frames)
-        frames = self._frames
-        if not frames:
+        """Every frame whole among the bytes received (at most ``max_frames``),
+        waiting for one."""
+        while True:
+            frames: list[bytes] = await self._read(self._fs.recv_many, max_frames)
+            if frames:
+                return frames
             await self._wait()
-        if limit is None or limit >= len(frames):
-            out = list(frames)
-            frames.clear()
-            self._unread = 0
-        else:
-            out = [frames.popleft() for _ in range(limit)]
-            self._unread -= sum(map(len, out)) + FRAME_OVERHEAD * limit
-        if self._paused:
-            self._maybe_resume()
-        return out
+
+    async def recv_exactly(self, n: int) -> bytes:
+        """Exactly ``n`` bytes of the stream, unframed."""
+        return await self._read(self._fs.recv_exactly, n)
+
+    async def recv_until(self, delimiter: Buffer, *, keep: bool = False, max_size: int = DEFAULT_MAX_SIZE) -> bytes:
+        """The bytes up to ``delimiter`` (consumed; returned if ``keep``), unframed."""
+        return await self._read(self._fs.recv_until, delimiter, keep=keep, max_size=max_size)
+
+    async def recv_until_eof(self, *, max_size: int = DEFAULT_MAX_SIZE) -> bytes:
+        """Every byte until the peer closes its side (``b""`` if none), unframed."""
+        return await self._read(self._fs.recv_until_eof, max_size=max_size)
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self
 
     def at_eof(self) -> bool:
-        """Whether the peer has closed its side and every frame has been read."""
-        return self._eof and not self._frames
+        """Whether the peer has closed its side and every byte has been read."""
+        ended = self._fed.ended or self._lost is not None
+        return ended and (self._end_raised or not self._fs.buffered)
 
     @property
     def framer(self) -> Framer:
-        """The connection's framer."""
-        return self._protocol.framer
+        """The framer; assign another to frame what follows differently, from
+        the next frame not yet returned."""
+        return self._fs.framer
+
+    @framer.setter
+    def framer(self, framer: Framer) -> None:
+        self._fs.framer = framer
 
     async def _recv_slow(self, iterating: bool) -> bytes:
-        """``recv()`` (``__anext__()``: ``iterating``) when no frame is held."""
+        """``recv()`` (``__anext__()``: ``iterating``) when no frame is whole
+        among the bytes held."""
         try:
-            await self._wait()
+            return await self._read(self._fs.recv)
         except IncompleteFrame:
             raise
         except ConnectionClosed:
             if iterating:
                 raise StopAsyncIteration from None
             raise
-        return self._take()
+
+    async def _read(self, read: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        """What the loop's ``read`` gives, waiting for bytes until it can."""
+        while True:
+            try:
+                data = read(*args, **kwargs)
+            except BlockingIOError:
+                await self._wait()
+                continue
+            except IncompleteFrame:
+                self._end_raised = True
+                raise
+            self._maybe_resume()
+            return data
 
     async def _wait(self) -> None:
-        """Until a frame is held; raises what comes first instead (an error,
-        the end of the stream)."""
-        while not self._frames:
-            error = self._error
-            if error is not None:
-                if isinstance(error, FrameTooLarge):  # its frame is skipped: go on after it
-                    self._error = None
-                    self._protocol._resume_decoding()
-                    self._maybe_resume()
-                raise _fresh(error)  # and again by each later call
-            if self._lost is not None:
-                raise _fresh(self._lost)
-            if self._eof:
-                raise _messages.connection_closed()
-            if self._waiter is not None:
-                raise RuntimeError("another task is already waiting for a frame on this reader")
-            self._waiter = self._protocol._loop.create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
+        """Until more bytes (or the end) come; raises why the connection was
+        lost instead, once every byte before it has been read."""
+        if self._lost is not None:
+            self._end_raised = True
+            raise _fresh(self._lost)  # and again by each later call
+        if self._waiter is not None:
+            raise RuntimeError("another task is already waiting for a frame on this reader")
+        if self._paused:  # what is held is not enough: a frame bigger than high_water
+            self._paused = False
+            self._protocol._resume_reading()
+        self._idle()
+        self._waiter = self._protocol._loop.create_future()
+        self._hungry = True
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+            self._hungry = False
 
     def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+            self._hungry = False  # fed: what comes before the call runs may pause reading
 
     # -- called by the protocol -------------------------------------------------
 
-    def _fail(self, exc: FastframeError) -> None:
-        # Nothing more is decoded until the frames before the error and the
-        # error itself have been read: reading pauses until then.
-        self._error = exc.with_traceback(None)  # its frames hold the protocol
-        if not self._paused:
-            self._pause()
+    def _lose(self, exc: BaseException) -> None:
+        self._lost = exc.with_traceback(None)
         self._wake()
 
-    def _lose(self, exc: BaseException) -> None:
-        self._lost = exc
-        self._feed_eof()
-
     def _feed_eof(self) -> None:
-        self._eof = True
+        self._fed.feed_eof()
         self._wake()
 
     def _pause(self) -> None:
@@ -332,7 +365,7 @@ class ReaderAPI(_ReaderLoop):
         self._protocol._pause_reading()
 
     def _maybe_resume(self) -> None:
-        if self._paused and self._error is None and self._unread <= self._low:
+        if self._paused and self._fs.buffered <= self._low:
             self._paused = False
             self._protocol._resume_reading()
 
@@ -348,9 +381,13 @@ class FramedReader(ReaderAPI, impl.ReaderLoop):
     reaches it, after every frame before it.  Cancelling a waiting call loses
     nothing.
 
-    Flow control: once the frames received and not yet returned hold more than
-    ``high_water`` bytes (each frame counted as its length + 64), the transport
-    stops reading until they hold ``low_water`` or less.
+    The raw reads (``recv_exactly``, ``recv_until``, ``recv_until_eof``) and
+    an assigned ``framer`` take the bytes from the next frame not yet returned,
+    as on FramedSocket.
+
+    Flow control: once the bytes received and not yet returned are more than
+    ``high_water``, the transport stops reading until they are ``low_water`` or
+    less (or a call needs more of them: a frame bigger than ``high_water``).
     """
 
 
@@ -369,9 +406,8 @@ def _reader_class(core: ModuleType) -> type[ReaderAPI]:
 
 
 class _StreamProtocol(FramedProtocol):
-    """The protocol under a FramedReader / FramedWriter pair."""
-
-    _decode_past_errors = False
+    """The protocol under a FramedReader / FramedWriter pair: it hands each
+    read to the reader, which cuts frames when its calls ask."""
 
     def __init__(
         self,
@@ -388,7 +424,7 @@ class _StreamProtocol(FramedProtocol):
         # bytes) is freed as soon as they are dropped, not when the garbage
         # collector next finds the cycle.  Until they are claimed (by the
         # callback, or open_connection) it holds them itself.
-        reader = _reader_class(framer._core)(self, high_water, low_water)
+        reader = _reader_class(framer._core)(self, framer, high_water, low_water)
         self._reader = weakref.ref(reader)
         self._unclaimed: list[Any] = [reader]
         self._stream_transport: asyncio.BaseTransport | None = None
@@ -449,15 +485,13 @@ class _StreamProtocol(FramedProtocol):
         if self._taking:
             super().buffer_updated(nbytes)
 
-    def frames_received(self, frames: list[bytes]) -> None:
-        reader = self._reader()
-        if reader is not None:
-            reader._feed(frames)
+    def _large_window(self) -> memoryview | None:
+        return None  # the reader's loop cuts when asked: every read goes to the area
 
-    def framing_error(self, exc: FastframeError) -> None:
+    def _bytes_read(self, data: memoryview) -> None:
         reader = self._reader()
         if reader is not None:
-            reader._fail(exc)
+            reader._received(data)
 
     def eof_received(self) -> bool:
         self._end(None)
@@ -470,7 +504,7 @@ class _StreamProtocol(FramedProtocol):
             return
         self._connection_lost = True
         reader = self._reader()
-        if reader is not None and not reader._eof:  # closed on this side, or lost: no more bytes
+        if reader is not None and not reader._fed.ended:  # closed on this side, or lost: no more bytes
             self._end(exc)
         self._lost = exc
         for waiter in self._drain_waiters:
@@ -524,10 +558,8 @@ class _StreamProtocol(FramedProtocol):
             return
         if exc is not None:
             reader._lose(exc)
-            return
-        if reader._error is None:  # else what is held is decoded once the error is read
-            self._pump(True)
-        reader._feed_eof()
+        else:
+            reader._feed_eof()
 
     # -- TLS -----------------------------------------------------------------------
 
@@ -538,7 +570,7 @@ class _StreamProtocol(FramedProtocol):
         at a plain transport's close, and nothing received after it is taken
         (it would come after the end, or before an error still unread)."""
         reader = self._reader()
-        if reader is not None and not reader._eof:
+        if reader is not None and not reader._fed.ended:
             self._end(None)
         self._taking = False
         transport = self.transport
@@ -552,18 +584,17 @@ class _StreamProtocol(FramedProtocol):
         """Before the TLS handshake: raise ProtocolError, with the connection
         aborted, if frames received, or part of one, have not been returned."""
         reader = self._reader()
-        frames = 0 if reader is None else len(reader._frames)
-        held = self._decoder.buffered
-        if not (frames or held):
+        if reader is None:
             return
-        exc = _messages.frames_before_tls(frames, held)
-        # what arrived in plaintext goes, unread, and can never be decoded
-        self._decoder = self.framer.decoder()
-        if reader is not None:
-            reader._frames.clear()
-            reader._unread = 0
-            reader._error = None
-            reader._lose(exc)
+        held = reader._fs.buffered
+        if not held:
+            # the TLS stream starts at a frame boundary: no state of the
+            # plaintext loop (a frame being skipped) may carry over
+            reader._restart()
+            return
+        exc = _messages.plaintext_before_tls(held)
+        reader._restart()  # what arrived in plaintext goes, unread, never to be decoded
+        reader._lose(exc)
         assert self.transport is not None  # (the writer checked it is open)
         self.transport.abort()  # type: ignore[attr-defined]
         raise exc
@@ -571,9 +602,6 @@ class _StreamProtocol(FramedProtocol):
     def _tls_started(self, transport: asyncio.BaseTransport) -> None:
         self.transport = self._stream_transport = transport
         self._tls = True
-        # the TLS stream starts at a frame boundary: no state of the plaintext
-        # decoder (a frame being skipped) may carry over
-        self._decoder = self.framer.decoder()
 
     def _tls_failed(self, exc: BaseException) -> None:
         """The handshake failed or was cancelled and the loop closed the
@@ -583,13 +611,6 @@ class _StreamProtocol(FramedProtocol):
             # the CancelledError is the caller's: the reader says what it meant
             exc = ConnectionAbortedError("the TLS handshake did not finish")
         self.connection_lost(exc)
-
-    def _resume_decoding(self) -> None:
-        """After an error has been read: cut the frames held behind it."""
-        reader = self._reader()
-        if reader is None:
-            return
-        self._pump(reader._eof and reader._lost is None)
 
 
 class FramedWriter:

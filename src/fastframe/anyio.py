@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 try:
     import anyio
+    import anyio.lowlevel
     from anyio.abc import ByteStream, ObjectStream
 except ImportError as exc:  # pragma: no cover - the message is the point
     raise ImportError(
@@ -58,14 +59,20 @@ class FramedStream(ObjectStream[bytes]):
         self._stream = byte_stream
         self._fed = _fed.Fed()
         self._fs = _cores._framed_socket_class(framer._core)._over(self._fed, framer)
+        # A call yields only in _fill (_flush): another task's call while one waits
+        # there is refused on entry, before it takes (sends) anything.
         self._receiving = anyio.ResourceGuard("reading from")
         self._sending = anyio.ResourceGuard("writing to")
+        self._filling = self._flushing = False
         self._broken = False
+        self._closed = False
 
     # -- receiving -----------------------------------------------------------------
 
     async def receive(self) -> bytes:
         """The next frame."""
+        if self._filling:
+            raise anyio.BusyResourceError("reading from")
         fs = self._fs
         while True:
             try:
@@ -76,9 +83,15 @@ class FramedStream(ObjectStream[bytes]):
                 raise
             except ConnectionClosed:
                 raise anyio.EndOfStream from None
+            except OSError:  # the loop's, once closed
+                if self._closed:
+                    raise anyio.ClosedResourceError from None
+                raise
 
     async def receive_many(self, max_frames: int | None = None) -> list[bytes]:
         """Every frame received (at most ``max_frames``), waiting for one."""
+        if self._filling:
+            raise anyio.BusyResourceError("reading from")
         fs = self._fs
         while True:
             try:
@@ -87,6 +100,10 @@ class FramedStream(ObjectStream[bytes]):
                 raise
             except ConnectionClosed:
                 raise anyio.EndOfStream from None
+            except OSError:  # the loop's, once closed
+                if self._closed:
+                    raise anyio.ClosedResourceError from None
+                raise
             if frames:
                 return frames
             await self._fill()
@@ -106,6 +123,8 @@ class FramedStream(ObjectStream[bytes]):
         return await self._read(self._fs.recv_until_eof, max_size=max_size)
 
     async def _read(self, read: Callable[..., bytes], *args: Any, **kwargs: Any) -> bytes:
+        if self._filling:
+            raise anyio.BusyResourceError("reading from")
         while True:
             try:
                 return read(*args, **kwargs)
@@ -115,16 +134,23 @@ class FramedStream(ObjectStream[bytes]):
                 raise
             except ConnectionClosed:
                 raise anyio.EndOfStream from None
+            except OSError:  # the loop's, once closed
+                if self._closed:
+                    raise anyio.ClosedResourceError from None
+                raise
 
     async def _fill(self) -> None:
         """Wait for the stream's next bytes (or its end) and hand them to the loop."""
         with self._receiving:
+            self._filling = True
             try:
                 data = await self._stream.receive(READ_SIZE)
             except anyio.EndOfStream:
                 self._fed.feed_eof()
             else:
                 self._fs._take_in(data)
+            finally:
+                self._filling = False
 
     @property
     def framer(self) -> Framer:
@@ -146,6 +172,7 @@ class FramedStream(ObjectStream[bytes]):
     async def send(self, item: Buffer, *, head: Buffer | None = None) -> None:
         """Send ``item`` as one frame (``head``: see ``LengthPrefixed.encode``)."""
         self._check_sendable()
+        await anyio.lowlevel.checkpoint_if_cancelled()  # (cancelled before a byte is written: nothing breaks)
         if head is None:
             self._fs.send(item)
         else:
@@ -155,6 +182,7 @@ class FramedStream(ObjectStream[bytes]):
     async def send_many(self, items: Iterable[Buffer], *, head: Buffer | None = None) -> None:
         """Send every payload as a frame, in order; all are checked first."""
         self._check_sendable()
+        await anyio.lowlevel.checkpoint_if_cancelled()
         if head is None:
             self._fs.send_many(items)
         else:
@@ -163,9 +191,17 @@ class FramedStream(ObjectStream[bytes]):
 
     async def send_eof(self) -> None:
         """End this side of the stream; receiving goes on."""
+        self._check_open()
         await self._stream.send_eof()
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise anyio.ClosedResourceError
+
     def _check_sendable(self) -> None:
+        if self._flushing:
+            raise anyio.BusyResourceError("writing to")
+        self._check_open()
         if self._broken:
             raise anyio.BrokenResourceError(
                 "a send on this stream was cancelled part-way: the peer may hold part of a frame"
@@ -174,16 +210,21 @@ class FramedStream(ObjectStream[bytes]):
     async def _flush(self) -> None:
         """Send what the loop wrote; cancelled part-way, the stream is broken."""
         with self._sending:
-            for part in self._fed.take_output():
-                try:
-                    await self._stream.send(part)
-                except BaseException:
-                    self._broken = True
-                    raise
+            self._flushing = True
+            try:
+                for part in self._fed.take_output():
+                    try:
+                        await self._stream.send(part)
+                    except BaseException:
+                        self._broken = True
+                        raise
+            finally:
+                self._flushing = False
 
     # -- the stream ------------------------------------------------------------------
 
     async def aclose(self) -> None:
+        self._closed = True
         self._fs.close()
         await self._stream.aclose()
 

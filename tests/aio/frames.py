@@ -2,7 +2,8 @@
 sending with a head where the framing takes one, saying that nothing more will be
 sent, the ways of reading (``recv``, ``recv_many``, ``async for``), the events a
 reader yields, streams of good and oversize frames with the events they must
-give, and an echoing handler."""
+give, streams cut short inside a frame and malformed ones (tables the anyio suite
+runs too), and an echoing handler."""
 
 from __future__ import annotations
 
@@ -146,6 +147,32 @@ def oversize_stream(framer: Any) -> list[tuple[bytes, tuple]]:
         big(framer, 12),
         ok(framer, b"xyz"),
     ]
+
+
+# the end of the stream inside a frame (the aio and anyio suites' cases)
+CUT = [
+    # framer, stream, whole frames, IncompleteFrame(partial, expected) from docs/errors.md
+    (ff.LengthPrefixed(4), b"\x00\x00\x00\x01a\x00\x00", [b"a"], (b"\x00\x00", None)),
+    (ff.LengthPrefixed(4), b"\x00\x00\x00\x05he", [], (b"\x00\x00\x00\x05he", 4 + 5)),
+    (ff.LengthPrefixed(4, offset=1, adjustment=-4, strip=0), b"Q\x00\x00\x00\x0asel", [], (b"Q\x00\x00\x00\x0asel", 1 + 4 + 6)),
+    (ff.Lines(), b"x\nabc\r", [b"x"], (b"abc\r", None)),
+    (ff.Delimited(b"<END>"), b"ok<END>abc<EN", [b"ok"], (b"abc<EN", None)),
+    (ff.FixedSize(4), b"abcdef", [b"abcd"], (b"ef", 4)),
+    (ff.Netstring(), b"1:a,5:hel", [b"a"], (b"5:hel", 2 + 5 + 1)),
+    (ff.VarintPrefixed(), b"\x00\xac\x02abc", [b""], (b"\xac\x02abc", 2 + 300)),
+    # a large frame (>= 64 KiB: the large-frame path), cut short
+    (ff.LengthPrefixed(4), b"\x00\x02\x00\x00" + b"z" * 100_000, [], (b"\x00\x02\x00\x00" + b"z" * 100_000, 4 + 131_072)),
+]
+
+
+# a malformed frame after a good one: the ProtocolError is final
+PROTOCOL_ERRORS = [
+    # framer, good frames, bad bytes, the ProtocolError's message
+    (ff.Netstring(), b"1:a,", b"x:1:b,", "netstring length has a non-digit byte b'x'"),
+    (ff.Netstring(), b"1:a,", b"1:bX1:c,", "netstring does not end with b',' but b'X'"),
+    (ff.LengthPrefixed(1, adjustment=-2), b"\x03a", b"\x00\x03b", "length field 0 with adjustment -2 gives a negative length"),
+    (ff.VarintPrefixed(), b"\x01a", b"\x80" * 11, "varint length is longer than 10 bytes"),
+]
 
 
 async def batch_echo(reader: aio.FramedReader, writer: aio.FramedWriter) -> int:

@@ -19,7 +19,6 @@ import pytest
 
 import fastframe as ff
 from fastframe import aio
-from fastframe._limits import RECV_SIZE
 from fastframe.errors import ConnectionClosed
 from tests.aio.peers import MemoryTLS, client_tls, raw_peer
 from tests.aio.running import run, until
@@ -151,7 +150,8 @@ def test_slow_consumer_memory_stays_bounded(impl: Any, loop_kind: str, tls: bool
             measured["held bytes"] = sum(map(len, held))
             measured["resumed"] = transport.is_reading()
             assert measured["paused"] and not flood.done, measured
-            assert measured["held bytes"] + aio.FRAME_OVERHEAD * len(held) > aio.DEFAULT_HIGH_WATER, measured
+            # the bytes on the wire: each frame's 4-byte header too
+            assert measured["held bytes"] + 4 * len(held) > aio.DEFAULT_HIGH_WATER, measured
             assert measured["held bytes"] <= bound, measured
             assert measured["flood peak"] <= traced_bound, measured
             assert measured["resumed"], measured
@@ -186,10 +186,11 @@ def test_slow_consumer_memory_stays_bounded(impl: Any, loop_kind: str, tls: bool
 
 
 def test_flood_of_empty_frames_is_bounded(impl: Any, loop_kind: str, tls: bool) -> None:
-    """Empty frames cost no payload but still count (64 bytes each): a peer sending
-    8 MiB of empty LengthPrefixed(1) frames makes the reader pause with at most
-    high_water / 64 + one read's worth of them held, not millions.  (A socketpair:
-    its kernel buffers do not grow to MiBs as TCP's do.)"""
+    """Empty frames cost no payload, but the reader holds bytes, not frames, and
+    cuts them when asked: a peer sending 8 MiB of empty LengthPrefixed(1)
+    frames (one byte each) makes the reader pause with at most high_water + one
+    read of them held.  (A socketpair: its kernel buffers do not grow to MiBs as
+    TCP's do.)"""
     a, b = connected_pair("socketpair")
     measured: dict[str, Any] = {}
 
@@ -216,8 +217,8 @@ def test_flood_of_empty_frames_is_bounded(impl: Any, loop_kind: str, tls: bool) 
             measured["peer sent"] = flood.sent
             assert measured["paused"] and not flood.done, measured
             assert set(held) == {b""}
-            assert len(held) > aio.DEFAULT_HIGH_WATER // aio.FRAME_OVERHEAD, measured
-            assert len(held) <= aio.DEFAULT_HIGH_WATER // aio.FRAME_OVERHEAD + RECV_SIZE, measured
+            assert len(held) > aio.DEFAULT_HIGH_WATER, measured
+            assert len(held) <= aio.DEFAULT_HIGH_WATER + aio.READ_SIZE, measured
         finally:
             writer.close()
             await writer.wait_closed()
@@ -232,18 +233,18 @@ def test_flood_of_empty_frames_is_bounded(impl: Any, loop_kind: str, tls: bool) 
 @pytest.mark.parametrize(
     ("high", "low", "first_batch", "resume_after"),
     [
-        # frames of 100 bytes count 164: 7 * 164 = 1148 > 1000 (6 * 164 = 984 is not),
-        # and 2 * 164 = 328 <= 400 (3 * 164 = 492 is not)
-        (1000, 400, 7, 5),
-        # low_water defaults to high_water // 4 = 1000: 25 * 164 > 4000 >= 24 * 164,
-        # 6 * 164 <= 1000 < 7 * 164
-        (4000, None, 25, 19),
+        # frames of 100 bytes are 102 on the wire: 10 * 102 = 1020 > 1000 (9 * 102 =
+        # 918 is not), and 3 * 102 = 306 <= 400 (4 * 102 = 408 is not)
+        (1000, 400, 10, 7),
+        # low_water defaults to high_water // 4 = 1000: 40 * 102 > 4000 >= 39 * 102,
+        # 9 * 102 <= 1000 < 10 * 102
+        (4000, None, 40, 31),
     ],
 )
 def test_custom_water_marks(impl: Any, loop_kind: str, tls: bool, high: int, low: int | None, first_batch: int, resume_after: int) -> None:
-    """Reading pauses as soon as the frames held count more than high_water (each
-    frame its length + 64) and resumes exactly when a recv brings them to
-    low_water or less; frames sent while paused then arrive, in order."""
+    """Reading pauses as soon as the bytes held are more than high_water and
+    resumes exactly when a recv brings them to low_water or less; frames sent
+    while paused then arrive, in order."""
     framer = impl.bind(ff.LengthPrefixed(2))
     payload_list = [bytes([i]) * 100 for i in range(first_batch + 3)]
     wire = [wire_of(framer, [p])[0] for p in payload_list]
@@ -269,19 +270,22 @@ def test_custom_water_marks(impl: Any, loop_kind: str, tls: bool, high: int, low
 
 
 def test_high_water_zero(impl: Any, loop_kind: str, tls: bool) -> None:
-    """high_water=0: reading pauses after every read that brings a frame and
-    resumes once all are read; everything still arrives."""
+    """high_water=0: a read that comes while no call waits pauses reading; a
+    call that needs more bytes than are held resumes it, and reading goes on
+    while calls wait; everything arrives."""
     framer = impl.bind(ff.Lines())
     lines = [b"line %d" % i for i in range(500)]
     wire = wire_of(framer, lines)[0]
+    chunks = split(wire, range(97, len(wire), 97))
 
     async def main() -> None:
         async with raw_peer(framer, high_water=0, tls=tls) as (reader, writer, peer):
-            sender = asyncio.ensure_future(peer.send_chunks(split(wire, range(0, len(wire), 97)), pause=0))
+            await peer.send(chunks[0])
+            await until(lambda: not writer.transport.is_reading())
+            sender = asyncio.ensure_future(peer.send_chunks(chunks[1:], pause=0))
             got = []
             while len(got) < len(lines):
                 got += await reader.recv_many()
-                assert writer.transport.is_reading()
             await sender
             assert got == lines
 

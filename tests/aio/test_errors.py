@@ -11,7 +11,7 @@ import pytest
 
 import fastframe as ff
 from fastframe.errors import FrameTooLarge, ProtocolError
-from tests.aio.frames import HOW, OVERSIZE_FRAMERS, collect, drain_frames, oversize_stream
+from tests.aio.frames import HOW, OVERSIZE_FRAMERS, PROTOCOL_ERRORS, collect, drain_frames, oversize_stream
 from tests.aio.peers import raw_peer
 from tests.aio.running import run
 from tests.support.calls import E, F
@@ -82,15 +82,6 @@ def test_large_oversize_frame_across_many_reads(impl: Any, loop_kind: str, tls: 
             assert await drain_frames(reader, how) == []
 
     run(loop_kind, main)
-
-
-PROTOCOL_ERRORS = [
-    # framer, good frames, bad bytes, the ProtocolError's message
-    (ff.Netstring(), b"1:a,", b"x:1:b,", "netstring length has a non-digit byte b'x'"),
-    (ff.Netstring(), b"1:a,", b"1:bX1:c,", "netstring does not end with b',' but b'X'"),
-    (ff.LengthPrefixed(1, adjustment=-2), b"\x03a", b"\x00\x03b", "length field 0 with adjustment -2 gives a negative length"),
-    (ff.VarintPrefixed(), b"\x01a", b"\x80" * 11, "varint length is longer than 10 bytes"),
-]
 
 
 @pytest.mark.parametrize(("framer", "good", "bad", "message"), PROTOCOL_ERRORS, ids=[repr(c[2]) for c in PROTOCOL_ERRORS])

@@ -129,7 +129,8 @@ def test_an_error_raised_again_gets_a_fresh_traceback(impl: Any, loop_kind: str,
                     await reader.recv()
                 except ProtocolError as exc:
                     depths.append(len(traceback.extract_tb(exc.__traceback__)))
-            assert len(depths) == 3 and len(set(depths)) == 1, depths
+            # the first is raised where the decoder met it, the others where it keeps it
+            assert len(depths) == 3 and depths[2] == depths[1] <= depths[0], depths
 
     run(loop_kind, main)
 

@@ -274,8 +274,8 @@ def test_starttls(impl: Any, loop_kind: str, kind: str, version: ssl.TLSVersion)
 
 # what a man in the middle adds after its "S": whole frames, or part of one
 INJECTED = {
-    "whole frames": (wire_of(STARTUP, [b"R\x00\x00\x00\x00", b"Z"])[0], "2 unread frames and 0 bytes"),
-    "part of a frame": (wire_of(STARTUP, [b"R\x00\x00\x00\x00"])[0][:6], "0 unread frames and 6 bytes"),
+    "whole frames": (wire_of(STARTUP, [b"R\x00\x00\x00\x00", b"Z"])[0], "14 bytes arrived unencrypted"),
+    "part of a frame": (wire_of(STARTUP, [b"R\x00\x00\x00\x00"])[0][:6], "6 bytes arrived unencrypted"),
 }
 
 

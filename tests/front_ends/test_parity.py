@@ -1,6 +1,7 @@
 """One behaviour, every front end: the same scripted conversation, read through
-FramedSocket and through fastframe.anyio's FramedStream (on anyio's asyncio and
-trio backends), gives the same result or error at every call, on each core.
+FramedSocket, through fastframe.aio's reader (on asyncio and uvloop) and through
+fastframe.anyio's FramedStream (on anyio's asyncio and trio backends), gives the
+same result or error at every call, on each core.
 
 A conversation is drawn at random: stretches of frames of one framer or another
 (the reader switches framer between them), raw reads (``recv_exactly``,
@@ -11,6 +12,7 @@ its bytes in random chunks and closes; each front end makes the same calls.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from collections.abc import Sequence
@@ -23,7 +25,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastframe as ff
+from fastframe import aio
 from fastframe.anyio import FramedStream
+from tests.aio.running import run
+from tests.conftest import UVLOOP_MISSING
 from tests.support.calls import split
 
 TIMEOUT = 10.0
@@ -164,12 +169,64 @@ def through_anyio(impl: Any, backend: str, chunks: Sequence[bytes], calls: list[
     return results
 
 
-@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def through_aio(impl: Any, loop_kind: str, chunks: Sequence[bytes], calls: list[Call]) -> list[tuple[Any, ...]]:
+    a, b = socket.socketpair()
+    sender = peer(a, chunks)
+    results: list[tuple[Any, ...]] = []
+
+    async def read() -> None:
+        reader, writer = await aio.open_connection(sock=b, framer=impl.bind(FRAMERS[0]))
+        try:
+            for name, args, kwargs in calls:
+                if name == "framer":
+                    reader.framer = impl.bind(args[0])
+                    continue
+                try:
+                    results.append(("ok", await asyncio.wait_for(getattr(reader, name)(*args, **kwargs), TIMEOUT)))
+                except Exception as exc:  # noqa: BLE001 - put in the shared words
+                    results.append(described(exc))
+        finally:
+            writer.close()
+
+    run(loop_kind, read)
+    sender.join(TIMEOUT)
+    return results
+
+
+FRONT_ENDS = [
+    pytest.param(through_anyio, "asyncio", id="anyio-asyncio"),
+    pytest.param(through_anyio, "trio", id="anyio-trio"),
+    pytest.param(through_aio, "asyncio", id="aio-asyncio"),
+    pytest.param(
+        through_aio, "uvloop", id="aio-uvloop", marks=pytest.mark.skipif(UVLOOP_MISSING is not None, reason=str(UVLOOP_MISSING))
+    ),
+]
+
+
+@pytest.mark.parametrize(("through", "loop"), FRONT_ENDS)
 @settings(max_examples=60)
 @given(conversation=conversations(), cuts=st.lists(st.integers(0, 400), max_size=6))
-def test_front_ends_agree(impl: Any, backend: str, conversation: tuple[bytes, list[Call]], cuts: list[int]) -> None:
+def test_front_ends_agree(
+    impl: Any, through: Any, loop: str, conversation: tuple[bytes, list[Call]], cuts: list[int]
+) -> None:
     wire, calls = conversation
     chunks = split(wire, cuts)
     expected = through_socket(impl, chunks, calls)
     assert expected[-1][0] in ("eof", "IncompleteFrame")  # the script reads to the end
-    assert through_anyio(impl, backend, chunks, calls) == expected
+    assert through(impl, loop, chunks, calls) == expected
+
+
+@pytest.mark.parametrize(("through", "loop"), FRONT_ENDS)
+@pytest.mark.parametrize("size", [70_000, 300_000, 1_048_576])
+def test_large_frames_back_to_back(impl: Any, through: Any, loop: str, size: int) -> None:
+    """Frames large enough to be received into their own bytes objects, one
+    right after another (a read holds one's end and the next one's start),
+    each read whole by every front end."""
+    framer = FRAMERS[0]
+    payloads = [bytes([i]) * size for i in range(4)]
+    wire = framer.encode_many(payloads)
+    chunks = split(wire, range(0, len(wire), 100_003))
+    calls: list[Call] = [("recv", (), {})] * (len(payloads) + 1)
+    expected = [("ok", p) for p in payloads] + [("eof",)]
+    assert through_socket(impl, chunks, calls) == expected
+    assert through(impl, loop, chunks, calls) == expected

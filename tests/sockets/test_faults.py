@@ -56,27 +56,9 @@ import pytest
 
 import fastframe as ff
 from tests.support.children import child_env, memory_capped_child
-from tests.support.faults import CASES, FRAMERS, LARGE_FRAMERS, AioReceiver, Case, SocketReceiver, play_case
-from tests.support.platforms import requires_unix_sockets
+from tests.support.faults import CASES, FRAMERS, LARGE_FRAMERS, AioReceiver, Case, SocketReceiver, cells, play_case
 from tests.support.sockets import MiB, framed, fresh_pair
 from tests.support.wire import varint
-
-
-def cells(tls: bool) -> list[Any]:
-    """Every case over TCP (and TLS over TCP if tls); over AF_UNIX too unless it
-    needs a TCP reset."""
-    out = []
-    for case in CASES:
-        marks = []
-        if case.id.startswith("reset-queued") and sys.platform == "win32":
-            marks.append(pytest.mark.skip(reason="a RST on Windows drops the bytes not yet read"))
-        out.append(pytest.param(case, "tcp4", id=f"{case.id}-tcp4", marks=marks))
-        if tls:
-            out.append(pytest.param(case, "tls", id=f"{case.id}-tls", marks=marks))
-        if not case.needs_tcp:
-            out.append(pytest.param(case, "unix", id=f"{case.id}-unix", marks=requires_unix_sockets))
-    return out
-
 
 CELLS = cells(tls=True)
 AIO_CELLS = cells(tls=False)  # (the aio front end's TLS runs in tests/aio)

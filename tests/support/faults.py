@@ -14,18 +14,24 @@ encoders under test.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import selectors
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
+
 import fastframe as ff
 from fastframe import aio
 from fastframe.errors import ConnectionClosed, FastframeError, FrameTooLarge, IncompleteFrame, ProtocolError
 
+from .platforms import requires_unix_sockets
 from .sockets import IO_TIMEOUT, peer, reset
 from .wire import netstring, oversize_frame, varint, wire_of
 
@@ -103,6 +109,15 @@ class Phase:
 
 def matches(style: str, expected: Outcome, token: Any) -> bool:
     """Whether ``token`` (what a collect() ended with) is ``expected`` for this receive style."""
+    if style.startswith("anyio"):
+        import anyio
+
+        # anyio's names: the clean end is EndOfStream, a lost connection BrokenResourceError
+        # (from the OSError); a stall is fail_after's TimeoutError, as below
+        if expected == EOF and not style.endswith("iter"):
+            return type(token) is anyio.EndOfStream
+        if isinstance(expected, Raises) and issubclass(expected.type, OSError):
+            return type(token) is anyio.BrokenResourceError and type(token.__cause__) is expected.type
     if expected == EOF:
         return token == END if style.endswith("iter") else type(token) is ConnectionClosed
     if isinstance(expected, Stall):
@@ -341,6 +356,22 @@ def cases_for(name: str) -> Iterator[Case]:
 CASES = [case for name in FRAMERS for case in cases_for(name)] + [
     case for name in LARGE_FRAMERS for case in mid_frame_cases(name, large_payload(), at=["in body"])
 ]
+
+
+def cells(tls: bool) -> list[Any]:
+    """Every case as (case, kind) parameters: over TCP (and TLS over TCP if tls);
+    over AF_UNIX too unless it needs a TCP reset."""
+    out = []
+    for case in CASES:
+        marks = []
+        if case.id.startswith("reset-queued") and sys.platform == "win32":
+            marks.append(pytest.mark.skip(reason="a RST on Windows drops the bytes not yet read"))
+        out.append(pytest.param(case, "tcp4", id=f"{case.id}-tcp4", marks=marks))
+        if tls:
+            out.append(pytest.param(case, "tls", id=f"{case.id}-tls", marks=marks))
+        if not case.needs_tcp:
+            out.append(pytest.param(case, "unix", id=f"{case.id}-unix", marks=requires_unix_sockets))
+    return out
 
 
 # -- the peer ------------------------------------------------------------------------------------
@@ -589,6 +620,64 @@ class AioReceiver(Receiver):
         finally:
             self.loop.close()
         assert not self.reports, f"the event loop reported: {self.reports}"
+
+
+class AnyioReceiver(Receiver):
+    """A fastframe.anyio FramedStream over an anyio socket stream, whose event loop
+    (an anyio backend's) runs in a thread behind ``portal`` (anyio's blocking
+    portal), read by ``receive_many()`` or ``async for``; a stall is ``fail_after``
+    timing out (on each call: ``__anext__()`` for ``async for``)."""
+
+    early_stalls = True  # as AioReceiver's: the timer may expire before the loop has read
+
+    def __init__(self, framer: Any, stream: Any, portal: Any, style: str, on_frames: Callable[[int], None]) -> None:
+        from fastframe.anyio import FramedStream
+
+        self.stream = FramedStream(stream, framer)
+        self.framer = framer
+        self.portal = portal
+        self.style = style
+        self.on_frames = on_frames
+        self.got = 0
+
+    def collect(self, stall: float | None) -> tuple[list[bytes], Any]:
+        frames: list[bytes] = []
+        return frames, self.portal.call(self._collect, frames, stall)
+
+    async def _collect(self, frames: list[bytes], stall: float | None) -> Any:
+        import anyio
+
+        endings = (*ENDINGS, TimeoutError, anyio.EndOfStream, anyio.BrokenResourceError)
+        try:
+            with anyio.fail_after(IO_TIMEOUT):  # (a hang fails the case: the token is then wrong)
+                if self.style == "anyio-receive_many":
+                    while True:
+                        with anyio.fail_after(stall) if stall else contextlib.nullcontext():
+                            got = await self.stream.receive_many()
+                        assert got, "receive_many() returned []"
+                        self._add(frames, got)
+                if stall is None:
+                    async for frame in self.stream:
+                        self._add(frames, [frame])
+                    return END
+                while True:
+                    with anyio.fail_after(stall):
+                        frame = await self.stream.__anext__()
+                    self._add(frames, [frame])
+        except StopAsyncIteration:
+            return END
+        except endings as exc:
+            return exc
+
+    @property
+    def buffered(self) -> int:
+        return self.stream.buffered
+
+    def reply(self, payload: bytes) -> None:
+        self.portal.call(functools.partial(self.stream.send, payload, **head_of(self.framer)))
+
+    def close(self) -> None:
+        self.portal.call(self.stream.aclose)
 
 
 # -- a case, start to end ---------------------------------------------------------------------

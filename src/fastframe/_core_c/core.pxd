@@ -20,7 +20,6 @@ cdef enum:
     NETSTRING_DIGITS = 20
     # a held buffer this big is freed once it empties, rather than kept
     KEEP_HELD = 256 * 1024
-    FRAME_OVERHEAD = 64
 
 
 # what the last get_buffer() view points into
@@ -361,15 +360,16 @@ cdef extern from "Python.h":
 
 
 cdef class ReaderLoop:
-    # fastframe.aio's FramedReader, per frame: the API around it (aio.py) reads
-    # and writes these fields, calls _open, _feed and _take, and provides the
-    # methods this class calls: _recv_slow (every wait), _maybe_resume, _pause
-    # and _wake.
-    cdef readonly object _frames  # a deque, oldest first
-    cdef object _popleft, _extend  # the deque's methods
-    cdef public Py_ssize_t _unread  # what the frames held count for flow control
-    cdef public Py_ssize_t _high, _low
+    # fastframe.aio's FramedReader, per frame: the API around it (aio.py)
+    # reads and writes these fields, calls _open and _received, and
+    # provides the methods this class calls: _recv_slow (every wait),
+    # _maybe_resume, _pause and _wake.  The frames are cut by _fs, a
+    # FramedSocket loop over a fastframe._fed transport: what the protocol reads
+    # goes into it with _take_in, and it cuts as a socket's loop does.
+    cdef readonly SocketLoop _fs
+    cdef public Py_ssize_t _high, _low  # flow control: bytes held
     cdef public bint _paused
+    cdef public bint _hungry  # a call waits for more than is held, and has not been woken
 
     cdef object _take_held(self)
 

@@ -26,7 +26,6 @@ from libc.errno cimport EINTR, errno
 from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memchr, memcmp, memcpy, memmove, strerror
 
-from collections import deque
 from socket import SHUT_RDWR as _SHUT_RDWR
 
 from .. import _checks, _limits, _messages, _reads, _sending, _waiting
@@ -47,9 +46,9 @@ IMPLEMENTATION = "cython"
 cdef unsigned char _no_bytes[1]
 
 # the numbers core.pxd gives its constants are the shared modules'
-assert (RECV_SIZE, LARGE_FRAME, RESERVE_AHEAD, VARINT_MAX, NETSTRING_DIGITS, FRAME_OVERHEAD) == (
+assert (RECV_SIZE, LARGE_FRAME, RESERVE_AHEAD, VARINT_MAX, NETSTRING_DIGITS) == (
     _limits.RECV_SIZE, _limits.LARGE_FRAME, _limits.RESERVE_AHEAD, _limits.VARINT_MAX,
-    _limits.NETSTRING_DIGITS, _limits.FRAME_OVERHEAD,
+    _limits.NETSTRING_DIGITS,
 )
 assert (FRAMES, EXACTLY, UNTIL, UNTIL_EOF) == (_reads.FRAMES, _reads.EXACTLY, _reads.UNTIL, _reads.UNTIL_EOF)
 

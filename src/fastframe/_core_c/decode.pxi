@@ -301,14 +301,27 @@ cdef class Decoder:
     cdef int take_in(self, const unsigned char* p, Py_ssize_t n) except -1:
         """n bytes a front end received itself, held for the next cut: copied
         where a receive would have written them (the large frame's own bytes
-        included)."""
+        included, and past its end, the held bytes after it)."""
         cdef Area area
-        cdef Py_ssize_t step
+        cdef Py_ssize_t step, more
+        if self._large == NULL:
+            # held after the bytes held, in a buffer grown to what they need: a
+            # receive's area would be RECV_SIZE per connection until its calls cut
+            self._room(n)
+            memcpy(self._buf + self._bend, p, n)
+            self._bend += n
+            return 0
         while n > 0:
-            if not self.receive_area(&area, False):
+            if not self.receive_area(&area, True):
                 return 0  # the large frame cannot grow: the next cut raises it
             step = n if n < area.first_size else area.first_size
             memcpy(area.first, p, step)
+            if step < n and area.second != NULL:
+                more = n - step if n - step < area.second_size else area.second_size
+                memcpy(area.second, p + step, more)
+                step += more
+            if step == 0:  # (receive_area always gives room: a loop here would never end)
+                raise RuntimeError("the decoder gave no room for the bytes received")
             self.received(&area, step)
             p += step
             n -= step

@@ -1,8 +1,8 @@
 # ReaderLoop: what fastframe.aio's FramedReader does per frame, in C: hand over a
 # frame already received, for an ``await`` that costs about a method call.  The
 # API around it, written once for both cores, is fastframe/aio.py; it also does
-# all the waiting (ReaderAPI._recv_slow), so only a frame that is there is taken
-# here.  The protocol hands each read's frames to _feed.
+# all the waiting (ReaderAPI._recv_slow), so only a frame that is whole among
+# the bytes held is cut here.  The protocol hands each read's bytes to _received.
 
 cdef extern from "Python.h":
     ctypedef PySendResult (*sendfunc)(PyObject*, PyObject*, PyObject**)
@@ -14,19 +14,18 @@ cdef extern from "Python.h":
 
 
 cdef class ReaderLoop:
-    """FramedReader's frames received and not yet returned, and the calls that
-    return one (the class fastframe.aio's FramedReader adds its API to)."""
+    """FramedReader's bytes received and not yet returned, and the calls that
+    return a frame of them (the class fastframe.aio's FramedReader adds its API
+    to)."""
 
-    def _open(self, Py_ssize_t high_water, Py_ssize_t low_water):
-        """Start empty; reading pauses above ``high_water`` bytes held, resumes at
-        ``low_water``."""
-        self._frames = deque()
-        self._popleft = self._frames.popleft
-        self._extend = self._frames.extend
-        self._unread = 0
+    def _open(self, SocketLoop fs not None, Py_ssize_t high_water, Py_ssize_t low_water):
+        """Start on ``fs`` (a loop over a fastframe._fed transport); reading
+        pauses above ``high_water`` bytes held, resumes at ``low_water``."""
+        self._fs = fs
         self._high = high_water
         self._low = low_water
         self._paused = False
+        self._hungry = False
 
     def recv(self):
         """The next frame (an awaitable)."""
@@ -40,27 +39,27 @@ cdef class ReaderLoop:
         call._iterating = True
         return call
 
-    def _feed(self, list frames not None):
-        """Hold the frames a read completed, in order (called by the protocol)."""
-        cdef Py_ssize_t size = 0
-        cdef Py_ssize_t i, n = PyList_GET_SIZE(frames)
-        self._extend(frames)
-        for i in range(n):
-            size += PyBytes_GET_SIZE(<object>PyList_GET_ITEM(frames, i)) + FRAME_OVERHEAD
-        self._unread += size
-        if self._unread > self._high and not self._paused:
+    def _received(self, data):
+        """Bytes a read brought, held for the calls (called by the protocol)."""
+        self._fs._take_in(data)
+        # a call waiting needs more than is held (a frame bigger than
+        # high_water): reading goes on for it
+        if not self._paused and not self._hungry and self._fs._dec.buffered > self._high:
             self._pause()
         self._wake()
 
-    def _take(self):
-        """The oldest frame held (there is one), counted out of what is held."""
-        return self._take_held()
+    def _idle(self):
+        """A call is about to wait: a buffer holding nothing is freed, so that
+        an idle connection costs no receive buffer (the twin's are bytes
+        objects, freed once taken)."""
+        self._fs._dec.release_if_empty()
 
     cdef object _take_held(self):
-        frame = self._popleft()
-        self._unread -= len(frame) + FRAME_OVERHEAD
-        if self._paused and self._unread <= self._low:  # (while paused, a test per frame)
-            self._maybe_resume()
+        frame = self._fs._held(FRAMES, None)
+        if frame is not None:
+            self._fs._dec.release_if_empty()  # an idle connection holds no buffer
+            if self._paused:  # (while paused, a test per frame)
+                self._maybe_resume()
         return frame
 
 
@@ -109,8 +108,8 @@ cdef class _Receive:
         if self._waiting is None:
             if self._done:
                 raise RuntimeError("cannot reuse already awaited coroutine")
-            if self._loop._frames:
-                frame = self._loop._take_held()
+            frame = self._loop._take_held()
+            if frame is not None:
                 self._finished()
                 Py_INCREF(frame)
                 result[0] = <PyObject*>frame

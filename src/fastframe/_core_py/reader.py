@@ -1,35 +1,40 @@
 """ReaderLoop: what fastframe.aio's FramedReader does per frame, handing over a
-frame already received.  The API around it, written once for both cores, is
-fastframe/aio.py; it also does all the waiting (``ReaderAPI._recv_slow``).  The
-compiled core's twin of this file is ``_core_c/reader.pxi``."""
+frame whole among the bytes received.  The API around it, written once for both
+cores, is fastframe/aio.py; it also does all the waiting
+(``ReaderAPI._recv_slow``).  The compiled core's twin of this file is
+``_core_c/reader.pxi``."""
 
 from __future__ import annotations
 
-import collections
 from typing import TYPE_CHECKING
 
-from .._limits import FRAME_OVERHEAD
+from ..errors import ConnectionClosed, IncompleteFrame
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
     from typing import Any
+
+    from ..socket import SocketAPI
 
 __all__ = ["ReaderLoop"]
 
 
 def _receiving(iterating: bool, name: str, doc: str | None) -> Callable[[ReaderLoop], Coroutine[Any, Any, bytes]]:
     """ReaderLoop's recv() (``iterating``: __anext__(), whose clean end is
-    StopAsyncIteration): made here once for both, as _take's lines and not a
-    call to it, which would be a third of what the whole coroutine costs
-    (callgrind)."""
+    StopAsyncIteration): made here once for both."""
 
     async def receive(self: ReaderLoop) -> bytes:
-        frames = self._frames
-        if not frames:
+        try:
+            frame = self._fs.recv()
+        except BlockingIOError:  # no frame is whole among the bytes held
             return await self._recv_slow(iterating)
-        frame = frames.popleft()
-        self._unread -= len(frame) + FRAME_OVERHEAD
-        if self._paused and self._unread <= self._low:
+        except IncompleteFrame:
+            raise
+        except ConnectionClosed:
+            if iterating:
+                raise StopAsyncIteration from None
+            raise
+        if self._paused:
             self._maybe_resume()
         return frame
 
@@ -40,38 +45,36 @@ def _receiving(iterating: bool, name: str, doc: str | None) -> Callable[[ReaderL
 
 
 class ReaderLoop:
-    """FramedReader's frames received and not yet returned, and the calls that
-    return one (the class fastframe.aio's FramedReader adds its API to)."""
+    """FramedReader's bytes received and not yet returned, and the calls that
+    return a frame of them (the class fastframe.aio's FramedReader adds its API
+    to)."""
 
-    __slots__ = ("_frames", "_unread", "_high", "_low", "_paused")
+    __slots__ = ("_fs", "_high", "_low", "_paused", "_hungry")
 
-    def _open(self, high_water: int, low_water: int) -> None:
-        """Start empty; reading pauses above ``high_water`` bytes held, resumes at
-        ``low_water``."""
-        self._frames: collections.deque[bytes] = collections.deque()
-        self._unread = 0  # what the frames held count for flow control
+    def _open(self, fs: SocketAPI, high_water: int, low_water: int) -> None:
+        """Start on ``fs`` (a loop over a fastframe._fed transport); reading
+        pauses above ``high_water`` bytes held, resumes at ``low_water``."""
+        self._fs = fs
         self._high = high_water
         self._low = low_water
         self._paused = False
+        self._hungry = False  # a call waits for more than is held, and has not been woken
+
+    def _idle(self) -> None:
+        """A call is about to wait (the compiled core frees an empty buffer
+        here; the twin's are bytes objects, freed once taken)."""
 
     recv = _receiving(False, "recv", "The next frame.")
     __anext__ = _receiving(True, "__anext__", None)
 
-    def _feed(self, frames: list[bytes]) -> None:
-        """Hold the frames a read completed, in order (called by the protocol)."""
-        self._frames.extend(frames)
-        self._unread += sum(map(len, frames)) + FRAME_OVERHEAD * len(frames)
-        if self._unread > self._high and not self._paused:
+    def _received(self, data: Any) -> None:
+        """Bytes a read brought, held for the calls (called by the protocol)."""
+        self._fs._take_in(data)
+        # a call waiting needs more than is held (a frame bigger than
+        # high_water): reading goes on for it
+        if not self._paused and not self._hungry and self._fs._dec.buffered > self._high:
             self._pause()
         self._wake()
-
-    def _take(self) -> bytes:
-        """The oldest frame held (there is one), counted out of what is held."""
-        frame = self._frames.popleft()
-        self._unread -= len(frame) + FRAME_OVERHEAD
-        if self._paused and self._unread <= self._low:  # (while paused, a test per frame)
-            self._maybe_resume()
-        return frame
 
     # provided by the API (fastframe.aio.ReaderAPI)
     if TYPE_CHECKING:
