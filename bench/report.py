@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from fastframe import _cores
-from fastframe._bench.table import AIO_TARGETS, TARGET_SIZE, si, text
+from fastframe._bench.table import AIO_TARGETS, ANYIO_TARGETS, TARGET_SIZE, si, text
 from fastframe._bench.table import Row as SocketRow
 from fastframe._bench.table import rows as socket_rows
 from fastframe._bench.workloads import label
@@ -327,7 +327,8 @@ SOCKET_TARGETS = [
     Target("recv 64 B", "fastframe-cython.recv", "streams@asyncio", 5.0, ">= 5x"),
     Target("recv 64 KiB", "fastframe-cython.recv_many", "sink", 0.9, ">= 0.9x"),
     Target("send_many 64 B", "fastframe-cython.send_many", "pack-sendall", 2.0, ">= 2x"),
-    # fastframe.aio vs asyncio streams on the same loop (fastframe._bench.table)
+    # fastframe.aio vs asyncio streams, fastframe.anyio vs the hand-written anyio
+    # loop, each on the same loop (fastframe._bench.table)
     *(
         Target(
             f"recv {label(TARGET_SIZE)}",
@@ -336,7 +337,7 @@ SOCKET_TARGETS = [
             t.minimum,
             "(reported)" if t.minimum is None else f">= {t.minimum:g}x",
         )
-        for t in AIO_TARGETS
+        for t in (*AIO_TARGETS, *ANYIO_TARGETS)
     ),
 ]
 

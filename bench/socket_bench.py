@@ -1,6 +1,6 @@
-"""The loopback socket benchmark: fastframe's ``FramedSocket`` and ``fastframe.aio``
-against the receive and send loops Python programs use today, over a real
-connection to another process.
+"""The loopback socket benchmark: fastframe's ``FramedSocket``, ``fastframe.aio`` and
+``fastframe.anyio`` against the receive and send loops Python programs use today,
+over a real connection to another process.
 
     python bench/socket_bench.py                    # 5 rounds of ~1 s windows, all groups
     python bench/socket_bench.py --rounds 9 --json out.json

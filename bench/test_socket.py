@@ -1,7 +1,8 @@
-"""The loopback socket benchmark under pytest: ``FramedSocket`` and ``fastframe.aio``
-(on asyncio's default loop and on uvloop) against the HOWTO's loop, the best
-pure-Python loop, asyncio streams, a C floor and a raw byte sink, over a real
-connection to a peer process (the harness is ``socket_bench.py`` on ``fastframe._bench``).
+"""The loopback socket benchmark under pytest: ``FramedSocket``, ``fastframe.aio``
+(on asyncio's default loop and on uvloop) and ``fastframe.anyio`` (on those and
+trio) against the HOWTO's loop, the best pure-Python loop, asyncio streams, the
+hand-written anyio loop, a C floor and a raw byte sink, over a real connection
+to a peer process (the harness is ``socket_bench.py`` on ``fastframe._bench``).
 
 * ``test_socket_frames``: every contender once, untimed, over AF_UNIX and TCP: every
   frame it receives (or every byte the peer gets from it) is compared with what

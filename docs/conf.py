@@ -45,8 +45,9 @@ autodoc_typehints = "signature"
 autodoc_inherit_docstrings = False
 
 # Every cross-reference must resolve (-n), except these, named in the signatures
-# autodoc reads.  The standard library's classes would need an intersphinx
-# inventory fetched over the network, and the build must work offline; ``Buffer``
+# autodoc reads.  The standard library's and anyio's classes would need an
+# intersphinx inventory fetched over the network, and the build must work offline
+# (``PathLike`` is os.PathLike, imported only for type checkers); ``Buffer``
 # is the annotation-only name (typing_extensions.Buffer, imported only for type
 # checkers) of "any bytes-like object".
 nitpick_ignore = [
@@ -60,4 +61,6 @@ nitpick_ignore = [
     ("py:class", "collections.abc.Callable"),
     ("py:class", "asyncio.transports.WriteTransport"),
     ("py:class", "Buffer"),
+    ("py:class", "PathLike"),
+    ("py:class", "anyio.abc.ByteStream"),
 ]

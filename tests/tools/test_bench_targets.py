@@ -1,9 +1,10 @@
 """The targets ``fastframe bench`` prints under its tables, computed from results
 groups made up here (no speeds measured), and the content check the new
-per-frame contenders pass before they are timed."""
+per-frame and anyio contenders pass before they are timed."""
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import pytest
@@ -122,6 +123,39 @@ def test_issue_15_targets_are_set(wanted: tuple[str, str, float, str | None, tup
         ), size
 
 
+# Issue 17's: fastframe.anyio against the loop written by hand with anyio's
+# BufferedByteReceiveStream.receive_exactly, on each loop, either transport
+ISSUE_17 = [
+    (f"anyio-cython.{api}@{loop}", f"anyio-handwritten@{loop}", minimum)
+    for loop in contenders.ANYIO_LOOPS
+    for api, minimum in (("receive_many", 5.0), ("receive", 2.0))
+]
+
+
+@pytest.mark.parametrize("wanted", ISSUE_17, ids=lambda t: f"{t[0]}-vs-{t[1]}")
+def test_issue_17_targets_are_set(wanted: tuple[str, str, float]) -> None:
+    contender, peer, minimum = wanted
+    assert any(
+        (t.contender, t.peer, t.minimum, t.transport, t.size) == (contender, peer, minimum, None, 64)
+        for t in TARGETS
+    )
+
+
+def test_the_anyio_targets_are_printed_under_their_table() -> None:
+    speeds = {
+        "anyio-cython.receive_many@trio": 600,
+        "anyio-cython.receive@trio": 150,
+        "best-python": 300,
+        "anyio-handwritten@trio": 100,
+        "anyio-handwritten@asyncio": 100,  # no anyio-cython@asyncio ran: no line
+    }
+    assert target_lines(group("recv 64 B", 64, speeds), "tcp") == [
+        "targets at recv 64 B (TCP 127.0.0.1): 1 of 2 met",
+        "  anyio-cython.receive_many@trio vs anyio-handwritten@trio    6.00x  target >= 5x: met",
+        "  anyio-cython.receive@trio vs anyio-handwritten@trio         1.50x  target >= 2x: MISSED",
+    ]
+
+
 @pytest.mark.parametrize("target", TARGETS, ids=lambda t: f"{t.contender}-vs-{t.peer}-{t.size}")
 def test_both_sides_of_every_target_run_by_default_in_one_table(target: Any) -> None:
     # else the line is never printed, and nobody sees the target missed
@@ -162,12 +196,54 @@ def test_the_new_contenders_pass_the_content_check() -> None:
             assert frames > 0 and wire == frames * 68, name
 
 
+ANYIO = [name for name in RECEIVERS if name.startswith("anyio-")]
+
+
+# Over TCP, anyio's asyncio backend reads through a transport, over AF_UNIX the
+# raw socket: the content check on both; a timed window (the counting loop) on
+# AF_UNIX only, since over TCP the kernel buffers megabytes, which the
+# hand-written loop takes seconds to read.
+@pytest.mark.parametrize(("transport", "rounds"), [("unix", 1), ("tcp", 0)])
+def test_the_anyio_contenders_pass_the_content_check(transport: str, rounds: int) -> None:
+    if transport == "unix" and not hasattr(socket, "AF_UNIX"):
+        pytest.skip("no AF_UNIX here")
+    plan = runner.Plan([runner.RecvGroup(64, ANYIO)], rounds=rounds, window=0.02, warmup=0, transport=transport)
+    (entry,) = runner.measure(plan)["groups"]
+    assert set(entry["contenders"]) | set(entry["skipped"]) == set(ANYIO)
+    assert len(ANYIO) == 3 * 5  # each loop: the hand-written loop, two calls of each core
+    for name, why in entry["skipped"].items():  # only as on an install without them
+        assert "fastframe._core_c.core does not import" in why or "uvloop does not import" in why, name
+    for name, windows in entry["contenders"].items():
+        assert len(windows) == rounds, name
+        for frames, wire, _ in windows:
+            assert frames > 0 and wire == frames * 68, name
+
+
+def test_a_trio_run_that_never_starts_closes_the_coroutine(monkeypatch: pytest.MonkeyPatch) -> None:
+    # as event_loop_runner's: else "coroutine was never awaited" follows a Ctrl-C
+    import trio
+
+    def interrupted(*args: Any) -> None:
+        raise KeyboardInterrupt
+
+    async def work() -> None:
+        pass
+
+    monkeypatch.setattr(trio, "run", interrupted)
+    coro = work()
+    with pytest.raises(KeyboardInterrupt):
+        contenders.anyio_runner("trio")(coro)
+    assert coro.cr_frame is None  # closed
+
+
 def _one_frame_short(name: str) -> Receiver:
     received = contenders.receiver(name)
     return Receiver(received.count, lambda sock: received.frames(sock)[:-1])
 
 
-@pytest.mark.parametrize("name", ["aio-python.iter@asyncio", f"{TLS}aio-python.recv@asyncio"])
+@pytest.mark.parametrize(
+    "name", ["aio-python.iter@asyncio", f"{TLS}aio-python.recv@asyncio", "anyio-python.receive@trio"]
+)
 def test_the_content_check_sees_a_frame_missing(name: str) -> None:
     check = runner.RecvGroup(64, [name], receiver=_one_frame_short, tls=name.startswith(TLS))
     with pytest.raises(AssertionError, match=f"{name}: .* frames, the peer sent"):

@@ -121,6 +121,11 @@ def test_quick_prints_a_table_per_payload_size() -> None:
             "aio-cython.iter@uvloop vs streams@uvloop",
             "aio-python.recv@asyncio vs best-python",
             "aio-python.recv@uvloop vs best-python",
+            *(
+                f"anyio-cython.{api}@{loop} vs anyio-handwritten@{loop}"
+                for loop in ("asyncio", "uvloop", "trio")
+                for api in ("receive_many", "receive")
+            ),
         )
         if cython or "cython" not in pair
     ]
@@ -376,11 +381,41 @@ def test_without_uvloop_the_table_says_so() -> None:
     assert "uvloop missing" in done.stdout
 
 
+ANYIO_SMALL = ["--size", "64", "--rounds", "1", "--window", "0.02", "--contender", "best-python"]
+ANYIO_SMALL += [
+    f"--contender={name}"
+    for name in ("anyio-python.receive_many@asyncio", "anyio-python.receive@trio", "anyio-handwritten@uvloop")
+]
+
+
+def test_without_anyio_the_table_says_so_once() -> None:
+    done = bench(*ANYIO_SMALL, without="anyio")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.replace("\n    ", " ")
+    assert re.search(
+        r"\n  not run here: anyio-python\.receive_many@asyncio, anyio-python\.receive@trio, "
+        r"anyio-handwritten@uvloop: anyio does not import: [^\n]*\n",
+        out,
+    ), out
+    assert out.count("not run here") == 1 and "anyio missing" in out
+    assert "\n  best-python " in out
+
+
+def test_without_trio_the_trio_contenders_say_so() -> None:
+    done = bench(*ANYIO_SMALL, without="trio")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.replace("\n    ", " ")
+    assert "\n  not run here: anyio-python.receive@trio: trio does not import: " in out
+    assert "\n  anyio-python.receive_many@asyncio " in out and "trio missing" in out
+
+
 @pytest.mark.skipif(
     not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(),
     reason="finds the peer process in /proc",
 )
-@pytest.mark.parametrize("contender", ["best-python", "aio-python.recv@asyncio"])
+@pytest.mark.parametrize(
+    "contender", ["best-python", "aio-python.recv@asyncio", "anyio-python.receive@trio"]
+)
 def test_ctrl_c_ends_cleanly_with_the_peer(contender: str) -> None:
     command = [sys.executable, "-m", "fastframe", "bench", "--size", "64", "--rounds", "1"]
     command += ["--window", "60", "--contender", contender]

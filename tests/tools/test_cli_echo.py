@@ -1,7 +1,7 @@
 """``fastframe echo-server`` and ``echo-client``, run as real commands in
 subprocesses (on the same fastframe and FASTFRAME_PURE_PYTHON choice as this
-process), in the clear and over TLS, and the ``--framing`` parser they share, in
-process.  TLS certificates are made by trustme when a test asks for them.
+process), in the clear and over TLS, on asyncio and uvloop (fastframe.aio) and on
+trio (fastframe.anyio), and the ``--framing`` parser they share, in process.  TLS certificates are made by trustme when a test asks for them.
 
 Every wait on a subprocess or a socket is bounded by TIMEOUT, so that a bug
 fails a test instead of hanging it.
@@ -41,6 +41,10 @@ from tests.support.platforms import (
 TIMEOUT = 60  # seconds, for every wait
 HAVE_UVLOOP = importlib.util.find_spec("uvloop") is not None
 needs_uvloop = pytest.mark.skipif(not HAVE_UVLOOP, reason="uvloop is not installed")
+HAVE_TRIO = all(importlib.util.find_spec(name) is not None for name in ("anyio", "trio"))
+needs_trio = pytest.mark.skipif(not HAVE_TRIO, reason="anyio or trio is not installed")
+# the loops a server's or client's behaviour is checked on: fastframe.aio's, fastframe.anyio's
+LOOPS = ["asyncio", pytest.param("trio", marks=needs_trio)]
 
 
 ENV = child_env()
@@ -170,6 +174,10 @@ def check_report(
         ("delimited:5.", "tcp", "asyncio"),  # bytes of the client's payloads
         pytest.param("length", "tcp", "uvloop", marks=needs_uvloop),
         pytest.param("lines", "unix", "uvloop", marks=[needs_uvloop, requires_unix_sockets]),
+        pytest.param("length", "tcp", "trio", marks=needs_trio),
+        pytest.param("netstring", "unix", "trio", marks=[needs_trio, requires_unix_sockets]),
+        pytest.param("lines", "tcp", "trio", marks=needs_trio),
+        pytest.param("fixed:16", "tcp", "trio", marks=needs_trio),
     ],
 )
 def test_echo_both_modes(
@@ -231,10 +239,11 @@ def test_sigterm_and_sizes(start_server: Callable[..., Server]) -> None:
         ),
     ],
 )
+@pytest.mark.parametrize("loop", LOOPS)
 def test_bad_client_is_dropped_alone(
-    start_server: Callable[..., Server], options: list[str], good: bytes, bad: bytes, report: str
+    start_server: Callable[..., Server], options: list[str], good: bytes, bad: bytes, report: str, loop: str
 ) -> None:
-    server = start_server(*options)
+    server = start_server(*options, "--loop", loop)
     address = ("127.0.0.1", int(server.where[1]))
     with socket.create_connection(address, timeout=TIMEOUT) as client:
         client.sendall(good + bad)
@@ -252,8 +261,9 @@ def test_bad_client_is_dropped_alone(
 
 
 @requires_posix_signals  # a killed server's connections are reset, not closed
-def test_stop_with_a_client_connected(start_server: Callable[..., Server]) -> None:
-    server = start_server("--framing", "lines")
+@pytest.mark.parametrize("loop", LOOPS)
+def test_stop_with_a_client_connected(start_server: Callable[..., Server], loop: str) -> None:
+    server = start_server("--framing", "lines", "--loop", loop)
     with socket.create_connection(("127.0.0.1", int(server.where[1])), timeout=TIMEOUT) as idle:
         idle.sendall(b"hi\n")
         assert idle.recv(100) == b"hi\n"  # the server serves it
@@ -296,6 +306,8 @@ def tls_files(tmp_path: Path) -> TLSFiles:
         pytest.param("netstring", "unix", "asyncio", "in-certfile", marks=requires_unix_sockets),
         pytest.param("length:2", "tcp", "uvloop", "keyfile", marks=needs_uvloop),
         pytest.param("varint", "unix", "uvloop", "in-certfile", marks=[needs_uvloop, requires_unix_sockets]),
+        pytest.param("length", "tcp", "trio", "keyfile", marks=needs_trio),
+        pytest.param("lines", "unix", "trio", "in-certfile", marks=[needs_trio, requires_unix_sockets]),
     ],
 )
 def test_echo_over_tls(
@@ -355,21 +367,23 @@ def test_echo_over_tls(
         ),
     ],
 )
+@pytest.mark.parametrize("loop", LOOPS)
 def test_tls_client_refuses_a_certificate(
-    start_server: Callable[..., Server], tls_files: TLSFiles, client: list[str], message: str
+    start_server: Callable[..., Server], tls_files: TLSFiles, client: list[str], message: str, loop: str
 ) -> None:
-    server = start_server("--tls", "--certfile", tls_files.server)
+    server = start_server("--tls", "--certfile", tls_files.server, "--loop", loop)
     options = [option.format(**vars(tls_files)) for option in client]
-    result = run("echo-client", *server.where, "-n", "10", "--timeout", "10", "--tls", *options)
+    result = run("echo-client", *server.where, "-n", "10", "--timeout", "10", "--tls", *options, "--loop", loop)
     assert (result.returncode, result.stdout) == (3, "")
     assert re.fullmatch(message + "\n", result.stderr), result.stderr
     # a client whose handshake failed is dropped without a word
     assert_stopped_cleanly(server)
 
 
-def test_tls_and_plain_do_not_meet(start_server: Callable[..., Server], tls_files: TLSFiles) -> None:
-    tls_server = start_server("--tls", "--certfile", tls_files.server)
-    result = run("echo-client", *tls_server.where, "-n", "10", "--timeout", "10")
+@pytest.mark.parametrize("loop", LOOPS)
+def test_tls_and_plain_do_not_meet(start_server: Callable[..., Server], tls_files: TLSFiles, loop: str) -> None:
+    tls_server = start_server("--tls", "--certfile", tls_files.server, "--loop", loop)
+    result = run("echo-client", *tls_server.where, "-n", "10", "--timeout", "10", "--loop", loop)
     # the TLS server hangs up on bytes that are no handshake: closed or reset
     assert (result.returncode, result.stdout) == (1, "")
     assert re.fullmatch(
@@ -379,8 +393,11 @@ def test_tls_and_plain_do_not_meet(start_server: Callable[..., Server], tls_file
     ), result.stderr
     assert_stopped_cleanly(tls_server)
 
-    plain_server = start_server()
-    result = run("echo-client", *plain_server.where, "-n", "10", "--timeout", "10", "--tls", "--cafile", tls_files.ca)
+    plain_server = start_server("--loop", loop)
+    result = run(
+        "echo-client", *plain_server.where, "-n", "10", "--timeout", "10", "--tls", "--cafile", tls_files.ca,
+        "--loop", loop,
+    )
     assert (result.returncode, result.stdout) == (3, "")
     assert re.fullmatch(
         r"cannot connect to 127\.0\.0\.1:\d+: "
@@ -452,27 +469,30 @@ def test_tls_reasons() -> None:
 # -- failures --------------------------------------------------------------------------
 
 
-def test_connection_refused() -> None:
+@pytest.mark.parametrize("loop", LOOPS)
+def test_connection_refused(loop: str) -> None:
     with socket.socket() as holder:  # bound, not listening: connecting is refused
         holder.bind(("127.0.0.1", 0))
         port = holder.getsockname()[1]
-        result = run("echo-client", "--port", str(port))
+        result = run("echo-client", "--port", str(port), "--loop", loop)
     assert (result.returncode, result.stdout) == (3, "")
     assert result.stderr == f"cannot connect to 127.0.0.1:{port}: connection refused\n"
 
 
 @requires_unix_sockets
-def test_unix_socket_missing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("loop", LOOPS)
+def test_unix_socket_missing(tmp_path: Path, loop: str) -> None:
     path = unix_socket_path(tmp_path, "none.sock")
-    result = run("echo-client", "--unix", str(path))
+    result = run("echo-client", "--unix", str(path), "--loop", loop)
     assert (result.returncode, result.stdout) == (3, "")
     assert result.stderr == f"cannot connect to {path}: no such file or directory\n"
 
 
-def test_port_in_use() -> None:
+@pytest.mark.parametrize("loop", LOOPS)
+def test_port_in_use(loop: str) -> None:
     with socket.create_server(("127.0.0.1", 0)) as holder:
         port = holder.getsockname()[1]
-        result = run("echo-server", "--port", str(port))
+        result = run("echo-server", "--port", str(port), "--loop", loop)
     assert (result.returncode, result.stdout) == (3, "")
     assert result.stderr == f"cannot listen on 127.0.0.1:{port}: address already in use\n"
 
@@ -618,9 +638,10 @@ def never_answer(fs: ff.FramedSocket) -> None:
         ),
     ],
 )
-def test_client_detects(answer: Callable[[ff.FramedSocket], None], mode: str, message: str) -> None:
+@pytest.mark.parametrize("loop", LOOPS)
+def test_client_detects(answer: Callable[[ff.FramedSocket], None], mode: str, message: str, loop: str) -> None:
     with fake_server(answer) as where:
-        result = run("echo-client", *where, "-n10", "--size=8", "--mode", mode, "--timeout=1")
+        result = run("echo-client", *where, "-n10", "--size=8", "--mode", mode, "--timeout=1", "--loop", loop)
     assert (result.returncode, result.stdout) == (1, "")
     assert re.fullmatch(message + "\n", result.stderr), result.stderr
 
@@ -639,7 +660,7 @@ def test_client_detects(answer: Callable[[ff.FramedSocket], None], mode: str, me
         ("echo-server --framing length:9", "bad framing 'length:9': width must be between 1 and 8 bytes, got 9"),
         ("echo-server --framing fixed:8 --max-size 9", "--max-size does not apply"),
         ("echo-server --max-size 0", "argument --max-size: expected an integer >= 1"),
-        ("echo-server --loop trio", "argument --loop: invalid choice"),
+        ("echo-server --loop curio", "argument --loop: invalid choice"),
         ("echo-client", "one of the arguments --port --unix is required"),
         ("echo-client --port 0", "argument --port: expected an integer from 1 to 65535"),
         ("echo-client --port 1 --unix x", "argument --unix: not allowed with argument --port"),
@@ -694,6 +715,16 @@ def test_uvloop_missing(command: list[str]) -> None:
     )
 
 
+@pytest.mark.parametrize("command", [["echo-server"], ["echo-client", "--port", "1"]])
+@pytest.mark.parametrize(("missing", "install"), [("anyio", '"fastframe[anyio]"'), ("trio", "trio")])
+def test_trio_missing(command: list[str], missing: str, install: str) -> None:
+    result = dispatch_after(f"import sys; sys.modules[{missing!r}] = None", *command, "--loop", "trio")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.splitlines()[-1].endswith(
+        f"error: --loop trio: {missing} is not installed (pip install {install})"
+    )
+
+
 @pytest.mark.parametrize("command", ["echo-server", "echo-client"])
 def test_help_documents_output_and_exit_status(command: str) -> None:
     result = run(command, "--help")
@@ -707,7 +738,7 @@ def test_commands_import_no_event_loop() -> None:
     # The dispatcher imports every command's module for every command.
     code = (
         "import sys, fastframe._cli\n"
-        "print({'asyncio', 'uvloop', 'fastframe.aio'} & set(sys.modules))"
+        "print({'asyncio', 'uvloop', 'fastframe.aio', 'anyio', 'trio', 'fastframe.anyio'} & set(sys.modules))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], env=ENV, capture_output=True, text=True, timeout=TIMEOUT

@@ -8,9 +8,10 @@ all contenders interleaved, and the medians are compared.
 * ``peer``: the peer process (``python -m fastframe._bench.peer``).
 * ``loopback``: this side of it: the listening socket, the peer, one window.
 * ``peers``: the receive loops fastframe is compared with (the HOWTO's, the best
-  pure Python, asyncio streams).
+  pure Python, asyncio streams, the hand-written anyio loop).
 * ``contenders``: every receive contender by name, fastframe's and the peers',
-  in the clear and over TLS; ``aio_receivers`` holds the ``fastframe.aio`` ones.
+  in the clear and over TLS; ``aio_receivers`` holds the ``fastframe.aio`` ones,
+  ``anyio_receivers`` the ``fastframe.anyio`` ones.
 * ``tls``: the certificate made at run time, the contexts, the peer's TLS sender,
   and the receive loops over TLS that frame nothing (the limit, the sender's rate).
 * ``runner``: content checks, timed windows, rounds, the results.

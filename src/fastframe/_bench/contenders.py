@@ -9,7 +9,13 @@ closes it; ``receiver(name)`` says how, or raises ``Unavailable``.
   asyncio's default loop or uvloop: ``frame_received`` (a ``FramedProtocol``
   counting frames), ``recv_many``, ``recv`` (a ``FramedReader`` loop) or ``iter``
   (``async for`` over the reader).
-* ``howto``, ``best-python``, ``streams@LOOP``: the peers (``peers/``).
+* ``anyio-CORE.API@LOOP``: ``fastframe.anyio``'s ``FramedStream`` with the framer
+  bound to a core, over the socket's anyio stream, on anyio's asyncio backend
+  (asyncio's default loop or uvloop) or its trio backend (``trio``):
+  ``receive_many`` or ``receive`` until ``anyio.EndOfStream``.  They need anyio
+  4.10 or later (``SocketStream.from_socket``), and trio for ``@trio``.
+* ``howto``, ``best-python``, ``streams@LOOP``, ``anyio-handwritten@LOOP``: the
+  peers (``peers/``).
 * ``tls-NAME``: over TLS, as the client of the peer process (``tls``):
   ``tls-fastframe-CORE.METHOD`` (``FramedSocket.start_tls()``: fastframe's own
   session), ``tls-aio-CORE.API@LOOP`` (``ssl=``), ``tls-best-python`` (on an
@@ -19,8 +25,8 @@ closes it; ``receiver(name)`` says how, or raises ``Unavailable``.
   peer's sending rate: the sink near it means the sender is the limit).
 
 ``EXTRA`` are listed but run only when asked for (``--all``, ``--contender``): the
-pure twin's per-frame aio loops that no target reads, which would lengthen the
-default run (by ~15 s) and ``--tls`` (by ~30 s more) for no verdict.
+pure twin's per-frame aio and anyio loops that no target reads, which would
+lengthen the default run (by ~25 s) and ``--tls`` (by ~30 s more) for no verdict.
 
 Both cores are measured in one process, whatever ``fastframe.IMPLEMENTATION``
 picked.  The compiled core counts as missing when it does not import, as on a
@@ -45,12 +51,25 @@ REQUIRE_CYTHON_VARIABLE = "FASTFRAME_BENCH_REQUIRE_CYTHON"
 LOOPS = ("asyncio", "uvloop")
 SOCKET_METHODS = ("recv_many", "recv", "iter")
 AIO_APIS = ("frame_received", "recv_many", "recv", "iter")
-PEERS = ["best-python", "howto", *(f"streams@{loop}" for loop in LOOPS)]
+ANYIO_LOOPS = (*LOOPS, "trio")  # anyio's asyncio backend on either loop, its trio backend
+ANYIO_APIS = ("receive_many", "receive")
+PEERS = [
+    "best-python",
+    "howto",
+    *(f"streams@{loop}" for loop in LOOPS),
+    *(f"anyio-handwritten@{loop}" for loop in ANYIO_LOOPS),
+]
 
 # What `fastframe bench` can run, in the order of its tables.
 RECEIVERS = [
     *(f"fastframe-{core}.{method}" for core in _cores.NAMES for method in SOCKET_METHODS),
     *(f"aio-{core}.{api}@{loop}" for core in _cores.NAMES for loop in LOOPS for api in AIO_APIS),
+    *(
+        f"anyio-{core}.{api}@{loop}"
+        for core in _cores.NAMES
+        for loop in ANYIO_LOOPS
+        for api in ANYIO_APIS
+    ),
     *PEERS,
 ]
 TLS = "tls-"  # the prefix of a contender over TLS
@@ -66,6 +85,7 @@ TLS_RECEIVERS = [
 EXTRA = frozenset(
     [
         *(f"aio-python.iter@{loop}" for loop in LOOPS),
+        *(f"anyio-python.receive@{loop}" for loop in ANYIO_LOOPS),
         *(f"{TLS}aio-python.{api}@{loop}" for loop in LOOPS for api in ("recv", "iter")),
     ]
 )
@@ -131,6 +151,40 @@ def event_loop_runner(loop: str) -> Callable[[Any], Any]:
             return event_loop.run_until_complete(coro)
         finally:
             event_loop.close()
+
+    return run
+
+
+def anyio_runner(loop: str) -> Callable[[Any], Any]:
+    """Runs a coroutine of anyio code on a new loop of that kind: asyncio's default
+    or uvloop (anyio's asyncio backend, as under any asyncio program) or trio."""
+    try:
+        import anyio
+    except ImportError as exc:
+        raise Unavailable(f"anyio does not import: {exc}", compiled=False) from exc
+    if not hasattr(anyio.abc.SocketStream, "from_socket"):
+        from importlib.metadata import version
+
+        raise Unavailable(
+            f"anyio {version('anyio')} cannot take an accepted socket "
+            "(SocketStream.from_socket): pip install 'anyio>=4.10'",
+            compiled=False,
+        )
+    if loop != "trio":
+        return event_loop_runner(loop)
+    try:
+        import trio
+    except ImportError as exc:
+        raise Unavailable(f"trio does not import: {exc}", compiled=False) from exc
+
+    def run(coro: Any) -> Any:
+        async def main() -> Any:
+            return await coro
+
+        try:
+            return trio.run(main)
+        finally:
+            coro.close()  # never started (Ctrl-C in trio.run's start): no "never awaited"
 
     return run
 
@@ -261,13 +315,19 @@ def _tls_receiver(name: str) -> Receiver:
 
 def _framing_receiver(name: str, client: dict[str, Any]) -> Receiver | None:
     """``streams@LOOP``, ``fastframe-CORE.METHOD`` or ``aio-CORE.API@LOOP``, as the
-    TLS client when ``client`` holds asyncio's TLS arguments; None for other names."""
+    TLS client when ``client`` holds asyncio's TLS arguments, or in the clear only
+    ``anyio-handwritten@LOOP`` and ``anyio-CORE.API@LOOP``; None for other names."""
     what, _, loop = name.partition("@")
     if what == "streams" and loop:
         from .peers import streams
 
         run = event_loop_runner(loop)
         return _keeping(lambda sock, keep: run(streams.read(sock, keep, **client)))
+    if what == "anyio-handwritten" and loop in ANYIO_LOOPS and not client:
+        run = anyio_runner(loop)  # first: it says when anyio is missing
+        from .peers import anyio_handwritten
+
+        return _keeping(lambda sock, keep: run(anyio_handwritten.read(sock, keep)))
     family, _, method = what.partition(".")
     kind, _, core = family.partition("-")
     if kind == "fastframe" and core in _cores.NAMES and method in SOCKET_METHODS and not loop:
@@ -279,4 +339,11 @@ def _framing_receiver(name: str, client: dict[str, Any]) -> Receiver | None:
         framer = load_core(core).bind(LengthPrefixed(4))
         read = aio_receivers.reader(method)
         return _keeping(lambda sock, keep: run(read(sock, framer, keep, **client)))
+    if kind == "anyio" and core in _cores.NAMES and method in ANYIO_APIS and loop in ANYIO_LOOPS and not client:
+        run = anyio_runner(loop)
+        framer = load_core(core).bind(LengthPrefixed(4))
+        from . import anyio_receivers
+
+        read_anyio = anyio_receivers.reader(method)
+        return _keeping(lambda sock, keep: run(read_anyio(sock, framer, keep)))
     return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import platform
+from importlib import metadata
 from typing import Any
 
 import fastframe
@@ -30,6 +31,15 @@ def _version(module: str) -> str | None:
         return None
 
 
+def _imported_version(name: str) -> str | None:
+    """The version of a package that has no ``__version__`` (anyio), when it imports."""
+    try:
+        importlib.import_module(name)
+        return metadata.version(name)
+    except (ImportError, metadata.PackageNotFoundError):
+        return None
+
+
 def compiled_core_status() -> str:
     """"loaded", or why the compiled core does not import."""
     try:
@@ -52,6 +62,8 @@ def machine_facts() -> dict[str, Any]:
         "compiled_core": compiled_core_status(),
         "cython_version": _version("Cython"),
         "uvloop_version": _version("uvloop"),
+        "anyio_version": _imported_version("anyio"),
+        "trio_version": _imported_version("trio"),
         "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "cpus_usable": usable,

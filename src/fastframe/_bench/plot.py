@@ -8,8 +8,13 @@ from typing import Any
 from .contenders import TLS
 from .table import facts_lines, heading, rows, si
 
-# fastframe's contenders in blues (aio lighter), the peers in grey
-COLOURS = {"fastframe.FramedSocket": "#1f4e99", "fastframe.aio": "#5b8fd6", "peers": "#9a9a9a"}
+# fastframe's contenders in blues (aio lighter, anyio lighter still), the peers in grey
+COLOURS = {
+    "fastframe.FramedSocket": "#1f4e99",
+    "fastframe.aio": "#5b8fd6",
+    "fastframe.anyio": "#9cbfeb",
+    "peers": "#9a9a9a",
+}
 
 
 def _kind(name: str) -> str:
@@ -18,6 +23,8 @@ def _kind(name: str) -> str:
         return "fastframe.FramedSocket"
     if name.startswith("aio-"):
         return "fastframe.aio"
+    if name.startswith("anyio-") and not name.startswith("anyio-handwritten"):
+        return "fastframe.anyio"
     return "peers"
 
 

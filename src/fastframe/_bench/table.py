@@ -121,7 +121,16 @@ TLS_TARGETS = [
         for peer, minimum in (("tls-best-python", 1.0), (f"tls-streams@{loop}", 6.0))
     ),
 ]
-TARGETS = [*SOCKET_TARGETS, *AIO_TARGETS, *TLS_TARGETS]
+# fastframe.anyio (issue 17), against the loop anyio programs write by hand
+# (BufferedByteReceiveStream.receive_exactly for the header, then the body) on
+# the same loop: on anyio's asyncio backend (the default loop and uvloop) and
+# its trio backend.
+ANYIO_TARGETS = [
+    RatioTarget(f"anyio-cython.{api}@{loop}", f"anyio-handwritten@{loop}", minimum)
+    for loop in ("asyncio", "uvloop", "trio")
+    for api, minimum in (("receive_many", 5.0), ("receive", 2.0))
+]
+TARGETS = [*SOCKET_TARGETS, *AIO_TARGETS, *ANYIO_TARGETS, *TLS_TARGETS]
 
 
 @dataclass
@@ -189,7 +198,8 @@ def facts_lines(facts: dict[str, Any]) -> list[str]:
         f"{facts['python']} on {facts['platform']}; {facts['cpu_model']}, "
         f"{facts['cpus_usable']} of {facts['cpu_count']} cores usable",
         f"fastframe {facts['fastframe_version']}, IMPLEMENTATION={facts['implementation']} "
-        f"(compiled core: {facts['compiled_core']}); uvloop {facts.get('uvloop_version') or 'missing'}; "
+        f"(compiled core: {facts['compiled_core']}); uvloop {facts.get('uvloop_version') or 'missing'}, "
+        f"anyio {facts.get('anyio_version') or 'missing'}, trio {facts.get('trio_version') or 'missing'}; "
         f"{facts['transport']}; {plural(facts['rounds'], 'round')} of {facts['window_s']:g} s "
         "windows per contender, interleaved; medians",
         *tls,

@@ -82,7 +82,9 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         "until each window ends, with every contender in turn (rounds interleaved, content "
         "checked first), and prints median frames/s, MB/s and the ratios to the peers: "
         "the Socket Programming HOWTO's loop, the best hand-written pure Python, asyncio "
-        "streams (readexactly) on the default loop and on uvloop.  With --tls, tables over "
+        "streams (readexactly) on the default loop and on uvloop, and the loop anyio "
+        "programs write by hand (BufferedByteReceiveStream.receive_exactly) on those and "
+        "on trio, against which fastframe.anyio is measured.  With --tls, tables over "
         "TLS follow, on the same connection kind: fastframe (its own TLS session), "
         "fastframe.aio (ssl=), the best pure Python on an ssl.SSLSocket, asyncio streams "
         "(ssl=), the bytes an SSLSocket decrypts with no framing (tls-sink, the limit) and "
@@ -127,7 +129,8 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         "--all",
         action="store_true",
         help="also the contenders no target reads, which run only when asked for: "
-        "aio-python.iter@LOOP (and with --tls, tls-aio-python.recv@LOOP and .iter@LOOP)",
+        "aio-python.iter@LOOP, anyio-python.receive@LOOP (and with --tls, "
+        "tls-aio-python.recv@LOOP and .iter@LOOP)",
     )
     parser.add_argument(
         "--contender",

@@ -1,9 +1,10 @@
 """``echo-server`` and ``echo-client``: a framed echo over TCP or a Unix socket,
-on asyncio (or uvloop) with ``fastframe.aio``, in the clear or over TLS.
+on asyncio (or uvloop) with ``fastframe.aio``, or on trio with ``fastframe.anyio``
+(``echo_anyio``), in the clear or over TLS.
 
 Their output formats and exit statuses are ``SERVER_EPILOG`` and ``CLIENT_EPILOG``
-below, which ``--help`` shows.  asyncio and uvloop are imported by ``run``: this
-module is imported for every ``fastframe`` command.
+below, which ``--help`` shows.  asyncio, uvloop, anyio and trio are imported by
+``run``: this module is imported for every ``fastframe`` command.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 import collections
 import contextlib
 import errno
+import importlib
 import itertools
 import math
 import os
@@ -61,8 +63,9 @@ Percentiles are nearest-rank.  Payloads are the message number and a dot,
 repeated to --size bytes (digits remapped to avoid a delimiter).  The first
 line ends with the event loop and fastframe's IMPLEMENTATION, and with --tls
 the TLS version (TLSv1.3).  In the clear the client half-closes after the last
-echo and expects the server to close cleanly with nothing more; asyncio's TLS
-connections cannot half-close, so with --tls it closes (close_notify) instead.
+echo and expects the server to close cleanly with nothing more; asyncio's and
+anyio's TLS connections cannot half-close, so with --tls it closes
+(close_notify) instead.
 
 exit status:
   0  every echo matched, in order, then the server closed cleanly (in the clear)
@@ -121,7 +124,11 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
             help="give up after this long in all (default: 60; 0: never)",
         )
     parser.add_argument(
-        "--loop", choices=("asyncio", "uvloop"), default="asyncio", help="event loop"
+        "--loop",
+        choices=("asyncio", "uvloop", "trio"),
+        default="asyncio",
+        help="event loop: asyncio's default or uvloop (fastframe.aio), or trio "
+        "(fastframe.anyio on anyio's trio backend) (default: asyncio)",
     )
     add_tls_arguments(parser, server)
     # Checks that involve several options run in run(), and are usage errors too.
@@ -140,7 +147,13 @@ def run(args: argparse.Namespace) -> int:
         context = context_from_args(args, server)
     except ValueError as exc:
         args.usage_error(str(exc))
-    if server:
+    if args.loop == "trio":
+        _require_trio(args)
+        from . import echo_anyio
+
+        if server:
+            return echo_anyio.run(echo_anyio.serve, args, framer, context)
+    elif server:
         return _event_loop(args)(_serve(args, framer, context))
     if args.size is not None:
         size = args.size
@@ -151,7 +164,18 @@ def run(args: argparse.Namespace) -> int:
         framer.encode(payload(0))
     except ValueError as exc:
         args.usage_error(f"--size {size} does not fit --framing {args.framing}: {exc}")
+    if args.loop == "trio":
+        return echo_anyio.run(echo_anyio.client, args, framer, payload, context)
     return _event_loop(args)(_client(args, framer, payload, context))
+
+
+def _require_trio(args: argparse.Namespace) -> None:
+    """A usage error unless anyio and trio import (for ``--loop trio``)."""
+    for module, install in (("anyio", '"fastframe[anyio]"'), ("trio", "trio")):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            args.usage_error(f"--loop trio: {module} is not installed (pip install {install})")
 
 
 def _event_loop(args: argparse.Namespace) -> Callable[[Any], int]:
@@ -324,7 +348,8 @@ async def _client(
     else:
         writer.close()
         await writer.wait_closed()
-        print(_report(args, len(payload(0)), type(loop), tls_version, elapsed, latencies))
+        loop_name = type(loop).__module__.partition(".")[0]  # asyncio or uvloop
+        print(_report(args, len(payload(0)), loop_name, tls_version, elapsed, latencies))
         return 0
     writer.abort()  # a broken exchange: no point waiting for buffers to drain
     return _fail(1, f"{failure} ({len(latencies)} of {args.count} echoes received)")
@@ -438,13 +463,12 @@ def _failure(exc: _Failure | FastframeError | OSError) -> str:
 def _report(
     args: argparse.Namespace,
     size: int,
-    loop_type: type,
+    loop_name: str,
     tls_version: str | None,
     elapsed: int,
     latencies: list[int],
 ) -> str:
     """The client's report (see CLIENT_EPILOG); times in ns."""
-    loop_name = loop_type.__module__.partition(".")[0]  # asyncio or uvloop
     seconds = elapsed / 1e9
     ordered = sorted(latencies)
     quantiles = [("p50", 50), ("p90", 90), ("p99", 99), ("max", 100)]

@@ -7,6 +7,8 @@ A stream that ends inside a frame raises ``EOFError`` (``incomplete``).
 * ``howto``: the splitter of the Socket Programming HOWTO's pattern.
 * ``best_python``: the fastest splitter and ``encode_many`` we can write in Python.
 * ``streams``: asyncio streams, ``readexactly`` twice per frame.
+* ``anyio_handwritten``: anyio's ``BufferedByteReceiveStream``, ``receive_exactly``
+  twice per frame, on asyncio or trio.
 """
 
 from __future__ import annotations
