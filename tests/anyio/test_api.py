@@ -331,3 +331,23 @@ async def test_connect_tcp_tls_checks_the_certificate(impl: Any, anyio_backend: 
             port = await tg.start(tls_server, framer)
             with pytest.raises(ssl.SSLCertVerificationError):
                 await ffa.connect_tcp("127.0.0.1", port, framer, **kwargs)
+
+
+def test_without_anyio_the_import_says_what_to_install() -> None:
+    """fastframe.anyio where anyio cannot be imported: an ImportError that names
+    the extra to install (in a child, whose anyio is blocked)."""
+    import subprocess
+    import sys
+
+    from tests.support.children import child_env
+
+    code = (
+        "import sys; sys.modules['anyio'] = None\n"
+        "try:\n"
+        "    import fastframe.anyio\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], env=child_env(), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert 'pip install "fastframe[anyio]"' in done.stdout, done.stdout
