@@ -12,6 +12,8 @@ import os
 import shutil
 import socket
 import ssl
+import subprocess
+import sys
 import tempfile
 from typing import Any
 
@@ -25,6 +27,7 @@ from fastframe import anyio as ffa
 from fastframe.errors import FrameTooLarge
 from tests.anyio.peers import Transport, memory_stream, over_tcp, server_context
 from tests.support import certs
+from tests.support.children import child_env
 from tests.support.sockets import IO_TIMEOUT
 from tests.support.wire import expect, wire_of
 
@@ -336,11 +339,6 @@ async def test_connect_tcp_tls_checks_the_certificate(impl: Any, anyio_backend: 
 def test_without_anyio_the_import_says_what_to_install() -> None:
     """fastframe.anyio where anyio cannot be imported: an ImportError that names
     the extra to install (in a child, whose anyio is blocked)."""
-    import subprocess
-    import sys
-
-    from tests.support.children import child_env
-
     code = (
         "import sys; sys.modules['anyio'] = None\n"
         "try:\n"
