@@ -22,7 +22,7 @@ Install it with ``pip install "fastframe[anyio]"``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 try:
     import anyio
@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     from typing_extensions import Buffer
 
 __all__ = ["FramedStream", "connect_tcp", "connect_unix"]
+
+_T = TypeVar("_T")
 
 # What one receive asks of the byte stream: anyio's own default, and below the
 # size where an allocator maps and unmaps memory for each bytes object.
@@ -71,6 +73,8 @@ class FramedStream(ObjectStream[bytes]):
 
     async def receive(self) -> bytes:
         """The next frame."""
+        # _read()'s lines, not a call to it: a frame already held is returned
+        # without a second coroutine
         if self._filling:
             raise anyio.BusyResourceError("reading from")
         fs = self._fs
@@ -90,20 +94,8 @@ class FramedStream(ObjectStream[bytes]):
 
     async def receive_many(self, max_frames: int | None = None) -> list[bytes]:
         """Every frame received (at most ``max_frames``), waiting for one."""
-        if self._filling:
-            raise anyio.BusyResourceError("reading from")
-        fs = self._fs
         while True:
-            try:
-                frames: list[bytes] = fs.recv_many(max_frames)
-            except IncompleteFrame:
-                raise
-            except ConnectionClosed:
-                raise anyio.EndOfStream from None
-            except OSError:  # the loop's, once closed
-                if self._closed:
-                    raise anyio.ClosedResourceError from None
-                raise
+            frames: list[bytes] = await self._read(self._fs.recv_many, max_frames)
             if frames:
                 return frames
             await self._fill()
@@ -122,7 +114,7 @@ class FramedStream(ObjectStream[bytes]):
         """Every byte until the peer ends its side (``b""`` if none), unframed."""
         return await self._read(self._fs.recv_until_eof, max_size=max_size)
 
-    async def _read(self, read: Callable[..., bytes], *args: Any, **kwargs: Any) -> bytes:
+    async def _read(self, read: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         if self._filling:
             raise anyio.BusyResourceError("reading from")
         while True:
