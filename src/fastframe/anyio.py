@@ -73,24 +73,12 @@ class FramedStream(ObjectStream[bytes]):
 
     async def receive(self) -> bytes:
         """The next frame."""
-        # _read()'s lines, not a call to it: a frame already held is returned
-        # without a second coroutine
-        if self._filling:
-            raise anyio.BusyResourceError("reading from")
-        fs = self._fs
-        while True:
+        if not self._filling:  # a frame already held, without a second coroutine
             try:
-                return fs.recv()  # type: ignore[no-any-return]
-            except BlockingIOError:
-                await self._fill()
-            except IncompleteFrame:
-                raise
-            except ConnectionClosed:
-                raise anyio.EndOfStream from None
-            except OSError:  # the loop's, once closed
-                if self._closed:
-                    raise anyio.ClosedResourceError from None
-                raise
+                return self._fs.recv()  # type: ignore[no-any-return]
+            except (ConnectionClosed, OSError):
+                pass  # none is whole, or the end: _read waits, or says which (the loop says it again)
+        return await self._read(self._fs.recv)
 
     async def receive_many(self, max_frames: int | None = None) -> list[bytes]:
         """Every frame received (at most ``max_frames``), waiting for one."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..errors import ConnectionClosed, IncompleteFrame
+from ..errors import ConnectionClosed
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
@@ -26,14 +26,11 @@ def _receiving(iterating: bool, name: str, doc: str | None) -> Callable[[ReaderL
     async def receive(self: ReaderLoop) -> bytes:
         try:
             frame = self._fs.recv()
-        except BlockingIOError:  # no frame is whole among the bytes held
+        except (BlockingIOError, ConnectionClosed):
+            # no frame is whole among the bytes held, or the end: the slow path
+            # waits, or says how the stream ended (the loop says it again), as
+            # the compiled core's does
             return await self._recv_slow(iterating)
-        except IncompleteFrame:
-            raise
-        except ConnectionClosed:
-            if iterating:
-                raise StopAsyncIteration from None
-            raise
         if self._paused:
             self._maybe_resume()
         return frame
