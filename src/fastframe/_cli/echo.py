@@ -423,14 +423,7 @@ async def _pipeline(
 
     async def receive() -> None:
         while len(latencies) < count:
-            echoes = await reader.recv_many()
-            now = time.perf_counter_ns()
-            for echo in echoes:
-                if not in_flight:
-                    raise _Failure(f"more echoes than messages sent: {echo[:32]!r}")
-                sent, start = in_flight.popleft()
-                _check(len(latencies), sent, echo)
-                latencies.append(now - start)
+            _take_echoes(await reader.recv_many(), in_flight, latencies)
 
     tasks = [asyncio.ensure_future(send()), asyncio.ensure_future(receive())]
     try:
@@ -438,6 +431,18 @@ async def _pipeline(
     finally:
         for task in tasks:
             task.cancel()
+
+
+def _take_echoes(echoes: list[bytes], in_flight: collections.deque[tuple[bytes, int]], latencies: list[int]) -> None:
+    """Match each echo with the oldest message in flight, checked, and keep its
+    round-trip time (pipeline mode, on every loop)."""
+    now = time.perf_counter_ns()
+    for echo in echoes:
+        if not in_flight:
+            raise _Failure(f"more echoes than messages sent: {echo[:32]!r}")
+        sent, start = in_flight.popleft()
+        _check(len(latencies), sent, echo)
+        latencies.append(now - start)
 
 
 def _check(number: int, sent: bytes, echo: bytes) -> None:

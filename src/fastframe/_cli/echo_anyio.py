@@ -40,6 +40,7 @@ from .echo import (
     _reason,
     _remove_socket,
     _report,
+    _take_echoes,
 )
 
 if TYPE_CHECKING:
@@ -292,14 +293,7 @@ async def _pipeline(
         exchange.start_soon(send)
         try:
             while len(latencies) < count:
-                echoes = await stream.receive_many()
-                now = time.perf_counter_ns()
-                for echo in echoes:
-                    if not in_flight:
-                        raise _Failure(f"more echoes than messages sent: {echo[:32]!r}")
-                    sent, start = in_flight.popleft()
-                    _check(len(latencies), sent, echo)
-                    latencies.append(now - start)
+                _take_echoes(await stream.receive_many(), in_flight, latencies)
         except Exception as exc:
             errors.append(exc)
         exchange.cancel_scope.cancel()  # the sender is done, or has no one to send to
