@@ -1,6 +1,6 @@
 """Development sessions: ``nox -l`` lists them, ``nox -s NAME`` runs one, ``nox`` the first six.
 
-    tests-3.10 ... tests-3.14   install ".[test]" (the compiled core), run pytest
+    tests-3.10 ... tests-3.14   install the package (the compiled core) and the test group, run pytest
     pure                        the same with FASTFRAME_PURE_PYTHON=1, at build and run time
     lint                        ruff check
     types                       mypy (configured in pyproject.toml), stubtest of the core
@@ -40,14 +40,14 @@ PYTHONS = ["3.10", "3.11", "3.12", "3.13", "3.14"]
 
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
-    session.install(".[test]")
+    session.install("--group", "test", ".")
     session.run("python", "-m", "pytest", *session.posargs)
 
 
 @nox.session
 def pure(session: nox.Session) -> None:
     session.env["FASTFRAME_PURE_PYTHON"] = "1"  # both: pip builds, pytest imports
-    session.install(".[test]")
+    session.install("--group", "test", ".")
     session.run("python", "-m", "pytest", *session.posargs)
 
 
@@ -59,16 +59,16 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def types(session: nox.Session) -> None:
-    # the package too (stubtest imports the compiled core), and the test extra for
+    # the package too (stubtest imports the compiled core), and the test group for
     # the optional imports mypy follows (matplotlib, uvloop)
-    session.install(".[lint,test]")
+    session.install("--group", "lint", "--group", "test", ".")
     session.run("python", "-m", "mypy")
     session.run("python", "-m", "mypy.stubtest", "fastframe._core_c.core")
 
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    session.install(".[docs]")
+    session.install("--group", "docs")
     session.run("python", "-m", "sphinx", "-W", "--keep-going", "-n", "-b", "html", "docs", "docs/_build/html")
 
 
@@ -105,7 +105,7 @@ def _build(session: nox.Session, env: dict[str, str]) -> str:
 
 @nox.session(default=False)
 def asan(session: nox.Session) -> None:
-    session.install(*PYPROJECT["project"]["optional-dependencies"]["test"])
+    session.install("--group", "test")
     sanitize = "-fsanitize=address,undefined"
     lib = _build(
         session,

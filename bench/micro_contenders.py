@@ -23,7 +23,7 @@ try:
 except ImportError as exc:  # the facade refuses to run without the core it expects
     raise pytest.UsageError(
         f"fastframe does not import ({exc}).  Build and install the compiled core "
-        '(pip install ".[test]"), or set FASTFRAME_PURE_PYTHON=1 to benchmark the '
+        '(python -m pip install --group bench .), or set FASTFRAME_PURE_PYTHON=1 to benchmark the '
         "pure-Python twin alone."
     ) from exc
 

@@ -82,7 +82,10 @@ def main(argv: list[str]) -> None:
         print("no finding")
         return
     if atheris is None:
-        sys.exit("atheris is not installed: pip install 'fastframe[fuzz]' (or replay inputs with --show FILE)")
+        sys.exit(
+            "atheris is not installed: python -m pip install --group fuzz, from a checkout "
+            "(or replay inputs with --show FILE)"
+        )
     print(
         f"fastframe fuzz: {'compiled core vs twin' if DIFFERENTIAL else 'twin only (FASTFRAME_PURE_PYTHON)'}",
         file=sys.stderr,

@@ -93,7 +93,7 @@ def atheris_missing() -> str | None:
     try:
         import atheris  # noqa: F401 - only whether it imports
     except ImportError as exc:
-        return f"atheris cannot be imported ({exc}); it is the optional extra: pip install 'fastframe[fuzz]'"
+        return f"atheris cannot be imported ({exc}); it is in the fuzz dependency group: python -m pip install --group fuzz"
     return None
 
 
