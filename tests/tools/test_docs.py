@@ -1,4 +1,5 @@
-"""Every ```python block of the documentation (docs/**/*.md) runs, and passes.
+"""Every ```python block of the documentation (docs/**/*.md, and the README and
+CONTRIBUTING.md beside it) runs, and passes.
 
 The blocks are written as complete programs (their asserts are the checks).  One
 subprocess per implementation runs all of them, each in a fresh namespace and
@@ -11,6 +12,7 @@ FASTFRAME_PURE_PYTHON=1.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -36,7 +38,7 @@ OPENING = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*)$")
 
 
 class Block(NamedTuple):
-    path: str  # relative to docs/
+    path: str  # relative to docs/ (the README is ../README.md)
     line: int  # of the first line of code
     language: str
     code: str
@@ -48,7 +50,7 @@ class Block(NamedTuple):
 
 def fenced_blocks(path: Path) -> Iterator[Block]:
     lines = path.read_text(encoding="utf-8").splitlines()
-    relative = path.relative_to(DOCS).as_posix()
+    relative = Path(os.path.relpath(path, DOCS)).as_posix()
     i = 0
     while i < len(lines):
         opening = OPENING.match(lines[i])
@@ -74,6 +76,7 @@ def fenced_blocks(path: Path) -> Iterator[Block]:
 
 def all_blocks() -> list[Block]:
     pages = [p for p in sorted(DOCS.rglob("*.md")) if "_build" not in p.relative_to(DOCS).parts]
+    pages += [page for page in (ROOT / "README.md", ROOT / "CONTRIBUTING.md") if page.is_file()]
     return [block for page in pages for block in fenced_blocks(page)]
 
 
@@ -179,7 +182,7 @@ def test_pure_variant_runs_the_twin() -> None:
 
 def test_blocks_were_found() -> None:
     pages = {b.path for b in PYTHON_BLOCKS}
-    assert {"index.md", "getting-started.md", "sockets.md", "errors.md", "asyncio.md"} <= pages
+    assert {"index.md", "getting-started.md", "sockets.md", "errors.md", "asyncio.md", "../README.md"} <= pages
     assert len(PYTHON_BLOCKS) >= 30
 
 
