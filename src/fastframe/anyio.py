@@ -204,6 +204,11 @@ class FramedStream(ObjectStream[bytes]):
     # -- the stream ------------------------------------------------------------------
 
     async def aclose(self) -> None:
+        if self._closed:
+            # A second aclose() does nothing, as on anyio's socket streams.  A
+            # TLSStream's would raise: its first one closed the socket beneath
+            # even where it failed (BusyResourceError while another task receives).
+            return
         self._closed = True
         self._fs.close()
         await self._stream.aclose()
