@@ -59,7 +59,7 @@ nitpick_ignore = [
     ("py:class", "asyncio.base_events.Server"),
     ("py:class", "collections.abc.Awaitable"),
     ("py:class", "collections.abc.Callable"),
-    ("py:class", "asyncio.transports.WriteTransport"),
+    ("py:class", "asyncio.transports.Transport"),
     ("py:class", "Buffer"),
     ("py:class", "PathLike"),
     ("py:class", "anyio.abc.ByteStream"),

@@ -53,7 +53,7 @@ def serve(listener: socket.socket, framer: ff.Framer, max_clients: int | None) -
                     finished += 1
     finally:
         for key in list(selector.get_map().values()):
-            if key.fileobj is not listener:
+            if isinstance(key.fileobj, ff.FramedSocket):
                 key.fileobj.close()
         selector.close()
     return finished
@@ -72,6 +72,7 @@ def accept(selector: selectors.BaseSelector, listener: socket.socket, framer: ff
 def echo(selector: selectors.BaseSelector, key: selectors.SelectorKey, events: int) -> bool:
     """Serve one ready client; False once it is gone (and closed)."""
     fs, done_sending, gone = key.fileobj, key.data, False
+    assert isinstance(fs, ff.FramedSocket)  # every key but the listener's is a client's
     try:
         if events & selectors.EVENT_READ:
             frames = fs.recv_many()  # every complete frame; [] if none yet

@@ -7,7 +7,8 @@ frames over a stream socket; ``fastframe.aio`` does the same on asyncio.
 ``IMPLEMENTATION`` tells whether the compiled core is in use.
 """
 
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from ._core import IMPLEMENTATION, Decoder
 from .errors import (
@@ -53,11 +54,17 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # ``fastframe.aio`` without ``import fastframe.aio``, and without importing
-    # asyncio for programs that never use it
-    if name == "aio":
-        import importlib
+if TYPE_CHECKING:
+    # what the lazy import below gives, for type checkers (whose view of a module
+    # with __getattr__ would make every misspelt name Any)
+    from . import aio
+else:
 
-        return importlib.import_module(".aio", __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    def __getattr__(name: str) -> ModuleType:
+        # ``fastframe.aio`` without ``import fastframe.aio``, and without importing
+        # asyncio for programs that never use it
+        if name == "aio":
+            import importlib
+
+            return importlib.import_module(".aio", __name__)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,7 +8,7 @@ A missing or broken extension is an import error, never a silent fallback.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from ._switch import VARIABLE, pure_python_requested
 
@@ -43,5 +43,5 @@ else:
             name="fastframe._core_c.core",
         ) from error
 
-IMPLEMENTATION: str = impl.IMPLEMENTATION
+IMPLEMENTATION: Literal["cython", "python"] = impl.IMPLEMENTATION
 Decoder = impl.Decoder

@@ -22,7 +22,7 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 from . import _cores, _fed, _messages
 from ._core import impl
@@ -107,17 +107,23 @@ class FramedProtocol(asyncio.BufferedProtocol):
     goes to ``framing_error(exc)`` after every frame before it was delivered.
     """
 
+    # What connection_made() was given: a stream connection's transport, which
+    # has asyncio.Transport's methods (uvloop's too, without being its
+    # subclass).  Typed as set: every callback a subclass implements runs after
+    # connection_made(); before it (and in a protocol fed by hand) it is None.
+    transport: asyncio.Transport
+
     def __init__(self, framer: Framer) -> None:
         check_framer(framer)
         self.framer = framer
-        self.transport: asyncio.BaseTransport | None = None
+        self.transport = None  # type: ignore[assignment]  # (see transport above)
         self._decoder = framer.decoder()
         # the area get_buffer() lent, and the view it lent, until buffer_updated()
         self._area: _Area | None = None
         self._lent: weakref.ref[memoryview] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         # A large frame is received straight into its own bytes object while
@@ -190,7 +196,7 @@ class FramedProtocol(asyncio.BufferedProtocol):
         the stream cannot be resynchronised.
         """
         if self.transport is not None:
-            self.transport.abort()  # type: ignore[attr-defined]
+            self.transport.abort()
 
     def _pump(
         self, at_eof: bool, decode: Callable[[Any], list[bytes]] | None = None, read: Any = None
@@ -427,7 +433,7 @@ class _StreamProtocol(FramedProtocol):
         reader = _reader_class(framer._core)(self, framer, high_water, low_water)
         self._reader = weakref.ref(reader)
         self._unclaimed: list[Any] = [reader]
-        self._stream_transport: asyncio.BaseTransport | None = None
+        self._stream_transport: asyncio.Transport | None = None
         self._client_connected_cb = client_connected_cb
         # start_tls() takes the TLS server's side on connections start_server accepted
         self._server_side = client_connected_cb is not None
@@ -444,9 +450,9 @@ class _StreamProtocol(FramedProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        self._stream_transport = transport
+        self._stream_transport = self.transport
         self._tls = transport.get_extra_info("sslcontext") is not None
-        self._unclaimed.append(FramedWriter(transport, self))  # type: ignore[arg-type]
+        self._unclaimed.append(FramedWriter(self.transport, self))
         cb = self._client_connected_cb
         if cb is not None:
             self._client_connected_cb = None
@@ -517,7 +523,7 @@ class _StreamProtocol(FramedProtocol):
             self._closed.set_result(None)
         # A TLS transport's protocol keeps this one (asyncio's and uvloop's hold
         # its bound methods): holding the transport would make a cycle.
-        self.transport = self._stream_transport = None
+        self.transport = self._stream_transport = None  # type: ignore[assignment]  # (the reader and writer are done with it)
 
     # -- flow control ------------------------------------------------------------
 
@@ -544,11 +550,11 @@ class _StreamProtocol(FramedProtocol):
 
     def _pause_reading(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.pause_reading()  # type: ignore[attr-defined]
+            self.transport.pause_reading()
 
     def _resume_reading(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.resume_reading()  # type: ignore[attr-defined]
+            self.transport.resume_reading()
 
     def _end(self, exc: BaseException | None) -> None:
         """No more bytes will come (``exc``: the connection was lost, and an
@@ -575,10 +581,10 @@ class _StreamProtocol(FramedProtocol):
         self._taking = False
         transport = self.transport
         assert transport is not None  # (the writer checked it is open)
-        if not transport.is_reading():  # type: ignore[attr-defined]
+        if not transport.is_reading():
             # asyncio's TLS transport, given the peer's EOF while reading was
             # paused, waits for reading to resume before it can close
-            transport.resume_reading()  # type: ignore[attr-defined]
+            transport.resume_reading()
 
     def _refuse_plaintext(self) -> None:
         """Before the TLS handshake: raise ProtocolError, with the connection
@@ -596,10 +602,10 @@ class _StreamProtocol(FramedProtocol):
         reader._restart()  # what arrived in plaintext goes, unread, never to be decoded
         reader._lose(exc)
         assert self.transport is not None  # (the writer checked it is open)
-        self.transport.abort()  # type: ignore[attr-defined]
+        self.transport.abort()
         raise exc
 
-    def _tls_started(self, transport: asyncio.BaseTransport) -> None:
+    def _tls_started(self, transport: asyncio.Transport) -> None:
         self.transport = self._stream_transport = transport
         self._tls = True
 
@@ -619,7 +625,7 @@ class FramedWriter:
     transport; ``await drain()`` waits while that buffer is above its high-water
     mark."""
 
-    def __init__(self, transport: asyncio.WriteTransport, protocol: _StreamProtocol) -> None:
+    def __init__(self, transport: asyncio.Transport, protocol: _StreamProtocol) -> None:
         self._transport = transport
         self._protocol = protocol
         self._framer = protocol.framer
@@ -630,7 +636,7 @@ class FramedWriter:
         self._closed = False  # by close()
 
     @property
-    def transport(self) -> asyncio.WriteTransport:
+    def transport(self) -> asyncio.Transport:
         """The asyncio transport the frames are written to."""
         return self._transport
 
@@ -754,6 +760,7 @@ class FramedWriter:
         """Wait until the connection is closed."""
         await self._protocol._closed
 
+    # Any: what the transport gives (asyncio.BaseTransport.get_extra_info's types)
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         """The transport's information: ``"peername"``, ``"socket"``, ``"sslcontext"``..."""
         return self._transport.get_extra_info(name, default)
@@ -787,6 +794,30 @@ def _factory(
     return lambda: _StreamProtocol(framer, cb, high_water=high_water, low_water=low_water)
 
 
+# Each function takes the framer after the address, as asyncio's take theirs,
+# or by keyword when the address is left out (sock=...): its default of None is
+# refused at run time, and the overloads make leaving it out a type error.  The
+# other keywords (Any) go to the event loop's function, as asyncio's do.
+@overload
+async def open_connection(
+    host: str | None,
+    port: int | str | None,
+    framer: Framer,
+    *,
+    high_water: int = ...,
+    low_water: int | None = ...,
+    **kwds: Any,
+) -> tuple[FramedReader, FramedWriter]: ...
+@overload
+async def open_connection(
+    host: str | None = None,
+    port: int | str | None = None,
+    *,
+    framer: Framer,
+    high_water: int = ...,
+    low_water: int | None = ...,
+    **kwds: Any,
+) -> tuple[FramedReader, FramedWriter]: ...
 async def open_connection(
     host: str | None = None,
     port: int | str | None = None,
@@ -806,6 +837,14 @@ async def open_connection(
     return protocol._claim()
 
 
+@overload
+async def open_unix_connection(
+    path: str | None, framer: Framer, *, high_water: int = ..., low_water: int | None = ..., **kwds: Any
+) -> tuple[FramedReader, FramedWriter]: ...
+@overload
+async def open_unix_connection(
+    path: str | None = None, *, framer: Framer, high_water: int = ..., low_water: int | None = ..., **kwds: Any
+) -> tuple[FramedReader, FramedWriter]: ...
 async def open_unix_connection(
     path: str | None = None,
     framer: Framer | None = None,
@@ -821,6 +860,28 @@ async def open_unix_connection(
     return protocol._claim()
 
 
+@overload
+async def start_server(
+    client_connected_cb: ClientConnected,
+    host: str | None,
+    port: int | str | None,
+    framer: Framer,
+    *,
+    high_water: int = ...,
+    low_water: int | None = ...,
+    **kwds: Any,
+) -> asyncio.Server: ...
+@overload
+async def start_server(
+    client_connected_cb: ClientConnected,
+    host: str | None = None,
+    port: int | str | None = None,
+    *,
+    framer: Framer,
+    high_water: int = ...,
+    low_water: int | None = ...,
+    **kwds: Any,
+) -> asyncio.Server: ...
 async def start_server(
     client_connected_cb: ClientConnected,
     host: str | None = None,
@@ -838,6 +899,26 @@ async def start_server(
     return await loop.create_server(factory, host, port, **kwds)  # type: ignore[arg-type]
 
 
+@overload
+async def start_unix_server(
+    client_connected_cb: ClientConnected,
+    path: str | None,
+    framer: Framer,
+    *,
+    high_water: int = ...,
+    low_water: int | None = ...,
+    **kwds: Any,
+) -> asyncio.Server: ...
+@overload
+async def start_unix_server(
+    client_connected_cb: ClientConnected,
+    path: str | None = None,
+    *,
+    framer: Framer,
+    high_water: int = ...,
+    low_water: int | None = ...,
+    **kwds: Any,
+) -> asyncio.Server: ...
 async def start_unix_server(
     client_connected_cb: ClientConnected,
     path: str | None = None,

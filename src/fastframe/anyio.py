@@ -213,6 +213,7 @@ class FramedStream(ObjectStream[bytes]):
         self._fs.close()
         await self._stream.aclose()
 
+    # Any: anyio's TypedAttributeProvider's own types (keys are typed_attribute()s)
     @property
     def extra_attributes(self) -> Mapping[Any, Callable[[], Any]]:
         return self._stream.extra_attributes
@@ -239,7 +240,7 @@ async def connect_tcp(
     return FramedStream(stream, framer)
 
 
-async def connect_unix(path: str | bytes | PathLike[Any], framer: Framer) -> FramedStream:
+async def connect_unix(path: str | bytes | PathLike[str] | PathLike[bytes], framer: Framer) -> FramedStream:
     """``anyio.connect_unix(path)``, framed."""
     check_framer(framer)
     return FramedStream(await anyio.connect_unix(path), framer)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import functools
 import operator
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from . import _core, _limits
 
@@ -103,7 +103,7 @@ class Framer:
     def __hash__(self) -> int:
         return hash((type(self), tuple(self._options().values())))
 
-    def __reduce__(self) -> tuple[Any, tuple[()]]:
+    def __reduce__(self) -> tuple[Callable[[], Framer], tuple[()]]:
         return functools.partial(type(self), **self._options()), ()
 
     def decoder(self) -> Decoder:
@@ -130,7 +130,7 @@ class LengthPrefixed(Framer):
     __slots__ = ("width", "byteorder", "offset", "adjustment", "strip", "max_size")
     _fields = __slots__
     width: int
-    byteorder: str
+    byteorder: Literal["big", "little"]
     offset: int
     adjustment: int
     strip: int
@@ -140,7 +140,7 @@ class LengthPrefixed(Framer):
         self,
         width: int = 4,
         *,
-        byteorder: str = "big",
+        byteorder: Literal["big", "little"] = "big",
         offset: int = 0,
         adjustment: int = 0,
         strip: int | None = None,
@@ -269,7 +269,7 @@ class VarintPrefixed(_SizeBound):
         return core.VarintPrefixedCodec(self)
 
 
-def check_framer(framer: Any) -> None:
+def check_framer(framer: object) -> None:
     """What FramedSocket and fastframe.aio take as a framer."""
     if not isinstance(framer, Framer):
         raise TypeError(f"framer must be a fastframe framer, not {type(framer).__name__}")

@@ -25,6 +25,7 @@ from .framers import Framer, check_framer
 
 if TYPE_CHECKING:
     import ssl
+    from os import PathLike
 
     from typing_extensions import Buffer, Self
 
@@ -224,7 +225,7 @@ class FramedSocket(SocketAPI, impl.SocketLoop):
 
 
 def connect(
-    address: Any,
+    address: tuple[str, int] | str | bytes | PathLike[str] | PathLike[bytes],
     framer: Framer,
     timeout: float | None = None,
     *,

@@ -106,6 +106,27 @@ def test_framer_required(impl: Any, loop_kind: str) -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+def test_a_missing_framer_says_how_to_give_one(loop_kind: str) -> None:
+    """Leaving the framer out (a type error as well: tests/typed/aio_usage.py) is
+    a TypeError that shows how to pass one, from every entry point."""
+
+    async def main() -> None:
+        with socket.socket() as sock:  # (never connected: the framer is checked first)
+            calls = [
+                lambda: aio.open_connection("127.0.0.1", 1),
+                lambda: aio.open_connection(sock=sock),
+                lambda: aio.open_unix_connection("unused"),
+                lambda: aio.start_server(lambda r, w: None, "127.0.0.1", 0),
+                lambda: aio.start_unix_server(lambda r, w: None, "unused"),
+            ]
+            for call in calls:
+                with pytest.raises(TypeError) as info:
+                    await call()
+                assert str(info.value) == "a framer is required (framer=fastframe.LengthPrefixed(4), ...)"
+
+    run(loop_kind, main)
+
+
 def test_send_with_head(impl: Any, loop_kind: str, tls: bool) -> None:
     """LengthPrefixed(4, offset=1, adjustment=0): the reader strips the head the
     peer put before the length field; send(head=b"Q") and send_many(head=...) put it

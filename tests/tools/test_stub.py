@@ -4,10 +4,11 @@ mypy's stubtest compares a stub with the imported module: every public name,
 signature, property and class property.  The compiled core is checked against
 the stub as shipped.  The twin (the package ``fastframe._core_py``, whose
 ``__init__`` gathers the names of its modules) is checked against the same stub,
-with only what says how the classes are built changed: Cython takes constructor
-arguments in ``__cinit__`` (``__new__`` in the stub) where the twin has
+with only what says how the classes are built changed (Cython takes constructor
+arguments in ``__cinit__``, ``__new__`` in the stub, where the twin has
 ``__init__``, and C fields make a class a disjoint base where the twin uses
-``__slots__`` or not.  What the twin has beyond the stub is allowed by name
+``__slots__`` or not) and ``IMPLEMENTATION``, ``"python"`` in the twin.  What
+the twin has beyond the stub is allowed by name
 (TWIN_ONLY): its modules, its ``__all__``, and the decoder's seam, which is C
 methods in the compiled core (``core.pxd``) and Python ones in the twin.
 """
@@ -58,8 +59,9 @@ def _stubtest(module: str, tmp_path: Path, twin_stub: str | None = None) -> subp
 
 
 def as_twin(text: str) -> str:
-    """The compiled stub with the twin's way of building classes."""
-    text = text.replace("@disjoint_base\n", "")
+    """The compiled stub with the twin's way of building classes, and its
+    ``IMPLEMENTATION``."""
+    text = text.replace("@disjoint_base\n", "").replace('Literal["cython"]', 'Literal["python"]')
     return re.sub(r"def __new__\(cls, ([^)]*)\) -> Self:", r"def __init__(self, \1) -> None:", text)
 
 

@@ -46,7 +46,8 @@ def parse_framing(spec: str, max_size: int | None = None) -> Framer:
         if name == "length" and len(options) <= 2:
             width = _integer("WIDTH", options[0]) if options else 4
             order = options[1] if len(options) == 2 else "big"
-            return LengthPrefixed(width, byteorder=order, max_size=size)
+            # a str from the command line: LengthPrefixed refuses one that is neither order
+            return LengthPrefixed(width, byteorder=order, max_size=size)  # type: ignore[arg-type]
         if name in _NO_OPTIONS and not options:
             return _NO_OPTIONS[name](max_size=size)
         if name == "fixed" and len(options) == 1:

@@ -5,11 +5,11 @@
 
 from collections.abc import Iterable
 from socket import socket as _Socket
-from typing import Any, final
+from typing import Any, Literal, final
 
 from typing_extensions import Buffer, Self, disjoint_base
 
-IMPLEMENTATION: str
+IMPLEMENTATION: Literal["cython"]
 
 @disjoint_base
 class Decoder:

@@ -2,6 +2,8 @@
 names, behaviour and split into files (decode, framings, encode, socket, reader).  It is
 what PyPy and platforms without a compiled wheel run."""
 
+from typing import Literal
+
 from .decode import Decoder
 from .encode import (
     DelimitedCodec,
@@ -21,7 +23,7 @@ from .framings import (
 from .reader import ReaderLoop
 from .socket import SocketLoop
 
-IMPLEMENTATION = "python"
+IMPLEMENTATION: Literal["python"] = "python"
 
 __all__ = [
     "IMPLEMENTATION",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 from socket import socket as _Socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import _checks, _messages
 from .._limits import LARGE_FRAME, RECV_SIZE
@@ -18,6 +18,11 @@ from ..errors import ConnectionClosed, IncompleteFrame
 from .decode import NO_QUOTA, Decoder
 from .encode import LengthPrefixedCodec
 from .framings import DelimitedDecoder, FixedSizeDecoder, UntilEofDecoder
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from typing_extensions import Buffer
 
 # what one receive system call gave
 _GOT_EOF, _GOT_BYTES, _GOT_NOTHING = range(3)
@@ -264,7 +269,7 @@ class SocketLoop:
     # send() and send_many() are here rather than with the API around them, as
     # in the compiled core, where they cost each frame sent less there.
 
-    def send(self, payload: Any, *, head: Any = None) -> None:
+    def send(self, payload: Buffer, *, head: Buffer | None = None) -> None:
         """Send ``payload`` as one frame (``head``: see ``LengthPrefixed.encode``)."""
         self._check_open()
         self._check_head(head)
@@ -275,7 +280,7 @@ class SocketLoop:
         else:
             self._write([self._codec.encode(payload, head)])
 
-    def send_many(self, payloads: Any, *, head: Any = None) -> None:
+    def send_many(self, payloads: Iterable[Buffer], *, head: Buffer | None = None) -> None:
         """Send every payload as a frame, in order; all are checked first."""
         self._check_open()
         self._check_head(head)
