@@ -66,7 +66,7 @@ class FramedStream(ObjectStream[bytes]):
         self._receiving = anyio.ResourceGuard("reading from")
         self._sending = anyio.ResourceGuard("writing to")
         self._filling = self._flushing = False
-        self._broken = False
+        self._broken: str | None = None  # how a send broke the stream
         self._closed = False
 
     # -- receiving -----------------------------------------------------------------
@@ -182,9 +182,10 @@ class FramedStream(ObjectStream[bytes]):
         if self._flushing:
             raise anyio.BusyResourceError("writing to")
         self._check_open()
-        if self._broken:
+        if self._broken is not None:
             raise anyio.BrokenResourceError(
-                "a send on this stream was cancelled part-way: the peer may hold part of a frame"
+                f"{self._broken}: the peer may hold part of a frame, so nothing more can be framed "
+                "on this stream: close it"
             )
 
     async def _flush(self) -> None:
@@ -195,8 +196,11 @@ class FramedStream(ObjectStream[bytes]):
                 for part in self._fed.take_output():
                     try:
                         await self._stream.send(part)
-                    except BaseException:
-                        self._broken = True
+                    except BaseException as exc:
+                        if isinstance(exc, anyio.get_cancelled_exc_class()):
+                            self._broken = "a send on this stream was cancelled part-way"
+                        else:
+                            self._broken = f"an earlier send on this stream failed ({type(exc).__name__}: {exc})"
                         raise
             finally:
                 self._flushing = False

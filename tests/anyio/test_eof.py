@@ -156,6 +156,10 @@ async def test_peer_reset(impl: Any, transport: Transport, how: str) -> None:
             for _ in range(100):  # (a first write may still be taken by the kernel)
                 await stream.send(b"x")
                 await anyio.sleep(0.001)
+        # later sends say what broke the stream: a failure, not a cancellation
+        with pytest.raises(anyio.BrokenResourceError, match=r"an earlier send on this stream failed \(Broken") as later:
+            await stream.send(b"x")
+        assert "cancelled" not in str(later.value) and "close it" in str(later.value)
 
 
 @pytest.mark.parametrize("inside", [False, True], ids=["between frames", "inside a frame"])
