@@ -270,6 +270,19 @@ class VarintPrefixed(_SizeBound):
 
 
 def check_framer(framer: object) -> None:
-    """What FramedSocket and fastframe.aio take as a framer."""
-    if not isinstance(framer, Framer):
-        raise TypeError(f"framer must be a fastframe framer, not {type(framer).__name__}")
+    """What FramedSocket, fastframe.aio and fastframe.anyio take as a framer."""
+    if isinstance(framer, Framer):
+        return
+    if isinstance(framer, type) and issubclass(framer, Framer):
+        raise TypeError(
+            f"framer must be a framer object, not the class {framer.__name__}: "
+            f"call it with its options, e.g. fastframe.{framer.__name__}({_EXAMPLE_ARGUMENTS.get(framer.__name__, '')})"
+        )
+    raise TypeError(
+        f"framer must be a fastframe framer, e.g. fastframe.LengthPrefixed(4) or fastframe.Lines(), "
+        f"not {type(framer).__name__} {framer!r:.60}"
+    )
+
+
+# what the TypeError above shows as a framer's call: one with a required argument
+_EXAMPLE_ARGUMENTS = {"LengthPrefixed": "4", "FixedSize": "16"}

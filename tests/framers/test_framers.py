@@ -467,3 +467,39 @@ def test_switch_bad_value_fails_at_import() -> None:
     assert result.returncode != 0
     assert "ValueError" in result.stderr
     assert VARIABLE in result.stderr
+
+
+# -- what the front ends take as a framer ---------------------------------------------------------
+
+
+def _front_ends(impl: Any) -> dict[str, Any]:
+    """Each front end's constructor, given only a framer (it checks the framer first)."""
+    import socket
+
+    from fastframe import aio
+    from fastframe.anyio import FramedStream
+
+    def framed_socket(framer: Any) -> None:
+        with socket.socket() as sock:
+            impl.FramedSocket(sock, framer)
+
+    return {"FramedSocket": framed_socket, "aio.FramedProtocol": aio.FramedProtocol, "anyio.FramedStream": lambda f: FramedStream(None, f)}
+
+
+@pytest.mark.parametrize(("cls", "call"), [(ff.LengthPrefixed, "fastframe.LengthPrefixed(4)"), (ff.FixedSize, "fastframe.FixedSize(16)"), (ff.Lines, "fastframe.Lines()")])
+def test_a_framer_class_for_a_framer_says_to_call_it(impl: Any, cls: Any, call: str) -> None:
+    for name, make in _front_ends(impl).items():
+        with pytest.raises(TypeError) as info:
+            make(cls)
+        message = str(info.value)
+        assert f"not the class {cls.__name__}" in message and f"call it with its options, e.g. {call}" in message, (name, message)
+
+
+@pytest.mark.parametrize("wrong", ["lines", None, 4])
+def test_something_else_for_a_framer_names_what_it_got_and_what_a_framer_is(impl: Any, wrong: Any) -> None:
+    for name, make in _front_ends(impl).items():
+        with pytest.raises(TypeError) as info:
+            make(wrong)
+        message = str(info.value)
+        assert f"not {type(wrong).__name__} {wrong!r}" in message, (name, message)
+        assert "e.g. fastframe.LengthPrefixed(4) or fastframe.Lines()" in message, (name, message)
