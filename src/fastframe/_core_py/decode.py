@@ -135,16 +135,11 @@ class Decoder:
 
     def buffer_updated(self, nbytes: int) -> list[bytes]:
         """``nbytes`` were written at the start of the last ``get_buffer()``
-        view; return every frame they complete.
+        view; return every frame they complete.  Errors come in stream order,
+        as from ``feed()``.
 
-        Errors come in stream order: a call that completes frames and then meets
-        bad input returns the frames, and the next call raises the error (taking
-        in its own bytes all the same).
-
-        :raises FrameTooLarge: once per frame over ``max_size``; decoding goes on
-            after that frame
-        :raises ProtocolError: if the bytes break the framing; every later call
-            raises it again
+        :raises FrameTooLarge: as from ``feed()``, once per frame over ``max_size``
+        :raises ProtocolError: as from ``feed()``, once the framing is broken
         :raises RuntimeError: if no ``get_buffer()`` came before it (since the
             decoder's last call)
         :raises TypeError: if ``nbytes`` is not an int
