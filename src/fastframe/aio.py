@@ -105,6 +105,8 @@ class FramedProtocol(asyncio.BufferedProtocol):
 
     Bad input (``FrameTooLarge``, ``ProtocolError``, ``IncompleteFrame`` at EOF)
     goes to ``framing_error(exc)`` after every frame before it was delivered.
+
+    :raises TypeError: if ``framer`` is not a fastframe framer
     """
 
     # What connection_made() was given: a stream connection's transport, which
@@ -174,18 +176,29 @@ class FramedProtocol(asyncio.BufferedProtocol):
     def eof_received(self) -> bool | None:
         """The peer has closed its side: deliver what is held; an unfinished
         frame goes to ``framing_error`` as ``IncompleteFrame``.  Returns None:
-        the transport closes."""
+        the transport closes.
+
+        :raises: nothing of its own; what ``frames_received()`` or
+            ``framing_error()`` raises goes through
+        """
         self._pump(True)
         return None
 
     def frames_received(self, frames: list[bytes]) -> None:
-        """Every frame one read completed, in order: ``frame_received`` on each."""
+        """Every frame one read completed, in order: ``frame_received`` on each.
+
+        :raises: nothing of its own; what ``frame_received()`` raises goes
+            through (the frames after it are not delivered)
+        """
         frame_received = self.frame_received
         for frame in frames:
             frame_received(frame)
 
     def frame_received(self, frame: bytes) -> None:
-        """Called with each frame (``bytes``), in order."""
+        """Called with each frame (``bytes``), in order.
+
+        :raises NotImplementedError: unless a subclass implements it
+        """
         raise NotImplementedError(f"{type(self).__name__} must implement frame_received()")
 
     def framing_error(self, exc: FastframeError) -> None:
@@ -194,6 +207,8 @@ class FramedProtocol(asyncio.BufferedProtocol):
         After ``FrameTooLarge`` the decoder skips that frame and goes on: override
         this and return to keep the connection.  ``ProtocolError`` is final:
         the stream cannot be resynchronised.
+
+        :raises: nothing
         """
         if self.transport is not None:
             self.transport.abort()
@@ -267,7 +282,25 @@ class ReaderAPI(_ReaderLoop):
 
     async def recv_many(self, max_frames: int | None = None) -> list[bytes]:
         """Every frame whole among the bytes received (at most ``max_frames``),
-        waiting for one."""
+        waiting for one.  Frames come before errors: the call that meets bad
+        input returns the frames before it, and the next call raises.
+
+        :raises ConnectionClosed: if the stream ended between frames (every
+            later call raises it again)
+        :raises IncompleteFrame: if it ended inside a frame
+        :raises FrameTooLarge: once per frame over the framer's ``max_size``;
+            the next call goes on after that frame
+        :raises ProtocolError: if the bytes break the framing, or
+            ``FramedWriter.start_tls()`` refused the bytes held; every later
+            call raises it again
+        :raises TypeError: if ``max_frames`` is not None or an int
+        :raises ValueError: if ``max_frames`` is below 1
+        :raises RuntimeError: if another task is already waiting on this reader
+        :raises OSError: if the connection was lost to an error
+            (``ConnectionResetError``, ``ssl.SSLError`` over TLS...): that
+            error, once every byte before it is read, and again by every later
+            call
+        """
         while True:
             frames: list[bytes] = await self._read(self._fs.recv_many, max_frames)
             if frames:
@@ -275,29 +308,83 @@ class ReaderAPI(_ReaderLoop):
             await self._wait()
 
     async def recv_exactly(self, n: int) -> bytes:
-        """Exactly ``n`` bytes of the stream, unframed."""
+        """Exactly ``n`` bytes of the stream, unframed.
+
+        :raises IncompleteFrame: if the stream ends after fewer than ``n``
+            bytes (``partial`` holds them)
+        :raises ConnectionClosed: if it ends before any byte
+        :raises TypeError: if ``n`` is not an int
+        :raises ValueError: if ``n`` is negative (or above ``sys.maxsize``)
+        :raises FrameTooLarge: if the frames before met it and it is still
+            to be raised (it comes first)
+        :raises ProtocolError: if the frames before broke the framing, or
+            ``FramedWriter.start_tls()`` refused the bytes held
+        :raises RuntimeError: if another task is already waiting on this reader
+        :raises OSError: if the connection was lost to an error
+            (``ConnectionResetError``, ``ssl.SSLError`` over TLS...): that
+            error, once every byte before it is read, and again by every later
+            call
+        """
         return await self._read(self._fs.recv_exactly, n)
 
     async def recv_until(self, delimiter: Buffer, *, keep: bool = False, max_size: int = DEFAULT_MAX_SIZE) -> bytes:
-        """The bytes up to ``delimiter`` (consumed; returned if ``keep``), unframed."""
+        """The bytes up to ``delimiter`` (consumed; returned if ``keep``), unframed.
+
+        :raises FrameTooLarge: if no ``delimiter`` comes within ``max_size``
+            bytes (counted as returned), or the frames before met it and it is
+            still to be raised (it comes first)
+        :raises IncompleteFrame: if the stream ends before ``delimiter``
+            (``partial`` holds the bytes received)
+        :raises ConnectionClosed: if it ends before any byte
+        :raises TypeError: if ``delimiter`` is not bytes-like, or ``max_size``
+            is not an int
+        :raises ValueError: if ``delimiter`` is empty, or ``max_size`` is below 1
+        :raises ProtocolError: if the frames before broke the framing, or
+            ``FramedWriter.start_tls()`` refused the bytes held
+        :raises RuntimeError: if another task is already waiting on this reader
+        :raises OSError: if the connection was lost to an error
+            (``ConnectionResetError``, ``ssl.SSLError`` over TLS...): that
+            error, once every byte before it is read, and again by every later
+            call
+        """
         return await self._read(self._fs.recv_until, delimiter, keep=keep, max_size=max_size)
 
     async def recv_until_eof(self, *, max_size: int = DEFAULT_MAX_SIZE) -> bytes:
-        """Every byte until the peer closes its side (``b""`` if none), unframed."""
+        """Every byte until the peer closes its side (``b""`` if none), unframed.
+
+        :raises FrameTooLarge: if more than ``max_size`` bytes come before the
+            end, or the frames before met it and it is still to be raised (it
+            comes first)
+        :raises TypeError: if ``max_size`` is not an int
+        :raises ValueError: if ``max_size`` is below 1
+        :raises ProtocolError: if the frames before broke the framing, or
+            ``FramedWriter.start_tls()`` refused the bytes held
+        :raises RuntimeError: if another task is already waiting on this reader
+        :raises OSError: if the connection was lost to an error
+            (``ConnectionResetError``, ``ssl.SSLError`` over TLS...): that
+            error, once every byte before it is read, and again by every later
+            call
+        """
         return await self._read(self._fs.recv_until_eof, max_size=max_size)
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self
 
     def at_eof(self) -> bool:
-        """Whether the peer has closed its side and every byte has been read."""
+        """Whether the peer has closed its side and every byte has been read.
+
+        :raises: nothing
+        """
         ended = self._fed.ended or self._lost is not None
         return ended and (self._end_raised or not self._fs.buffered)
 
     @property
     def framer(self) -> Framer:
         """The framer; assign another to frame what follows differently, from
-        the next frame not yet returned."""
+        the next frame not yet returned.
+
+        :raises TypeError: on assignment, if the value is not a fastframe framer
+        """
         return self._fs.framer
 
     @framer.setter
@@ -646,7 +733,20 @@ class FramedWriter:
         return self._framer
 
     def send(self, payload: Buffer, *, head: Buffer | None = None) -> None:
-        """Send ``payload`` as one frame (``head``: see ``LengthPrefixed.encode``)."""
+        """Send ``payload`` as one frame (``head``: see ``LengthPrefixed.encode``).
+
+        :raises RuntimeError: if this writer was closed (``close()``,
+            ``abort()``)
+        :raises ConnectionResetError: if the connection is lost (the error it
+            was lost with is the cause)
+        :raises TypeError: if ``payload`` is not bytes-like, or ``head`` is
+            given to a framer other than ``LengthPrefixed``
+        :raises BufferError: if ``payload`` is not contiguous in memory
+        :raises ValueError: if the framer cannot carry ``payload`` or ``head``
+            (see ``Framer.encode``); nothing is sent
+        :raises FrameTooLarge: if the frame would exceed the framer's
+            ``max_size``; nothing is sent
+        """
         self._check_writable()
         if head is None:
             self._transport.write(self._encode(payload))
@@ -655,7 +755,21 @@ class FramedWriter:
             self._transport.write(self._encode(payload, head))
 
     def send_many(self, payloads: Iterable[Buffer], *, head: Buffer | None = None) -> None:
-        """Send every payload as a frame, in order, in one write."""
+        """Send every payload as a frame, in order, in one write.
+
+        :raises RuntimeError: if this writer was closed (``close()``,
+            ``abort()``)
+        :raises ConnectionResetError: if the connection is lost (the error it
+            was lost with is the cause)
+        :raises TypeError: if ``payloads`` is not iterable, or one is not
+            bytes-like, or ``head`` is given to a framer other than
+            ``LengthPrefixed``
+        :raises BufferError: if a payload is not contiguous in memory
+        :raises ValueError: if the framer cannot carry a payload or ``head``
+            (see ``Framer.encode``); nothing is sent
+        :raises FrameTooLarge: if a frame would exceed the framer's
+            ``max_size``; nothing is sent
+        """
         self._check_writable()
         if head is None:
             data = self._encode_many(payloads)
@@ -665,7 +779,14 @@ class FramedWriter:
         self._transport.write(data)
 
     def sendall(self, data: Buffer) -> None:
-        """Send raw bytes, unframed, in order with the frames."""
+        """Send raw bytes, unframed, in order with the frames.
+
+        :raises RuntimeError: if this writer was closed (``close()``,
+            ``abort()``)
+        :raises ConnectionResetError: if the connection is lost (the error it
+            was lost with is the cause)
+        :raises TypeError: if ``data`` is not a contiguous bytes-like object
+        """
         self._check_writable()
         if not isinstance(data, (bytes, bytearray)):
             # transports take only bytes, bytearray and memoryview, and count a
@@ -675,14 +796,23 @@ class FramedWriter:
 
     async def drain(self) -> None:
         """Wait until the transport's write buffer is below its high-water mark;
-        raises if the connection is lost."""
+        raises if the connection is lost.
+
+        :raises ConnectionResetError: if the connection is lost (the error it
+            was lost with is the cause)
+        :raises OSError: if the connection is lost to an error while this
+            waits: that error (``ssl.SSLError`` over TLS...)
+        """
         if self._transport.is_closing():
             # give connection_lost() its turn, so that the error it brings is raised
             await asyncio.sleep(0)
         await self._protocol._drain_helper()
 
     def can_write_eof(self) -> bool:
-        """Whether ``write_eof()`` is possible (not on TLS, for one)."""
+        """Whether ``write_eof()`` is possible (not on TLS, for one).
+
+        :raises: nothing
+        """
         return self._transport.can_write_eof()
 
     def write_eof(self) -> None:
@@ -690,7 +820,12 @@ class FramedWriter:
 
         Not over TLS: asyncio's and uvloop's TLS transports send close_notify
         only from ``close()``, which also stops reading; this raises
-        ``NotImplementedError`` saying so."""
+        ``NotImplementedError`` saying so.
+
+        :raises NotImplementedError: over TLS
+        :raises OSError: if the socket's half-close fails (the connection is
+            gone)
+        """
         if self._protocol._tls:
             raise _messages.tls_cannot_half_close()
         self._transport.write_eof()
@@ -712,7 +847,20 @@ class FramedWriter:
         came unprotected and must not be read as if they had come over TLS
         (STARTTLS injection: CVE-2021-23214, CVE-2011-0411).  The connection is
         then aborted, and the reader raises that error instead of returning them.
-        If the handshake fails, its error is raised here and by the reader."""
+        If the handshake fails, its error is raised here and by the reader.
+
+        :raises ProtocolError: if bytes received are still unread; the
+            connection is aborted
+        :raises ssl.SSLError: if the handshake fails
+            (``ssl.SSLCertVerificationError`` for the peer's certificate)
+        :raises ConnectionAbortedError: if the handshake takes longer than
+            ``ssl_handshake_timeout``
+        :raises TypeError: if ``sslcontext`` is not an ``ssl.SSLContext``
+        :raises RuntimeError: if this writer was closed (``close()``,
+            ``abort()``)
+        :raises ConnectionResetError: if the connection is lost (the error it
+            was lost with is the cause)
+        """
         self._check_writable()
         await self.drain()
         self._check_writable()
@@ -738,7 +886,10 @@ class FramedWriter:
         protocol._tls_started(transport)
 
     def close(self) -> None:
-        """Close the connection (buffered output is still sent)."""
+        """Close the connection (buffered output is still sent).
+
+        :raises: nothing
+        """
         self._closed = True
         transport = self._transport
         if transport.is_closing():  # asyncio's TLS transport, closed twice, drops its state
@@ -748,21 +899,33 @@ class FramedWriter:
         transport.close()
 
     def abort(self) -> None:
-        """Close the connection at once, dropping buffered output."""
+        """Close the connection at once, dropping buffered output.
+
+        :raises: nothing
+        """
         self._closed = True
         self._transport.abort()
 
     def is_closing(self) -> bool:
-        """True once the connection is closing or closed."""
+        """True once the connection is closing or closed.
+
+        :raises: nothing
+        """
         return self._transport.is_closing()
 
     async def wait_closed(self) -> None:
-        """Wait until the connection is closed."""
+        """Wait until the connection is closed.
+
+        :raises: nothing
+        """
         await self._protocol._closed
 
     # Any: what the transport gives (asyncio.BaseTransport.get_extra_info's types)
     def get_extra_info(self, name: str, default: Any = None) -> Any:
-        """The transport's information: ``"peername"``, ``"socket"``, ``"sslcontext"``..."""
+        """The transport's information: ``"peername"``, ``"socket"``, ``"sslcontext"``...
+
+        :raises: nothing
+        """
         return self._transport.get_extra_info(name, default)
 
     def _check_writable(self) -> None:
@@ -828,7 +991,16 @@ async def open_connection(
     **kwds: Any,
 ) -> tuple[FramedReader, FramedWriter]:
     """Connect over TCP (other arguments: ``loop.create_connection``, e.g.
-    ``sock=``) and return a ``(FramedReader, FramedWriter)`` pair."""
+    ``sock=``) and return a ``(FramedReader, FramedWriter)`` pair.
+
+    :raises TypeError: if ``framer`` is missing or not a fastframe framer, or
+        a water mark is not an int
+    :raises ValueError: unless ``0 <= low_water <= high_water``
+    :raises OSError: if the connection fails, as ``loop.create_connection()``
+        says (``ConnectionRefusedError``, ``socket.gaierror``...)
+    :raises ssl.SSLError: with ``ssl=``, if the TLS handshake fails
+        (``ssl.SSLCertVerificationError`` for the server's certificate)
+    """
     loop = asyncio.get_running_loop()
     factory = _factory(framer, None, high_water, low_water)
     # asyncio also takes port names and, with sock=, no host or port: typeshed's
@@ -853,7 +1025,17 @@ async def open_unix_connection(
     low_water: int | None = None,
     **kwds: Any,
 ) -> tuple[FramedReader, FramedWriter]:
-    """``open_connection`` over a Unix socket."""
+    """``open_connection`` over a Unix socket.
+
+    :raises TypeError: if ``framer`` is missing or not a fastframe framer, or
+        a water mark is not an int
+    :raises ValueError: unless ``0 <= low_water <= high_water``
+    :raises OSError: if the connection fails, as
+        ``loop.create_unix_connection()`` says (``FileNotFoundError``,
+        ``ConnectionRefusedError``...)
+    :raises ssl.SSLError: with ``ssl=``, if the TLS handshake fails
+        (``ssl.SSLCertVerificationError`` for the server's certificate)
+    """
     loop = asyncio.get_running_loop()
     factory = _factory(framer, None, high_water, low_water)
     _, protocol = await loop.create_unix_connection(factory, path, **kwds)
@@ -893,7 +1075,14 @@ async def start_server(
     **kwds: Any,
 ) -> asyncio.Server:
     """Serve TCP: ``client_connected_cb(reader, writer)`` (a plain function or a
-    coroutine function) runs for each connection.  Returns an ``asyncio.Server``."""
+    coroutine function) runs for each connection.  Returns an ``asyncio.Server``.
+
+    :raises TypeError: if ``framer`` is missing or not a fastframe framer, or
+        a water mark is not an int
+    :raises ValueError: unless ``0 <= low_water <= high_water``
+    :raises OSError: if the server cannot listen, as ``loop.create_server()``
+        says (``errno.EADDRINUSE``: the address is in use...)
+    """
     loop = asyncio.get_running_loop()
     factory = _factory(framer, client_connected_cb, high_water, low_water)
     return await loop.create_server(factory, host, port, **kwds)  # type: ignore[arg-type]
@@ -928,7 +1117,15 @@ async def start_unix_server(
     low_water: int | None = None,
     **kwds: Any,
 ) -> asyncio.Server:
-    """``start_server`` on a Unix socket."""
+    """``start_server`` on a Unix socket.
+
+    :raises TypeError: if ``framer`` is missing or not a fastframe framer, or
+        a water mark is not an int
+    :raises ValueError: unless ``0 <= low_water <= high_water``
+    :raises OSError: if the server cannot listen, as
+        ``loop.create_unix_server()`` says (``errno.EADDRINUSE``: the path is
+        in use...)
+    """
     loop = asyncio.get_running_loop()
     factory = _factory(framer, client_connected_cb, high_water, low_water)
     return await loop.create_unix_server(factory, path, **kwds)

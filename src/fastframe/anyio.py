@@ -54,7 +54,10 @@ READ_SIZE = 65536
 
 
 class FramedStream(ObjectStream[bytes]):
-    """Frames over an anyio byte stream (see the module)."""
+    """Frames over an anyio byte stream (see the module).
+
+    :raises TypeError: if ``framer`` is not a fastframe framer
+    """
 
     def __init__(self, byte_stream: ByteStream, framer: Framer) -> None:
         check_framer(framer)
@@ -72,7 +75,22 @@ class FramedStream(ObjectStream[bytes]):
     # -- receiving -----------------------------------------------------------------
 
     async def receive(self) -> bytes:
-        """The next frame."""
+        """The next frame.
+
+        :raises anyio.EndOfStream: if the stream ended between frames (every
+            later call raises it again)
+        :raises IncompleteFrame: if it ended inside a frame
+        :raises FrameTooLarge: once per frame over the framer's ``max_size``;
+            the next call goes on after that frame
+        :raises ProtocolError: if the bytes break the framing; every later
+            call raises it again
+        :raises anyio.ClosedResourceError: if this stream was closed
+            (``aclose()``)
+        :raises anyio.BusyResourceError: if another task is receiving on this
+            stream
+        :raises anyio.BrokenResourceError: if the byte stream beneath is broken
+            (or whatever else its ``receive()`` raises)
+        """
         if not self._filling:  # a frame already held, without a second coroutine
             try:
                 return self._fs.recv()  # type: ignore[no-any-return]
@@ -81,7 +99,26 @@ class FramedStream(ObjectStream[bytes]):
         return await self._read(self._fs.recv)
 
     async def receive_many(self, max_frames: int | None = None) -> list[bytes]:
-        """Every frame received (at most ``max_frames``), waiting for one."""
+        """Every frame received (at most ``max_frames``), waiting for one.
+        Frames come before errors: the call that meets bad input returns the
+        frames before it, and the next call raises.
+
+        :raises anyio.EndOfStream: if the stream ended between frames (every
+            later call raises it again)
+        :raises IncompleteFrame: if it ended inside a frame
+        :raises FrameTooLarge: once per frame over the framer's ``max_size``;
+            the next call goes on after that frame
+        :raises ProtocolError: if the bytes break the framing; every later
+            call raises it again
+        :raises TypeError: if ``max_frames`` is not None or an int
+        :raises ValueError: if ``max_frames`` is below 1
+        :raises anyio.ClosedResourceError: if this stream was closed
+            (``aclose()``)
+        :raises anyio.BusyResourceError: if another task is receiving on this
+            stream
+        :raises anyio.BrokenResourceError: if the byte stream beneath is broken
+            (or whatever else its ``receive()`` raises)
+        """
         while True:
             frames: list[bytes] = await self._read(self._fs.recv_many, max_frames)
             if frames:
@@ -89,17 +126,65 @@ class FramedStream(ObjectStream[bytes]):
             await self._fill()
 
     async def receive_exactly(self, n: int) -> bytes:
-        """Exactly ``n`` bytes of the stream, unframed."""
+        """Exactly ``n`` bytes of the stream, unframed.
+
+        :raises IncompleteFrame: if the stream ends after fewer than ``n``
+            bytes (``partial`` holds them)
+        :raises anyio.EndOfStream: if it ends before any byte
+        :raises TypeError: if ``n`` is not an int
+        :raises ValueError: if ``n`` is negative (or above ``sys.maxsize``)
+        :raises FrameTooLarge: if the frames before met it and it is still
+            to be raised (it comes first)
+        :raises ProtocolError: if the frames before broke the framing
+        :raises anyio.ClosedResourceError: if this stream was closed
+            (``aclose()``)
+        :raises anyio.BusyResourceError: if another task is receiving on this
+            stream
+        :raises anyio.BrokenResourceError: if the byte stream beneath is broken
+            (or whatever else its ``receive()`` raises)
+        """
         return await self._read(self._fs.recv_exactly, n)
 
     async def receive_until(
         self, delimiter: Buffer, *, keep: bool = False, max_size: int = DEFAULT_MAX_SIZE
     ) -> bytes:
-        """The bytes up to ``delimiter`` (consumed; returned if ``keep``), unframed."""
+        """The bytes up to ``delimiter`` (consumed; returned if ``keep``), unframed.
+
+        :raises FrameTooLarge: if no ``delimiter`` comes within ``max_size``
+            bytes (counted as returned), or the frames before met it and it is
+            still to be raised (it comes first)
+        :raises IncompleteFrame: if the stream ends before ``delimiter``
+            (``partial`` holds the bytes received)
+        :raises anyio.EndOfStream: if it ends before any byte
+        :raises TypeError: if ``delimiter`` is not bytes-like, or ``max_size``
+            is not an int
+        :raises ValueError: if ``delimiter`` is empty, or ``max_size`` is below 1
+        :raises ProtocolError: if the frames before broke the framing
+        :raises anyio.ClosedResourceError: if this stream was closed
+            (``aclose()``)
+        :raises anyio.BusyResourceError: if another task is receiving on this
+            stream
+        :raises anyio.BrokenResourceError: if the byte stream beneath is broken
+            (or whatever else its ``receive()`` raises)
+        """
         return await self._read(self._fs.recv_until, delimiter, keep=keep, max_size=max_size)
 
     async def receive_until_eof(self, *, max_size: int = DEFAULT_MAX_SIZE) -> bytes:
-        """Every byte until the peer ends its side (``b""`` if none), unframed."""
+        """Every byte until the peer ends its side (``b""`` if none), unframed.
+
+        :raises FrameTooLarge: if more than ``max_size`` bytes come before the
+            end, or the frames before met it and it is still to be raised (it
+            comes first)
+        :raises TypeError: if ``max_size`` is not an int
+        :raises ValueError: if ``max_size`` is below 1
+        :raises ProtocolError: if the frames before broke the framing
+        :raises anyio.ClosedResourceError: if this stream was closed
+            (``aclose()``)
+        :raises anyio.BusyResourceError: if another task is receiving on this
+            stream
+        :raises anyio.BrokenResourceError: if the byte stream beneath is broken
+            (or whatever else its ``receive()`` raises)
+        """
         return await self._read(self._fs.recv_until_eof, max_size=max_size)
 
     async def _read(self, read: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
@@ -135,7 +220,10 @@ class FramedStream(ObjectStream[bytes]):
     @property
     def framer(self) -> Framer:
         """The framer; assign another to frame what follows differently (from the
-        next frame not yet returned, in both directions)."""
+        next frame not yet returned, in both directions).
+
+        :raises TypeError: on assignment, if the value is not a fastframe framer
+        """
         return self._fs.framer  # type: ignore[no-any-return]
 
     @framer.setter
@@ -150,7 +238,23 @@ class FramedStream(ObjectStream[bytes]):
     # -- sending ---------------------------------------------------------------------
 
     async def send(self, item: Buffer, *, head: Buffer | None = None) -> None:
-        """Send ``item`` as one frame (``head``: see ``LengthPrefixed.encode``)."""
+        """Send ``item`` as one frame (``head``: see ``LengthPrefixed.encode``).
+
+        :raises TypeError: if ``item`` is not bytes-like, or ``head`` is given
+            to a framer other than ``LengthPrefixed``
+        :raises BufferError: if ``item`` is not contiguous in memory
+        :raises ValueError: if the framer cannot carry ``item`` or ``head``
+            (see ``Framer.encode``); nothing is sent
+        :raises FrameTooLarge: if the frame would exceed the framer's
+            ``max_size``; nothing is sent
+        :raises anyio.ClosedResourceError: if this stream was closed
+            (``aclose()``)
+        :raises anyio.BrokenResourceError: if an earlier send was cancelled
+            part-way or failed (the peer may hold part of a frame), or the
+            byte stream beneath is broken (or whatever else its ``send()`` raises)
+        :raises anyio.BusyResourceError: if another task is sending on this
+            stream
+        """
         self._check_sendable()
         await anyio.lowlevel.checkpoint_if_cancelled()  # (cancelled before a byte is written: nothing breaks)
         if head is None:
@@ -160,7 +264,24 @@ class FramedStream(ObjectStream[bytes]):
         await self._flush()
 
     async def send_many(self, items: Iterable[Buffer], *, head: Buffer | None = None) -> None:
-        """Send every payload as a frame, in order; all are checked first."""
+        """Send every payload as a frame, in order; all are checked first.
+
+        :raises TypeError: if ``items`` is not iterable, or one is not
+            bytes-like, or ``head`` is given to a framer other than
+            ``LengthPrefixed``
+        :raises BufferError: if an item is not contiguous in memory
+        :raises ValueError: if the framer cannot carry an item or ``head``
+            (see ``Framer.encode``); nothing is sent
+        :raises FrameTooLarge: if a frame would exceed the framer's
+            ``max_size``; nothing is sent
+        :raises anyio.ClosedResourceError: if this stream was closed
+            (``aclose()``)
+        :raises anyio.BrokenResourceError: if an earlier send was cancelled
+            part-way or failed (the peer may hold part of a frame), or the
+            byte stream beneath is broken (or whatever else its ``send()`` raises)
+        :raises anyio.BusyResourceError: if another task is sending on this
+            stream
+        """
         self._check_sendable()
         await anyio.lowlevel.checkpoint_if_cancelled()
         if head is None:
@@ -170,7 +291,13 @@ class FramedStream(ObjectStream[bytes]):
         await self._flush()
 
     async def send_eof(self) -> None:
-        """End this side of the stream; receiving goes on."""
+        """End this side of the stream; receiving goes on.
+
+        :raises anyio.ClosedResourceError: if this stream was closed
+            (``aclose()``)
+        :raises anyio.BrokenResourceError: if the byte stream beneath is broken
+            (or whatever else its ``send_eof()`` raises)
+        """
         self._check_open()
         await self._stream.send_eof()
 
@@ -208,6 +335,11 @@ class FramedStream(ObjectStream[bytes]):
     # -- the stream ------------------------------------------------------------------
 
     async def aclose(self) -> None:
+        """Close this stream and the byte stream beneath it; a second call does nothing.
+
+        :raises: nothing of its own; what the byte stream's ``aclose()`` raises
+            goes through
+        """
         if self._closed:
             # A second aclose() does nothing, as on anyio's socket streams.  A
             # TLSStream's would raise: its first one closed the socket beneath
@@ -220,6 +352,8 @@ class FramedStream(ObjectStream[bytes]):
     # Any: anyio's TypedAttributeProvider's own types (keys are typed_attribute()s)
     @property
     def extra_attributes(self) -> Mapping[Any, Callable[[], Any]]:
+        """The byte stream's typed attributes (for ``extra()``): its addresses,
+        its socket, its TLS session..."""
         return self._stream.extra_attributes
 
 
@@ -232,7 +366,15 @@ async def connect_tcp(
     ssl_context: ssl.SSLContext | None = None,
     tls_hostname: str | None = None,
 ) -> FramedStream:
-    """``anyio.connect_tcp(...)``, framed."""
+    """``anyio.connect_tcp(...)``, framed.
+
+    :raises TypeError: if ``framer`` is not a fastframe framer
+    :raises OSError: if the connection fails, as ``anyio.connect_tcp()`` says
+    :raises ssl.SSLError: with TLS, if the handshake fails
+        (``ssl.SSLCertVerificationError`` for the server's certificate)
+    :raises anyio.BrokenResourceError: with TLS, if the connection breaks
+        during the handshake
+    """
     check_framer(framer)
     stream: ByteStream
     if tls or ssl_context is not None:  # as anyio.connect_tcp: a context means TLS
@@ -245,6 +387,11 @@ async def connect_tcp(
 
 
 async def connect_unix(path: str | bytes | PathLike[str] | PathLike[bytes], framer: Framer) -> FramedStream:
-    """``anyio.connect_unix(path)``, framed."""
+    """``anyio.connect_unix(path)``, framed.
+
+    :raises TypeError: if ``framer`` is not a fastframe framer
+    :raises OSError: if the connection fails, as ``anyio.connect_unix()`` says
+        (``FileNotFoundError``, ``ConnectionRefusedError``...)
+    """
     check_framer(framer)
     return FramedStream(await anyio.connect_unix(path), framer)

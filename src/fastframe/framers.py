@@ -107,15 +107,37 @@ class Framer:
         return functools.partial(type(self), **self._options()), ()
 
     def decoder(self) -> Decoder:
-        """A new sans-IO decoder for this framing."""
+        """A new sans-IO decoder for this framing.
+
+        :raises: nothing
+        """
         return self._codec.decoder()  # type: ignore[no-any-return]
 
     def encode(self, payload: Buffer) -> bytes:
-        """One payload as one frame on the wire."""
+        """One payload as one frame on the wire.
+
+        :raises TypeError: if ``payload`` is not bytes-like
+        :raises BufferError: if ``payload`` is not contiguous in memory
+        :raises FrameTooLarge: if the frame would exceed ``max_size``, or its
+            length does not fit ``LengthPrefixed``'s length field
+        :raises ValueError: if the framing cannot carry ``payload``: it contains
+            ``Delimited``'s delimiter, it is a line that ends with ``b"\\r"``,
+            it is not ``FixedSize``'s size, or it is shorter than
+            ``LengthPrefixed``'s ``adjustment`` allows
+        """
         return self._codec.encode(payload)  # type: ignore[no-any-return]
 
     def encode_many(self, payloads: Iterable[Buffer]) -> bytes:
-        """Several payloads as consecutive frames, in one bytes object."""
+        """Several payloads as consecutive frames, in one bytes object.  Every
+        payload is checked first: if one is refused, nothing is encoded.
+
+        :raises TypeError: if ``payloads`` is not iterable, or one of them is
+            not bytes-like
+        :raises BufferError: if a payload is not contiguous in memory
+        :raises FrameTooLarge: if a frame would be too large, as for ``encode()``
+        :raises ValueError: if the framing cannot carry a payload, as for
+            ``encode()``
+        """
         return self._codec.encode_many(payloads)  # type: ignore[no-any-return]
 
 
@@ -125,6 +147,14 @@ class LengthPrefixed(Framer):
     On the wire: ``[offset bytes][length field: width bytes][body]``, where the body
     is ``field value + adjustment`` bytes long.  The frame returned is the wire
     frame without its first ``strip`` bytes (default: offset + width, the body).
+
+    :raises TypeError: if ``width``, ``offset``, ``adjustment``, ``strip`` or
+        ``max_size`` is not an int (a bool is refused too)
+    :raises ValueError: if an option is out of range: ``width`` not 1 to 8,
+        ``byteorder`` neither ``"big"`` nor ``"little"``, ``offset`` negative
+        (or above ``sys.maxsize // 2``), ``adjustment`` beyond +-(2**63 - 1),
+        ``strip`` not within 0 to ``offset + width``, ``max_size`` below 1 (or
+        above ``sys.maxsize``)
     """
 
     __slots__ = ("width", "byteorder", "offset", "adjustment", "strip", "max_size")
@@ -175,16 +205,38 @@ class LengthPrefixed(Framer):
 
     def encode(self, payload: Buffer, *, head: Buffer = b"") -> bytes:
         """The body ``payload`` as one frame; ``head`` is the ``offset`` bytes before
-        the length field (a message type, for instance)."""
+        the length field (a message type, for instance).
+
+        :raises TypeError: if ``payload`` or ``head`` is not bytes-like
+        :raises BufferError: if ``payload`` or ``head`` is not contiguous in memory
+        :raises ValueError: if ``head`` is not exactly ``offset`` bytes, or
+            ``payload`` is shorter than a positive ``adjustment`` allows
+        :raises FrameTooLarge: if the frame would exceed ``max_size``, or the
+            body's length does not fit the length field
+        """
         return self._codec.encode(payload, head)  # type: ignore[no-any-return]
 
     def encode_many(self, payloads: Iterable[Buffer], *, head: Buffer = b"") -> bytes:
-        """Several bodies as consecutive frames, each after the same ``head``."""
+        """Several bodies as consecutive frames, each after the same ``head``.
+        Every payload is checked first: if one is refused, nothing is encoded.
+
+        :raises TypeError: if ``payloads`` is not iterable, or ``head`` or one
+            of them is not bytes-like
+        :raises BufferError: if ``head`` or a payload is not contiguous in memory
+        :raises ValueError: as for ``encode()``, for ``head`` or any payload
+        :raises FrameTooLarge: as for ``encode()``, for any payload
+        """
         return self._codec.encode_many(payloads, head)  # type: ignore[no-any-return]
 
 
 class Delimited(Framer):
-    """Frames that end with ``delimiter`` (returned with it when ``keep``)."""
+    """Frames that end with ``delimiter`` (returned with it when ``keep``).
+
+    :raises TypeError: if ``delimiter`` is not bytes-like, or ``max_size`` is
+        not an int
+    :raises ValueError: if ``delimiter`` is empty, or ``max_size`` is below 1 or above
+        ``sys.maxsize``
+    """
 
     __slots__ = ("delimiter", "max_size", "keep")
     _fields = __slots__
@@ -222,7 +274,11 @@ class _SizeBound(Framer):
 
 
 class Lines(_SizeBound):
-    """Frames that end with ``b"\\n"``; one ``b"\\r"`` before it is removed too."""
+    """Frames that end with ``b"\\n"``; one ``b"\\r"`` before it is removed too.
+
+    :raises TypeError: if ``max_size`` is not an int
+    :raises ValueError: if ``max_size`` is below 1 or above ``sys.maxsize``
+    """
 
     __slots__ = ()
     _strip_cr: ClassVar[bool] = True
@@ -234,7 +290,11 @@ class Lines(_SizeBound):
 
 
 class FixedSize(Framer):
-    """Frames of exactly ``size`` bytes."""
+    """Frames of exactly ``size`` bytes.
+
+    :raises TypeError: if ``size`` is not an int
+    :raises ValueError: if ``size`` is below 1 or above ``sys.maxsize``
+    """
 
     __slots__ = ("size",)
     _fields = __slots__
@@ -252,7 +312,11 @@ class FixedSize(Framer):
 
 
 class Netstring(_SizeBound):
-    """Netstrings: ``b"5:hello,"`` carries the frame ``b"hello"``."""
+    """Netstrings: ``b"5:hello,"`` carries the frame ``b"hello"``.
+
+    :raises TypeError: if ``max_size`` is not an int
+    :raises ValueError: if ``max_size`` is below 1 or above ``sys.maxsize``
+    """
 
     __slots__ = ()
 
@@ -261,7 +325,11 @@ class Netstring(_SizeBound):
 
 
 class VarintPrefixed(_SizeBound):
-    """Frames after a base-128 varint length (protobuf's delimited messages)."""
+    """Frames after a base-128 varint length (protobuf's delimited messages).
+
+    :raises TypeError: if ``max_size`` is not an int
+    :raises ValueError: if ``max_size`` is below 1 or above ``sys.maxsize``
+    """
 
     __slots__ = ()
 

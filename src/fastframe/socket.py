@@ -67,7 +67,26 @@ class SocketAPI(_Loop):
     # -- receiving (recv, recv_many and iteration are the loop's) -------------
 
     def recv_exactly(self, n: int) -> bytes:
-        """Exactly ``n`` bytes of the stream, unframed."""
+        """Exactly ``n`` bytes of the stream, unframed.
+
+        :raises IncompleteFrame: if the stream ends after fewer than ``n``
+            bytes (``partial`` holds them)
+        :raises ConnectionClosed: if it ends before any byte
+        :raises TypeError: if ``n`` is not an int
+        :raises ValueError: if ``n`` is negative (or above ``sys.maxsize``)
+        :raises TimeoutError: if the socket's timeout passed first; the bytes
+            received stay buffered for the next call
+        :raises BlockingIOError: if the socket is non-blocking and the bytes
+            have not all arrived yet
+        :raises FrameTooLarge: if the frames before met it and it is still
+            to be raised (it comes first)
+        :raises ProtocolError: if the frames before broke the framing
+        :raises RuntimeError: if another thread is receiving on this
+            FramedSocket
+        :raises ssl.SSLError: over TLS, for a TLS alert or a corrupt record
+        :raises OSError: if the connection fails (``ConnectionResetError``...),
+            or with ``errno.EBADF`` if this FramedSocket is closed
+        """
         n = _checks.check_count(n)
         if n == 0:
             self._live_socket()
@@ -75,11 +94,49 @@ class SocketAPI(_Loop):
         return self._read(EXACTLY, n)
 
     def recv_until(self, delimiter: Buffer, *, keep: bool = False, max_size: int = DEFAULT_MAX_SIZE) -> bytes:
-        """The bytes up to ``delimiter`` (consumed; returned if ``keep``)."""
+        """The bytes up to ``delimiter`` (consumed; returned if ``keep``).
+
+        :raises FrameTooLarge: if no ``delimiter`` comes within ``max_size``
+            bytes (counted as returned), or the frames before met it and it is
+            still to be raised (it comes first)
+        :raises IncompleteFrame: if the stream ends before ``delimiter``
+            (``partial`` holds the bytes received)
+        :raises ConnectionClosed: if it ends before any byte
+        :raises TypeError: if ``delimiter`` is not bytes-like, or ``max_size``
+            is not an int
+        :raises ValueError: if ``delimiter`` is empty, or ``max_size`` is below 1
+        :raises TimeoutError: if the socket's timeout passed first; the bytes
+            received stay buffered for the next call
+        :raises BlockingIOError: if the socket is non-blocking and the bytes
+            have not all arrived yet
+        :raises ProtocolError: if the frames before broke the framing
+        :raises RuntimeError: if another thread is receiving on this
+            FramedSocket
+        :raises ssl.SSLError: over TLS, for a TLS alert or a corrupt record
+        :raises OSError: if the connection fails (``ConnectionResetError``...),
+            or with ``errno.EBADF`` if this FramedSocket is closed
+        """
         return self._read(UNTIL, (*_checks.check_until(delimiter, max_size), bool(keep)))
 
     def recv_until_eof(self, *, max_size: int = DEFAULT_MAX_SIZE) -> bytes:
-        """Every byte until the peer closes its side (``b""`` if none)."""
+        """Every byte until the peer closes its side (``b""`` if none).
+
+        :raises FrameTooLarge: if more than ``max_size`` bytes come before the
+            end, or the frames before met it and it is still to be raised (it
+            comes first)
+        :raises TypeError: if ``max_size`` is not an int
+        :raises ValueError: if ``max_size`` is below 1
+        :raises TimeoutError: if the socket's timeout passed first; the bytes
+            received stay buffered for the next call
+        :raises BlockingIOError: if the socket is non-blocking and the end
+            has not come yet
+        :raises ProtocolError: if the frames before broke the framing
+        :raises RuntimeError: if another thread is receiving on this
+            FramedSocket
+        :raises ssl.SSLError: over TLS, for a TLS alert or a corrupt record
+        :raises OSError: if the connection fails (``ConnectionResetError``...),
+            or with ``errno.EBADF`` if this FramedSocket is closed
+        """
         return self._read(UNTIL_EOF, _checks.check_max_size(max_size))
 
     @property
@@ -89,7 +146,12 @@ class SocketAPI(_Loop):
 
     @property
     def framer(self) -> Framer:
-        """The framer; assign another to decode what follows differently."""
+        """The framer; assign another to decode what follows differently.
+
+        :raises TypeError: on assignment, if the value is not a fastframe framer
+        :raises RuntimeError: on assignment, if another thread is receiving on
+            this FramedSocket
+        """
         return self._framer  # type: ignore[no-any-return]
 
     @framer.setter
@@ -99,13 +161,30 @@ class SocketAPI(_Loop):
     # -- sending (send and send_many are the loop's) -----------------------------
 
     def sendall(self, data: Buffer) -> None:
-        """Send raw bytes, unframed, in order with the frames."""
+        """Send raw bytes, unframed, in order with the frames.
+
+        :raises TypeError: if ``data`` is not a contiguous bytes-like object
+        :raises TimeoutError: if the socket's timeout passed first; what is not
+            sent stays queued (``pending_output``) and goes out first
+        :raises RuntimeError: if another thread is sending on this FramedSocket
+        :raises OSError: if the connection fails (``BrokenPipeError``,
+            ``ConnectionResetError``...), or with ``errno.EBADF`` if this
+            FramedSocket is closed
+        """
         self._live_socket()
         self._write([data])
 
     def flush(self) -> bool:
         """Send what is queued (waiting as the socket's mode says); True when
-        nothing is left."""
+        nothing is left.
+
+        :raises TimeoutError: if the socket's timeout passed first; what is not
+            sent stays queued (``pending_output``) and goes out first
+        :raises RuntimeError: if another thread is sending on this FramedSocket
+        :raises OSError: if the connection fails (``BrokenPipeError``,
+            ``ConnectionResetError``...), or with ``errno.EBADF`` if this
+            FramedSocket is closed
+        """
         self._live_socket()
         return self._write([])
 
@@ -143,6 +222,21 @@ class SocketAPI(_Loop):
         Bytes received and not yet returned arrived unencrypted: they are
         refused (``ProtocolError``, the connection closed), never read as if
         they had come over TLS.  A handshake that fails closes the connection.
+
+        :raises ProtocolError: if bytes received are still unread; the
+            connection is closed
+        :raises ssl.SSLError: if the handshake fails
+            (``ssl.SSLCertVerificationError`` for the peer's certificate); the
+            connection is closed
+        :raises TimeoutError: if the socket's timeout passed before the queued
+            output was sent, or during the handshake (then the connection is
+            closed)
+        :raises ValueError: if this FramedSocket already speaks TLS, or its
+            socket is non-blocking (a handshake must wait)
+        :raises RuntimeError: if another thread is receiving or sending on
+            this FramedSocket
+        :raises OSError: if the connection fails (``ConnectionResetError``...),
+            or with ``errno.EBADF`` if this FramedSocket is closed
         """
         sock = self._live_socket()
         if self._tls is not None:
@@ -165,12 +259,28 @@ class SocketAPI(_Loop):
             raise
 
     def fileno(self) -> int:
-        """The socket's descriptor (for selectors)."""
+        """The socket's descriptor (for selectors).
+
+        :raises OSError: with ``errno.EBADF`` if this FramedSocket is closed
+        """
         return self._live_socket().fileno()  # type: ignore[no-any-return]
 
     def shutdown_write(self) -> None:
         """Send what is queued, then tell the peer that nothing more is coming;
-        this side goes on receiving."""
+        this side goes on receiving.
+
+        :raises BlockingIOError: if the socket is non-blocking and what is
+            queued (or TLS's close_notify) cannot all go now; call it again
+            once the socket is writable
+        :raises ValueError: over an ``ssl.SSLSocket`` given to FramedSocket,
+            which cannot send close_notify and go on reading
+        :raises TimeoutError: if the socket's timeout passed first; what is not
+            sent stays queued (``pending_output``) and goes out first
+        :raises RuntimeError: if another thread is sending on this FramedSocket
+        :raises OSError: if the connection fails (``BrokenPipeError``,
+            ``ConnectionResetError``...), or with ``errno.EBADF`` if this
+            FramedSocket is closed
+        """
         if not self.flush():
             raise _messages.output_queued(self._out_size)
         self._live_socket().shutdown(socket.SHUT_WR)
@@ -178,7 +288,20 @@ class SocketAPI(_Loop):
     def detach(self) -> tuple[_Socket, bytes]:
         """Give the socket back with every byte received and not returned;
         this FramedSocket is closed afterwards.  Over TLS, only an
-        ``ssl.SSLSocket`` given to FramedSocket can be given back."""
+        ``ssl.SSLSocket`` given to FramedSocket can be given back.
+
+        :raises ValueError: if the TLS session is fastframe's own
+            (``start_tls()``, ``connect(ssl=...)``): it cannot be given back as
+            a socket
+        :raises BlockingIOError: if the socket is non-blocking and output is
+            still queued; ``flush()`` until it returns True
+        :raises TimeoutError: if the socket's timeout passed before the queued
+            output was sent
+        :raises RuntimeError: if another thread is receiving or sending on
+            this FramedSocket
+        :raises OSError: if the connection fails while the queued output is
+            sent, or with ``errno.EBADF`` if this FramedSocket is closed
+        """
         tls = self._tls
         if tls is not None and not tls.hands_over:
             raise _messages.tls_detach()
@@ -218,6 +341,11 @@ class FramedSocket(SocketAPI, impl.SocketLoop):
     blocking, a deadline for the whole call, or not at all (non-blocking).
     Nothing is lost on a timeout: received bytes stay buffered for the next call,
     unsent bytes stay queued (``pending_output``) and go out first.
+
+    :raises TypeError: if ``sock`` is not a ``socket.socket``, or is of a
+        subclass that overrides its I/O methods (other than ``ssl.SSLSocket``),
+        or ``framer`` is not a fastframe framer
+    :raises ValueError: if ``sock`` is not a stream socket (``SOCK_STREAM``)
     """
 
     __slots__ = ()
@@ -241,6 +369,20 @@ def connect(
     (and for the TLS handshake).  ``ssl``: an ``ssl.SSLContext`` to speak TLS
     with, the handshake done on return; ``server_hostname`` is the name the
     server's certificate must have, by default a TCP address's host.
+
+    :raises OSError: if the connection fails: ``ConnectionRefusedError``,
+        ``socket.gaierror`` (the host name does not resolve),
+        ``FileNotFoundError`` (no such socket path), ``errno.EAFNOSUPPORT``
+        (no AF_UNIX sockets here)...
+    :raises TimeoutError: if ``timeout`` passed before the connection (or the
+        TLS handshake) was done
+    :raises TypeError: if ``framer`` is not a fastframe framer
+    :raises ssl.SSLError: if the TLS handshake fails
+        (``ssl.SSLCertVerificationError`` for the server's certificate)
+    :raises BlockingIOError: if ``timeout`` is 0 (non-blocking) and the
+        connection cannot be made at once
+    :raises ValueError: if ``ssl`` is given with ``timeout=0``: the handshake
+        must wait
     """
     if isinstance(address, (str, bytes, os.PathLike)):
         if not hasattr(socket, "AF_UNIX"):  # Windows' Python has no AF_UNIX

@@ -58,7 +58,19 @@ cdef class Decoder:
     # -- public API ---------------------------------------------------------
 
     def feed(self, data):
-        """Take in ``data``; return every frame it completes, in order."""
+        """Take in ``data``; return every frame it completes, in order.
+
+        Errors come in stream order: a call that completes frames and then meets
+        bad input returns the frames, and the next call raises the error (taking
+        in its own bytes all the same).
+
+        :raises FrameTooLarge: once per frame over ``max_size``; decoding goes on
+            after that frame
+        :raises ProtocolError: if the bytes break the framing; every later call
+            raises it again
+        :raises TypeError: if ``data`` is not bytes-like
+        :raises BufferError: if ``data`` is not contiguous in memory
+        """
         cdef Py_buffer view
         cdef list frames = []
         self._enter()
@@ -81,7 +93,12 @@ cdef class Decoder:
             self._busy = False
 
     def get_buffer(self, Py_ssize_t sizehint=-1):
-        """A writable buffer for the next bytes (``asyncio.BufferedProtocol``)."""
+        """A writable buffer for the next bytes (``asyncio.BufferedProtocol``).
+
+        :raises TypeError: if ``sizehint`` is not an int
+        :raises OverflowError: if ``sizehint`` is above ``sys.maxsize``
+        :raises MemoryError: if ``sizehint`` bytes cannot be allocated
+        """
         cdef Py_ssize_t size
         self._enter()
         try:
@@ -111,7 +128,16 @@ cdef class Decoder:
 
     def buffer_updated(self, Py_ssize_t nbytes):
         """``nbytes`` were written at the start of the last ``get_buffer()``
-        view; return every frame they complete."""
+        view; return every frame they complete.  Errors come in stream order,
+        as from ``feed()``.
+
+        :raises FrameTooLarge: as from ``feed()``, once per frame over ``max_size``
+        :raises ProtocolError: as from ``feed()``, once the framing is broken
+        :raises RuntimeError: if no ``get_buffer()`` came before it (since the
+            decoder's last call)
+        :raises TypeError: if ``nbytes`` is not an int
+        :raises ValueError: if ``nbytes`` is negative or larger than that view
+        """
         cdef list frames = []
         cdef Window window = self._window
         cdef bytearray area
@@ -145,8 +171,11 @@ cdef class Decoder:
     def eof(self):
         """The stream has ended: return the frames still held (normally none).
 
-        Raises ``IncompleteFrame`` if an unfinished frame is held, and any error
-        still pending from an earlier call.
+        :raises IncompleteFrame: if an unfinished frame is held (its bytes in
+            ``partial``)
+        :raises FrameTooLarge: if an earlier call left it pending, after the
+            frames before it
+        :raises ProtocolError: if the bytes broke the framing (on every call)
         """
         cdef list frames = []
         self._enter()
@@ -163,7 +192,10 @@ cdef class Decoder:
             self._busy = False
 
     def detach(self):
-        """Hand over every byte held and reset the decoder to its initial state."""
+        """Hand over every byte held and reset the decoder to its initial state.
+
+        :raises: nothing
+        """
         self._enter()
         try:
             held = b"" if self._skip else self._held_bytes()

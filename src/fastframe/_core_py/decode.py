@@ -88,7 +88,19 @@ class Decoder:
     # -- public API ---------------------------------------------------------
 
     def feed(self, data: Buffer) -> list[bytes]:
-        """Take in ``data``; return every frame it completes, in order."""
+        """Take in ``data``; return every frame it completes, in order.
+
+        Errors come in stream order: a call that completes frames and then meets
+        bad input returns the frames, and the next call raises the error (taking
+        in its own bytes all the same).
+
+        :raises FrameTooLarge: once per frame over ``max_size``; decoding goes on
+            after that frame
+        :raises ProtocolError: if the bytes break the framing; every later call
+            raises it again
+        :raises TypeError: if ``data`` is not bytes-like
+        :raises BufferError: if ``data`` is not contiguous in memory
+        """
         if type(data) is not bytes:
             data = _checks.byte_view(data).tobytes()
         self._window_size = None
@@ -97,7 +109,12 @@ class Decoder:
         return frames if self._error is None else self._deliver(frames)
 
     def get_buffer(self, sizehint: int = -1) -> memoryview:
-        """A writable buffer for the next bytes (``asyncio.BufferedProtocol``)."""
+        """A writable buffer for the next bytes (``asyncio.BufferedProtocol``).
+
+        :raises TypeError: if ``sizehint`` is not an int
+        :raises OverflowError: if ``sizehint`` is above ``sys.maxsize``
+        :raises MemoryError: if ``sizehint`` bytes cannot be allocated
+        """
         size = sizehint if sizehint > RECV_SIZE else RECV_SIZE
         area = self._area
         if area is None or len(area) < size:
@@ -118,7 +135,16 @@ class Decoder:
 
     def buffer_updated(self, nbytes: int) -> list[bytes]:
         """``nbytes`` were written at the start of the last ``get_buffer()``
-        view; return every frame they complete."""
+        view; return every frame they complete.  Errors come in stream order,
+        as from ``feed()``.
+
+        :raises FrameTooLarge: as from ``feed()``, once per frame over ``max_size``
+        :raises ProtocolError: as from ``feed()``, once the framing is broken
+        :raises RuntimeError: if no ``get_buffer()`` came before it (since the
+            decoder's last call)
+        :raises TypeError: if ``nbytes`` is not an int
+        :raises ValueError: if ``nbytes`` is negative or larger than that view
+        """
         window = self._window_size
         if window is None:
             raise _messages.buffer_updated_first()
@@ -144,8 +170,11 @@ class Decoder:
     def eof(self) -> list[bytes]:
         """The stream has ended: return the frames still held (normally none).
 
-        Raises ``IncompleteFrame`` if an unfinished frame is held, and any error
-        still pending from an earlier call.
+        :raises IncompleteFrame: if an unfinished frame is held (its bytes in
+            ``partial``)
+        :raises FrameTooLarge: if an earlier call left it pending, after the
+            frames before it
+        :raises ProtocolError: if the bytes broke the framing (on every call)
         """
         self._window_size = None
         frames: list[bytes] = []
@@ -163,7 +192,10 @@ class Decoder:
         return self._deliver(frames)
 
     def detach(self) -> bytes:
-        """Hand over every byte held and reset the decoder to its initial state."""
+        """Hand over every byte held and reset the decoder to its initial state.
+
+        :raises: nothing
+        """
         held = b"" if self._skip else self._held_bytes() + self._rest[self._rest_pos :] + self._arrived
         self._rest = self._arrived = b""
         self._rest_pos = 0

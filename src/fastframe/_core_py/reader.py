@@ -61,7 +61,26 @@ class ReaderLoop:
         """A call is about to wait (the compiled core frees an empty buffer
         here; the twin's are bytes objects, freed once taken)."""
 
-    recv = _receiving(False, "recv", "The next frame.")
+    recv = _receiving(
+        False,
+        "recv",
+        """The next frame.
+
+        :raises ConnectionClosed: if the stream ended between frames (every
+            later call raises it again)
+        :raises IncompleteFrame: if it ended inside a frame
+        :raises FrameTooLarge: once per frame over the framer's ``max_size``;
+            the next call goes on after that frame
+        :raises ProtocolError: if the bytes break the framing, or
+            ``FramedWriter.start_tls()`` refused the bytes held; every later
+            call raises it again
+        :raises RuntimeError: if another task is already waiting on this reader
+        :raises OSError: if the connection was lost to an error
+            (``ConnectionResetError``, ``ssl.SSLError`` over TLS...): that
+            error, once every frame before it is returned, and again by every
+            later call
+        """,
+    )
     __anext__ = _receiving(True, "__anext__", None)
 
     def _received(self, data: Any) -> None:

@@ -122,7 +122,27 @@ class SocketLoop:
     # -- receiving ------------------------------------------------------------
 
     def recv(self) -> bytes:
-        """The next frame (``bytes``)."""
+        """The next frame (``bytes``).
+
+        :raises ConnectionClosed: if the peer closed the connection between
+            frames (every later call raises it again)
+        :raises IncompleteFrame: if the peer closed it inside a frame
+        :raises FrameTooLarge: once per frame over the framer's ``max_size``;
+            the next call goes on after that frame
+        :raises ProtocolError: if the bytes break the framing; every later
+            call raises it again
+        :raises TimeoutError: if the socket's timeout passed first; the bytes
+            received stay buffered for the next call
+        :raises BlockingIOError: if the socket is non-blocking and no frame is
+            complete yet
+        :raises RuntimeError: if another thread is receiving on this
+            FramedSocket
+        :raises ssl.SSLError: over TLS, for a TLS alert or a corrupt record,
+            after every frame before it
+        :raises OSError: if the connection fails (``ConnectionResetError``...),
+            or with ``errno.EBADF`` if this FramedSocket is closed (by another
+            thread during the call too)
+        """
         # A frame whole among the held bytes is cut without _receive's
         # machinery.  (_key is the framer only when frames are cut: a raw
         # read's key is a number or a tuple.)
@@ -145,7 +165,29 @@ class SocketLoop:
 
     def recv_many(self, max_frames: int | None = None) -> list[bytes]:
         """Every complete frame, at most ``max_frames``; waits for one unless
-        the socket is non-blocking (then ``[]`` when none is complete)."""
+        the socket is non-blocking (then ``[]`` when none is complete).  Frames
+        come before errors: the call that meets bad input returns the frames
+        before it, and the next call raises.
+
+        :raises ConnectionClosed: if the peer closed the connection between
+            frames (every later call raises it again)
+        :raises IncompleteFrame: if the peer closed it inside a frame
+        :raises FrameTooLarge: once per frame over the framer's ``max_size``;
+            the next call goes on after that frame
+        :raises ProtocolError: if the bytes break the framing; every later
+            call raises it again
+        :raises TimeoutError: if the socket's timeout passed first; the bytes
+            received stay buffered for the next call
+        :raises TypeError: if ``max_frames`` is not None or an int
+        :raises ValueError: if ``max_frames`` is below 1
+        :raises RuntimeError: if another thread is receiving on this
+            FramedSocket
+        :raises ssl.SSLError: over TLS, for a TLS alert or a corrupt record,
+            after every frame before it
+        :raises OSError: if the connection fails (``ConnectionResetError``...),
+            or with ``errno.EBADF`` if this FramedSocket is closed (by another
+            thread during the call too)
+        """
         limit = _checks.check_max_frames(max_frames)
         return self._receive(FRAMES, None, NO_QUOTA if limit is None else limit)
 
@@ -270,7 +312,23 @@ class SocketLoop:
     # in the compiled core, where they cost each frame sent less there.
 
     def send(self, payload: Buffer, *, head: Buffer | None = None) -> None:
-        """Send ``payload`` as one frame (``head``: see ``LengthPrefixed.encode``)."""
+        """Send ``payload`` as one frame (``head``: see ``LengthPrefixed.encode``).
+        On a non-blocking socket what the socket does not take is queued.
+
+        :raises TypeError: if ``payload`` is not bytes-like, or ``head`` is
+            given to a framer other than ``LengthPrefixed``
+        :raises BufferError: if ``payload`` is not contiguous in memory
+        :raises ValueError: if the framer cannot carry ``payload`` or ``head``
+            (see ``Framer.encode``); nothing is sent
+        :raises FrameTooLarge: if the frame would exceed the framer's
+            ``max_size``; nothing is sent
+        :raises TimeoutError: if the socket's timeout passed first; what is not
+            sent stays queued (``pending_output``) and goes out first
+        :raises RuntimeError: if another thread is sending on this FramedSocket
+        :raises OSError: if the connection fails (``BrokenPipeError`` after
+            ``shutdown_write()`` too), or with ``errno.EBADF`` if this
+            FramedSocket is closed
+        """
         self._check_open()
         self._check_head(head)
         if _checks.nbytes(payload) >= LARGE_FRAME:
@@ -281,7 +339,23 @@ class SocketLoop:
             self._write([self._codec.encode(payload, head)])
 
     def send_many(self, payloads: Iterable[Buffer], *, head: Buffer | None = None) -> None:
-        """Send every payload as a frame, in order; all are checked first."""
+        """Send every payload as a frame, in order; all are checked first.
+
+        :raises TypeError: if ``payloads`` is not iterable, or one is not
+            bytes-like, or ``head`` is given to a framer other than
+            ``LengthPrefixed``
+        :raises BufferError: if a payload is not contiguous in memory
+        :raises ValueError: if the framer cannot carry a payload or ``head``
+            (see ``Framer.encode``); nothing is sent
+        :raises FrameTooLarge: if a frame would exceed the framer's
+            ``max_size``; nothing is sent
+        :raises TimeoutError: if the socket's timeout passed first; what is not
+            sent stays queued (``pending_output``) and goes out first
+        :raises RuntimeError: if another thread is sending on this FramedSocket
+        :raises OSError: if the connection fails (``BrokenPipeError`` after
+            ``shutdown_write()`` too), or with ``errno.EBADF`` if this
+            FramedSocket is closed
+        """
         self._check_open()
         self._check_head(head)
         seq = sequence(payloads)
@@ -389,7 +463,11 @@ class SocketLoop:
     def close(self) -> None:
         """Close the socket (idempotent); queued output is dropped.  A call
         in another thread is woken and raises ``OSError(EBADF)``; the
-        descriptor is closed once that call has returned."""
+        descriptor is closed once that call has returned.
+
+        :raises OSError: only if the socket's own ``close()`` fails (its
+            descriptor was closed behind its back)
+        """
         sock = self._sock
         if sock is None:
             return
