@@ -1,6 +1,6 @@
-"""The targets ``fastframe bench`` prints under its tables, computed from results
-groups made up here (no speeds measured), and the content check the new
-per-frame and anyio contenders pass before they are timed."""
+"""The targets ``fastframe bench`` prints under its tables and the tables' width,
+computed from results groups made up here (no speeds measured), and the content
+check the new per-frame and anyio contenders pass before they are timed."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from fastframe._bench import contenders, runner
 from fastframe._bench.contenders import EXTRA, RECEIVERS, TLS, TLS_RECEIVERS, Receiver
-from fastframe._bench.table import TARGETS, target_lines
+from fastframe._bench.table import REFERENCES, TARGETS, WIDTH, recv_table, target_lines
 
 
 def group(name: str, size: int, speeds: dict[str, float]) -> dict[str, Any]:
@@ -80,6 +80,35 @@ def test_a_group_with_reported_ratios_only_counts_no_targets() -> None:
         "  tls-sink vs tls-sender    0.90x  reported (near 1x, with the sender near 100%: it limits the sink)",
     ]
     assert target_lines(group("recv 64 B", 64, {"best-python": 1}), "unix") == []
+
+
+def test_a_long_target_line_wraps_between_verdicts() -> None:
+    speeds = {"aio-cython.recv@asyncio": 500, "streams@asyncio": 100, "aio-cython.frame_received@asyncio": 90}
+    speeds["aio-cython.recv_many@asyncio"] = 100  # a long pair: the column is as wide as it
+    lines = target_lines(group("recv 64 B", 64, speeds), "unix")
+    assert lines[1:3] == [
+        "  aio-cython.recv@asyncio vs streams@asyncio                           5.00x  target >= 2x: met,",
+        "    >= 6x: MISSED",
+    ]
+    assert max(map(len, lines)) <= WIDTH
+
+
+@pytest.mark.parametrize("names", [RECEIVERS, TLS_RECEIVERS], ids=["clear", "tls"])
+def test_every_table_fits_with_its_first_ratio_column_and_wide_has_them_all(names: list[str]) -> None:
+    # every contender, at the widest numbers a table shows (and its windows far apart)
+    ran = group("recv 64 KiB", 64 * 1024, {})
+    ran["contenders"] = {name: [[10**9, 10**12, 1.0], [1, 1, 1.0]] for name in names}
+    ran["sender_busy"] = {name: [1.0, 1.0] for name in names}
+    ran["skipped"] = {"tls-sender": "a reason " * 30}
+    table = recv_table(ran)
+    assert max(map(len, table.splitlines())) <= WIDTH, table
+    header = table.splitlines()[1]
+    peers = [name for name in REFERENCES if name in names]
+    assert f" vs {peers[0]}" in header
+    assert all(f" vs {name}" in header or f"vs {name}" in table.split("more ratios with --wide:")[1] for name in peers)
+    wide = recv_table(ran, wide=True)
+    assert all(f" vs {name}" in wide.splitlines()[1] for name in peers) and "more ratios" not in wide
+    assert max(map(len, wide.splitlines())) > WIDTH
 
 
 # Issue 15's targets: (contender, peer, minimum, transport or None for both, sizes)

@@ -9,8 +9,10 @@ payload size, a few contenders and short windows.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
+import platform
 import re
 import shutil
 import signal
@@ -23,7 +25,12 @@ from pathlib import Path
 import pytest
 
 import fastframe
+from fastframe._bench import runner
 from fastframe._bench.contenders import EXTRA, RECEIVERS, TLS_RECEIVERS
+from fastframe._bench.table import REFERENCES
+from fastframe._cli import INTERRUPTED
+from fastframe._cli.bench import EXIT_STATUSES, FAILED, OK, USAGE, WIDTH, _Progress
+from fastframe._cores import Core
 from tests.support.children import child_env
 from tests.support.platforms import HAVE_UNIX_SOCKETS, child_signal_defaults
 
@@ -56,10 +63,29 @@ def bench(*args: str, without: str = "", **env: str) -> subprocess.CompletedProc
     )
 
 
+def unwrapped(out: str) -> str:
+    """``out`` with each wrapped line joined again (a continuation is indented by 4)."""
+    return out.replace("\n    ", " ")
+
+
+def assert_fits(*outputs: str) -> None:
+    """Every line of the outputs is at most WIDTH columns."""
+    for out in outputs:
+        for line in out.splitlines():
+            assert len(line) <= WIDTH, line
+
+
+def ratio_columns(table: str) -> list[str]:
+    """The "vs X" columns of the first table header in ``table``."""
+    header = next(line for line in table.splitlines() if line.startswith("  contender "))
+    return re.findall(r"vs (\S+)", header)
+
+
 def targets(out: str, where: str) -> list[str]:
     """The pairs of the target lines under "targets at WHERE" in ``out``, "(reported)"
     after those without a target; asserts the heading counts the targets met, and
     that each line is well formed."""
+    out = unwrapped(out)
     match = re.search(rf"\ntargets at {re.escape(where)}(: (\d+) of (\d+) met)?\n((  .*\n)+)", out + "\n")
     assert match, out
     pairs = []
@@ -79,20 +105,41 @@ def targets(out: str, where: str) -> list[str]:
 
 def test_quick_prints_a_table_per_payload_size() -> None:
     done = bench("--quick")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == OK, done.stderr
+    assert_fits(done.stdout, done.stderr)  # every line, in a terminal of 100 columns
     out = done.stdout
     headings = ["recv 64 B payloads", "recv 1 KiB payloads", "recv 64 KiB payloads"]
     assert [line for line in out.splitlines() if line.endswith(" payloads")] == headings
-    assert "vs howto" in out and "vs best-python" in out and "vs streams@asyncio" in out
+    # the ratio columns that fit, the best plain Python first; the others named below
+    for table in out.split(" payloads\n")[1:]:
+        shown = ratio_columns(table)
+        assert shown[0] == "best-python", shown
+        more = re.search(r"\n  more ratios with --wide: (.*)\n", unwrapped(table))
+        assert more, table
+        ran = [name for name in REFERENCES if f"\n  {name} " in table]
+        assert sorted(shown + re.findall(r"vs (\S+?)(?:,|$)", more.group(1))) == sorted(ran)
+    out = unwrapped(out)
     assert f"IMPLEMENTATION={fastframe.IMPLEMENTATION}" in out
     assert f"{DEFAULT_TRANSPORT}; 3 rounds of 0.05 s windows per contender" in out
+    assert "; medians, and the spread: (fastest - slowest window) / median, large when " in out
     table = out.split("recv 64 B payloads")[1].split("recv 1 KiB payloads")[0]
     for name in RECEIVERS:  # a row, or a line saying why it did not run; EXTRA with --all only
         ran = f"  {name} " in table or f"{name}," in table or f"{name}:" in table
         assert ran != (name in EXTRA), name
     for name in ("best-python", "howto", "streams@asyncio", "fastframe-python.recv_many"):
         assert f"\n  {name} " in table, name  # these run everywhere
-    assert "window 1/" in done.stderr and "(round 3/3)" in done.stderr  # progress
+    # progress, with no terminal: a line per group's checks and per group in each round
+    default = len([name for name in RECEIVERS if name not in EXTRA])
+    assert done.stderr.splitlines() == [
+        f"fastframe bench: {default} contenders x 3 payload sizes, 3 rounds of "
+        f"0.05 s windows (about {3 * default * 3 * 0.05:.0f} s)",
+        *(f"recv {size}: checking {ran} contenders" for size, ran in zip(("64 B", "1 KiB", "64 KiB"), rows(out))),
+        *(
+            f"recv {size}: round {r}/3, {ran} windows of 0.05 s"
+            for r in (1, 2, 3)
+            for size, ran in zip(("64 B", "1 KiB", "64 KiB"), rows(out))
+        ),
+    ]
     # the targets at 64 B and 1 KiB, each met or missed (speeds are not this test's business)
     cython = "fastframe._core_c.core does not import" not in table
     assert targets(table, f"recv 64 B ({DEFAULT_TRANSPORT})") == [
@@ -136,11 +183,20 @@ def test_quick_prints_a_table_per_payload_size() -> None:
     assert "targets at" not in out.split("recv 64 KiB payloads")[1]
 
 
+def rows(out: str) -> list[int]:
+    """The number of rows of each table in ``out``."""
+    return [
+        sum(1 for line in table.split("\n\n")[0].splitlines()[2:] if not line.startswith(("  not run", "  more")))
+        for table in out.split(" payloads\n")[1:]
+    ]
+
+
 def test_tls_quick_adds_tables_and_targets_over_tls(tmp_path: Path) -> None:
     path = tmp_path / "results.json"
     done = bench("--quick", "--tls", "--json", str(path))
-    assert done.returncode == 0, done.stderr
-    out = done.stdout
+    assert done.returncode == OK, done.stderr
+    assert_fits(done.stdout, done.stderr)
+    out = unwrapped(done.stdout)
     sizes = ["64 B", "1 KiB", "64 KiB"]
     headings = [f"recv {size} payloads" for size in sizes]
     headings += [f"recv {size} payloads over TLS" for size in sizes]
@@ -159,7 +215,8 @@ def test_tls_quick_adds_tables_and_targets_over_tls(tmp_path: Path) -> None:
         assert ran != (name in EXTRA), name
     for name in ("tls-best-python", "tls-streams@asyncio", "tls-sink", "tls-sender", "tls-fastframe-python.recv_many"):
         assert f"\n  {name} " in small, name  # these run everywhere
-    assert "  spread  sender  vs tls-best-python" in small and "vs tls-streams@asyncio" in small and "vs tls-sink" in small
+    assert "  spread  sender  vs tls-best-python" in small
+    assert "\n  more ratios with --wide: vs tls-sink, vs tls-streams@asyncio, vs tls-streams@uvloop\n" in small
     # the targets over TLS, each met or missed (speeds are not this test's business)
     cython = "fastframe._core_c.core does not import" not in small
     assert targets(small, f"recv 64 B over TLS ({DEFAULT_TRANSPORT})") == [
@@ -195,6 +252,7 @@ def test_tls_quick_adds_tables_and_targets_over_tls(tmp_path: Path) -> None:
         "reported (near 1x, with the sender near 100%: it limits the sink)\n" in large
     )
     results = json.loads(path.read_text())
+    assert results["schema"] == runner.SCHEMA
     assert results["facts"]["tls"].startswith("TLSv1.")
     assert [(g["name"], g["tls"]) for g in results["groups"]] == [
         *((f"recv {size}", False) for size in sizes),
@@ -213,7 +271,7 @@ def test_all_adds_the_extra_contenders_and_every_one_passes_its_content_check() 
     # every contender the bench knows, in the clear and over TLS: each is checked
     # against the frames sent before it is timed, so a row means its check passed
     done = bench("--all", "--tls", "--size", "64", "--rounds", "1", "--window", "0.02")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == OK, done.stderr
     out = done.stdout.replace("\n    ", " ")
     plain, tls = out.split("recv 64 B payloads over TLS")
     for names, table in ((RECEIVERS, plain), (TLS_RECEIVERS, tls)):
@@ -224,13 +282,13 @@ def test_all_adds_the_extra_contenders_and_every_one_passes_its_content_check() 
             ), name
     for name in EXTRA:
         assert f"\n  {name} " in out or "uvloop does not import" in out, name
-    checks = [line for line in done.stderr.splitlines() if line.startswith("check ")]
-    assert len(checks) == sum(f"\n  {name} " in out for name in RECEIVERS + TLS_RECEIVERS)
+    checks = re.findall(r"^recv 64 B(?: over TLS)?: checking and warming up (\d+) contenders?$", done.stderr, re.M)
+    assert sum(map(int, checks)) == sum(f"\n  {name} " in out for name in RECEIVERS + TLS_RECEIVERS)
 
 
 def test_tls_contenders_go_with_tls() -> None:
     done = bench("--contender", "tls-sink", "--size", "64")
-    assert (done.returncode, done.stdout) == (2, "")
+    assert (done.returncode, done.stdout) == (USAGE, "")
     assert done.stderr == "fastframe bench: --contender tls-sink: over TLS, with --tls only\n"
 
 
@@ -241,15 +299,15 @@ TLS_SMALL += ["--contender", "best-python", "--contender", "tls-sink", "--conten
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl command")
 def test_tls_certificate_by_openssl_without_cryptography() -> None:
     done = bench(*TLS_SMALL, without="cryptography")
-    assert done.returncode == 0, done.stderr
-    assert "(made with the openssl command (OpenSSL " in done.stdout
+    assert done.returncode == OK, done.stderr
+    assert "(made with the openssl command (OpenSSL " in unwrapped(done.stdout)
     assert "\n  tls-sink " in done.stdout and "\n  tls-best-python " in done.stdout
 
 
 def test_tls_without_a_certificate_the_table_says_why(tmp_path: Path) -> None:
     # no cryptography, and no openssl on an empty PATH: no certificate can be made
     done = bench(*TLS_SMALL, without="cryptography", PATH=str(tmp_path))
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == OK, done.stderr
     out = done.stdout.replace("\n    ", " ")
     assert re.search(
         r"\n  not run here: tls-sink, tls-best-python: no certificate for TLS: the cryptography "
@@ -263,7 +321,7 @@ def test_tls_without_a_certificate_the_table_says_why(tmp_path: Path) -> None:
 def test_json_saves_the_results(tmp_path: Path) -> None:
     path = tmp_path / "results.json"
     done = bench(*SMALL, "--json", str(path))
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == OK, done.stderr
     results = json.loads(path.read_text())
     assert results["kind"] == "fastframe-socket-bench"
     facts = results["facts"]
@@ -278,12 +336,126 @@ def test_json_saves_the_results(tmp_path: Path) -> None:
         assert frames > 0 and wire == frames * 68 and seconds > 0
     assert set(group["medians"]) == set(group["contenders"])
     assert group["skipped"] == {}
+    assert results["schema"] == runner.SCHEMA
+
+
+def test_json_to_stdout_alone(tmp_path: Path) -> None:
+    # two windows each: the spread, and the range of speeds it comes from
+    done = bench(*SMALL, "--rounds", "2", "--json", "-")
+    assert done.returncode == OK, done.stderr
+    results = json.loads(done.stdout)  # nothing else on stdout
+    assert (results["kind"], results["schema"]) == ("fastframe-socket-bench", runner.SCHEMA)
+    (group,) = results["groups"]
+    assert set(group["spread"]) == set(group["contenders"]) == {"best-python", "howto", "streams@asyncio"}
+    for name, windows in group["contenders"].items():
+        frames = sorted(count / seconds for count, _, seconds in windows)
+        wire = sorted(count / seconds for _, count, seconds in windows)
+        spread = group["spread"][name]
+        assert spread["frames_per_s"] == pytest.approx(frames)
+        assert spread["bytes_per_s"] == pytest.approx(wire)
+        assert spread["relative"] == pytest.approx((wire[1] - wire[0]) / group["medians"][name]["bytes_per_s"])
+    # the tables, and what is said about the run, on stderr
+    assert "\nrecv 64 B payloads\n" in done.stderr and "\n  best-python " in done.stderr
+    assert "results saved" not in done.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_wide_shows_every_ratio_column() -> None:
+    # a long name, and four peers: by default their columns do not all fit
+    peers = ["best-python", "howto", "streams@asyncio", "streams@uvloop"]
+    flags = ["--size", "64", "--rounds", "1", "--window", "0.02", "--contender", "aio-cython.frame_received@asyncio"]
+    flags += [f"--contender={name}" for name in peers]
+    narrow, wide = bench(*flags), bench(*flags, "--wide")
+    assert (narrow.returncode, wide.returncode) == (OK, OK), narrow.stderr + wide.stderr
+    assert_fits(narrow.stdout, narrow.stderr)
+    ran = [name for name in REFERENCES if f"\n  {name} " in wide.stdout]
+    assert ran == [name for name in REFERENCES if name in peers] or "uvloop does not import" in wide.stdout
+    assert ratio_columns(wide.stdout) == ran and "more ratios" not in wide.stdout
+    assert max(map(len, wide.stdout.splitlines())) > WIDTH
+    shown = ratio_columns(narrow.stdout)
+    assert shown[0] == "best-python" and len(shown) < len(ran)
+    left = [name for name in ran if name not in shown]
+    assert f"\n  more ratios with --wide: {', '.join(f'vs {name}' for name in left)}\n" in narrow.stdout
+
+
+def test_progress_without_a_terminal_is_a_line_per_group_and_round() -> None:
+    done = bench("--size", "64", "--size", "1KiB", "--rounds", "2", "--window", "0.02", "--contender", "howto")
+    assert done.returncode == OK, done.stderr
+    assert done.stderr.splitlines() == [
+        "fastframe bench: 1 contender x 2 payload sizes, 2 rounds of 0.02 s windows (about 0 s)",
+        "recv 64 B: checking and warming up 1 contender",
+        "recv 1 KiB: checking and warming up 1 contender",
+        "recv 64 B: round 1/2, 1 window of 0.02 s",
+        "recv 1 KiB: round 1/2, 1 window of 0.02 s",
+        "recv 64 B: round 2/2, 1 window of 0.02 s",
+        "recv 1 KiB: round 2/2, 1 window of 0.02 s",
+    ]
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_on_a_terminal_rewrites_one_line_cut_to_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    terminal = Terminal()
+    progress = _Progress(terminal)
+    progress.stage("recv 64 B: checking 3 contenders")
+    progress.step("x" * 150)  # cut to 100 columns: a line that wraps is not rewritten in place
+    progress.clear()
+    assert terminal.getvalue() == "\r\x1b[Krecv 64 B: checking 3 contenders" + "\r\x1b[K" + "x" * WIDTH + "\r\x1b[K"
+    monkeypatch.setenv("COLUMNS", "40")  # a narrower terminal: to its width, less one
+    progress.step("y" * 150)
+    assert terminal.getvalue().endswith("\r\x1b[K" + "y" * 39)
+
+
+def test_progress_in_a_log_says_the_stages_only() -> None:
+    log = io.StringIO()
+    progress = _Progress(log)
+    progress.step("window 1/9 (round 1/3): recv 64 B, howto")
+    progress.stage("recv 64 B: round 1/3, 3 windows of 0.05 s")
+    progress.clear()
+    assert log.getvalue() == "recv 64 B: round 1/3, 3 windows of 0.05 s\n"
+
+
+def test_help_lists_the_exit_statuses() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "fastframe", "bench", "--help"],
+        env=child_env(COLUMNS="100"),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert done.returncode == OK, done.stderr
+    listed = done.stdout.split("\nexit statuses:\n")[1]
+    # the statuses the code returns (the other tests see each returned), each with its text
+    assert [int(status) for status in re.findall(r"^  (\d+) ", listed, re.M)] == [OK, FAILED, USAGE, INTERRUPTED]
+    assert set(EXIT_STATUSES) == {OK, FAILED, USAGE, INTERRUPTED}
+    for status, text in EXIT_STATUSES.items():
+        assert re.sub(r"\s+", " ", listed).count(f" {status} {text}") == 1, status
+    assert_fits(done.stdout)
+
+
+def test_version_names_the_core_in_use(impl: Core) -> None:
+    pure = "1" if impl.name == "python" else "0"
+    done = subprocess.run(
+        [sys.executable, "-m", "fastframe", "--version"],
+        env=child_env(FASTFRAME_PURE_PYTHON=pure),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert done.returncode == OK, done.stderr
+    kind = {"cython": "compiled", "python": "pure Python"}[impl.name]
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    assert done.stdout == f"fastframe {fastframe.__version__} (IMPLEMENTATION={impl.name}, {kind}; {python})\n"
 
 
 def test_tcp_transport() -> None:
     done = bench(*SMALL, "--transport", "tcp")
-    assert done.returncode == 0, done.stderr
-    assert "TCP 127.0.0.1; 1 round of 0.02 s windows" in done.stdout
+    assert done.returncode == OK, done.stderr
+    assert "TCP 127.0.0.1; 1 round of 0.02 s windows" in unwrapped(done.stdout)
 
 
 def test_without_unix_sockets_tcp_is_the_default(
@@ -297,25 +469,73 @@ def test_without_unix_sockets_tcp_is_the_default(
     parser = argparse.ArgumentParser()
     command.add_arguments(parser, "bench")
     assert parser.parse_args([]).transport == "tcp"
-    assert command.run(parser.parse_args(["--transport", "unix"])) == 2
+    assert command.run(parser.parse_args(["--transport", "unix"])) == USAGE
     assert capsys.readouterr().err == "fastframe bench: --transport unix: this platform has no Unix sockets\n"
 
 
 def test_plot_draws_a_png(tmp_path: Path) -> None:
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib", reason="--plot needs matplotlib (fastframe[plot])")
     path = tmp_path / "chart.png"
     done = bench(*SMALL, "--plot", str(path))
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == OK, done.stderr
     assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_plot_tells_the_cores_apart_and_draws_the_spread() -> None:
+    pytest.importorskip("matplotlib", reason="--plot needs matplotlib (fastframe[plot])")
+    from matplotlib.colors import to_hex
+    from matplotlib.container import BarContainer, ErrorbarContainer
+
+    from fastframe._bench import facts, plot
+
+    # made-up results: two windows each, the second twice as fast as the first
+    names = ["fastframe-cython.recv", "fastframe-python.recv", "aio-cython.recv@asyncio", "best-python"]
+    results = {
+        "facts": {**facts.machine_facts(), "transport": "AF_UNIX", "rounds": 2, "window_s": 1.0},
+        "groups": [
+            {
+                "name": "recv 64 B",
+                "payload_size": 64,
+                "contenders": {n: [[k, k * 68, 1.0], [2 * k, 2 * k * 68, 1.0]] for k, n in enumerate(names, 1)},
+            },
+            {
+                "name": "recv 64 B over TLS",
+                "tls": True,
+                "payload_size": 64,
+                "contenders": {f"tls-{n}": [[3, 3 * 68, 1.0]] for n in names[:2]},
+            },
+        ],
+    }
+    figure = plot.figure(results)
+    try:
+        for ax, group in zip(figure.axes, results["groups"]):
+            (bars,) = [c for c in ax.containers if isinstance(c, BarContainer)]
+            colours = {name: to_hex(bar.get_facecolor()) for name, bar in zip(group["contenders"], bars)}
+            prefix = "tls-" if group.get("tls") else ""
+            assert colours[f"{prefix}fastframe-cython.recv"] != colours[f"{prefix}fastframe-python.recv"]
+            assert set(colours.values()) <= set(plot.COLOURS.values())
+            # one error bar per contender, from its slowest window to its fastest
+            (errors,) = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+            (segments,) = [line.get_segments() for line in errors.lines[2]]
+            speeds = [[frames / seconds / 1e6 for frames, _, seconds in w] for w in group["contenders"].values()]
+            assert [x for start, end in segments for x in (start[0], end[0])] == pytest.approx(
+                [x for each in speeds for x in (min(each), max(each))]
+            )
+        legend = [text.get_text() for text in figure.legends[0].get_texts()]
+        assert legend == ["FramedSocket, compiled", "aio, compiled", "FramedSocket, twin", "peers"]
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(figure)
 
 
 def test_plot_without_matplotlib_exits_2_before_running(tmp_path: Path) -> None:
     path = tmp_path / "chart.png"
     done = bench(*SMALL, "--plot", str(path), without="matplotlib")
-    assert done.returncode == 2
+    assert done.returncode == USAGE
     assert "usage:" in done.stderr and "matplotlib" in done.stderr
     assert "fastframe[plot]" in done.stderr
-    assert "check 1/" not in done.stderr and not done.stdout  # nothing ran
+    assert "checking" not in done.stderr and not done.stdout  # nothing ran
     assert not path.exists()
 
 
@@ -337,7 +557,7 @@ def test_plot_without_matplotlib_exits_2_before_running(tmp_path: Path) -> None:
 )
 def test_bad_flags_exit_2_with_usage(flags: list[str]) -> None:
     done = bench(*flags)
-    assert done.returncode == 2
+    assert done.returncode == USAGE
     assert done.stderr.startswith("usage: fastframe")  # unknown flags: the main parser's
     assert "error:" in done.stderr and not done.stdout
 
@@ -345,7 +565,7 @@ def test_bad_flags_exit_2_with_usage(flags: list[str]) -> None:
 def test_sizes_and_contenders_are_chosen() -> None:
     done = bench("--size", "1KiB", "--size", "100", "--rounds", "1", "--window", "0.02",
                  "--contender", "howto")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == OK, done.stderr
     assert "recv 1 KiB payloads" in done.stdout and "recv 100 B payloads" in done.stdout
     assert "best-python" not in done.stdout
 
@@ -354,7 +574,7 @@ def test_without_the_compiled_core_the_table_says_so() -> None:
     # as on a pure-Python install: the compiled core's extension does not import
     args = [*SMALL, "--contender", "fastframe-cython.recv_many"]
     done = bench(*args, without="fastframe._core_c.core", FASTFRAME_PURE_PYTHON="1")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == OK, done.stderr
     assert "not run here: fastframe-cython.recv_many: fastframe._core_c.core does not import" in (
         done.stdout.replace("\n    ", " ")
     )
@@ -370,15 +590,15 @@ def test_a_missing_compiled_core_is_an_error_when_required() -> None:
         FASTFRAME_PURE_PYTHON="1",
         FASTFRAME_BENCH_REQUIRE_CYTHON="1",
     )
-    assert done.returncode == 1
+    assert done.returncode == FAILED
     assert "FASTFRAME_BENCH_REQUIRE_CYTHON=1" in done.stderr and not done.stdout
 
 
 def test_without_uvloop_the_table_says_so() -> None:
     done = bench(*SMALL, "--contender", "streams@uvloop", without="uvloop")
-    assert done.returncode == 0, done.stderr
-    assert "not run here: streams@uvloop: uvloop does not import" in done.stdout
-    assert "uvloop missing" in done.stdout
+    assert done.returncode == OK, done.stderr
+    assert "not run here: streams@uvloop: uvloop does not import" in unwrapped(done.stdout)
+    assert "uvloop missing" in unwrapped(done.stdout)
 
 
 ANYIO_SMALL = ["--size", "64", "--rounds", "1", "--window", "0.02", "--contender", "best-python"]
@@ -390,7 +610,7 @@ ANYIO_SMALL += [
 
 def test_without_anyio_the_table_says_so_once() -> None:
     done = bench(*ANYIO_SMALL, without="anyio")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == OK, done.stderr
     out = done.stdout.replace("\n    ", " ")
     assert re.search(
         r"\n  not run here: anyio-python\.receive_many@asyncio, anyio-python\.receive@trio, "
@@ -403,7 +623,7 @@ def test_without_anyio_the_table_says_so_once() -> None:
 
 def test_without_trio_the_trio_contenders_say_so() -> None:
     done = bench(*ANYIO_SMALL, without="trio")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == OK, done.stderr
     out = done.stdout.replace("\n    ", " ")
     assert "\n  not run here: anyio-python.receive@trio: trio does not import: " in out
     assert "\n  anyio-python.receive_many@asyncio " in out and "trio missing" in out
@@ -430,7 +650,7 @@ def test_ctrl_c_ends_cleanly_with_the_peer(contender: str) -> None:
     try:
         assert process.stderr is not None
         for line in process.stderr:  # until the (long) timed window has begun
-            if line.startswith("window 1/1"):
+            if line.startswith("recv 64 B: round 1/1"):
                 break
         pid = process.pid
         (peer,) = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
@@ -439,7 +659,7 @@ def test_ctrl_c_ends_cleanly_with_the_peer(contender: str) -> None:
     finally:
         process.kill()
         process.wait()
-    assert process.returncode == 130
+    assert process.returncode == INTERRUPTED
     assert "interrupted" in err and "Traceback" not in err and not out
     deadline = time.monotonic() + 10
     while Path(f"/proc/{peer}").exists() and time.monotonic() < deadline:
@@ -465,7 +685,7 @@ def test_ctrl_c_leaves_no_complaint_from_what_it_cut_short() -> None:
     result = subprocess.run(
         [sys.executable, "-c", code], env=child_env(), capture_output=True, text=True, timeout=TIMEOUT
     )
-    assert (result.returncode, result.stdout, result.stderr) == (130, "", "interrupted\n")
+    assert (result.returncode, result.stdout, result.stderr) == (INTERRUPTED, "", "interrupted\n")
 
 
 def test_a_broken_connection_of_the_bench_is_reported() -> None:
@@ -475,7 +695,7 @@ def test_a_broken_connection_of_the_bench_is_reported() -> None:
         "import socket, sys\n"
         "from fastframe._bench import runner\n"
         "from fastframe._cli import main\n"
-        "def measure(plan, progress):\n"
+        "def measure(plan, progress, stage):\n"
         "    ours, theirs = socket.socketpair()\n"
         "    theirs.close()\n"
         "    ours.sendall(b'x')\n"
@@ -485,7 +705,7 @@ def test_a_broken_connection_of_the_bench_is_reported() -> None:
     result = subprocess.run(
         [sys.executable, "-c", code], env=child_env(), capture_output=True, text=True, timeout=TIMEOUT
     )
-    assert (result.returncode, result.stdout) == (1, "")
+    assert (result.returncode, result.stdout) == (FAILED, "")
     assert "Traceback" in result.stderr and ", in measure\n" in result.stderr  # where it broke
     assert result.stderr.endswith("fastframe bench: a connection of the benchmark broke: [Errno 32] Broken pipe\n")
 

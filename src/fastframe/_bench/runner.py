@@ -6,14 +6,16 @@ exactly the frames the peer sent.  Rounds interleave the contenders (each once
 per round, in an order rotated by one each round), so drift and other load on
 the machine hit all of them alike; medians over rounds are what ``table`` shows.
 
-Results (JSON-able, ``kind`` "fastframe-socket-bench"): ``facts`` (the machine and
-the run, and ``tls`` when a group ran over TLS), and per group its ``name``,
-``operation``, ``payload_size``, ``tls`` (true for a group over TLS), per
-contender one ``[frames, wire_bytes, seconds]`` per round (``contenders``), the
-``medians`` of each, and the contenders that could not run with why (``skipped``);
-a receive group also has per contender the share of each window's sending the
-peer process spent on the CPU (``sender_busy``: near 1, the sender was the
-limit).  Over TLS, ``wire_bytes`` counts the plaintext stream, as in the clear.
+Results (JSON-able, ``kind`` "fastframe-socket-bench", ``schema`` SCHEMA):
+``facts`` (the machine and the run, and ``tls`` when a group ran over TLS), and
+per group its ``name``, ``operation``, ``payload_size``, ``tls`` (true for a group
+over TLS), per contender one ``[frames, wire_bytes, seconds]`` per round
+(``contenders``), the ``medians`` of each, their ``spread`` (relative, and the
+slowest and fastest window's speeds), and the contenders that could not run with
+why (``skipped``); a receive group also has per contender the share of each
+window's sending the peer process spent on the CPU (``sender_busy``: near 1, the
+sender was the limit).  Over TLS, ``wire_bytes`` counts the plaintext stream, as
+in the clear.
 """
 
 from __future__ import annotations
@@ -23,15 +25,19 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TextIO
 
 from . import contenders, facts, tls
 from .contenders import Receiver, Unavailable
 from .loopback import DEFAULT_TRANSPORT, Loopback
-from .table import rows
+from .table import plural, rows, spreads
 from .workloads import BLOCK_BYTES, HEADER, label, recv_workload
 
 KIND = "fastframe-socket-bench"
+# The shape of the results: 1 added ``schema`` itself and ``spread`` (files without
+# ``schema`` are older, with the same fields otherwise).  Raised when a field
+# changes or goes; a field added keeps it.
+SCHEMA = 1
 CHECK_BLOCKS = 2  # blocks per untimed content check
 
 
@@ -152,10 +158,12 @@ def measure(
     plan: Plan,
     progress: Callable[[str], None] | None = None,
     loopback: Loopback | None = None,
+    stage: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Runs the plan on ``loopback`` (or a Loopback of its own, with the bench's
     certificate when a group over TLS has contenders that can run); the results.
-    ``progress`` is told what runs next."""
+    ``progress`` is told each step that runs next (a check, a warm-up, a window),
+    ``stage`` each stage (a group's checks, a group's windows in a round)."""
     run, skipped = available(plan.groups)  # before the peer starts: it may raise
     over_tls = any(
         isinstance(group, RecvGroup) and group.tls and run[group.name] for group in plan.groups
@@ -163,10 +171,14 @@ def measure(
     if loopback is None:
         # the TLS contenders that can run have made the certificate already
         with Loopback(plan.transport, tls.certificate() if over_tls else None) as own:
-            return _measure(plan, run, skipped, own, progress or (lambda text: None))
+            return _measure(plan, run, skipped, own, progress or _quiet, stage or _quiet)
     if loopback.transport != plan.transport:
         raise ValueError(f"plan for {plan.transport}, loopback over {loopback.transport}")
-    return _measure(plan, run, skipped, loopback, progress or (lambda text: None))
+    return _measure(plan, run, skipped, loopback, progress or _quiet, stage or _quiet)
+
+
+def _quiet(text: str) -> None:
+    pass
 
 
 def _measure(
@@ -175,12 +187,16 @@ def _measure(
     skipped: dict[str, dict[str, str]],
     loopback: Loopback,
     say: Callable[[str], None],
+    stage: Callable[[str], None],
 ) -> dict[str, Any]:
     windows: dict[str, dict[str, list[Window]]] = {
         group.name: {name: [] for name in run[group.name]} for group in plan.groups
     }
     pairs = [(group, name) for group in plan.groups for name in run[group.name]]
+    checks = [what for what, wanted in (("checking", plan.check), ("warming up", plan.warmup > 0)) if wanted]
     for i, (group, name) in enumerate(pairs, 1):
+        if checks and name == run[group.name][0]:
+            stage(f"{group.name}: {' and '.join(checks)} {plural(len(run[group.name]), 'contender')}")
         if plan.check:
             say(f"check {i}/{len(pairs)}: {group.name}, {name}")
             group.check(loopback, name)
@@ -191,6 +207,11 @@ def _measure(
     for r in range(plan.rounds):
         for group in plan.groups:
             names = run[group.name]
+            if names:
+                stage(
+                    f"{group.name}: round {r + 1}/{plan.rounds}, "
+                    f"{plural(len(names), 'window')} of {plan.window:g} s"
+                )
             shift = r % len(names) if names else 0
             for name in names[shift:] + names[:shift]:  # rotated: no fixed position
                 done += 1
@@ -221,8 +242,14 @@ def _measure(
             row.contender: {"frames_per_s": row.frames_per_s, "bytes_per_s": row.bytes_per_s}
             for row in rows(entry)
         }
+        entry["spread"] = spreads(entry)
         results_groups.append(entry)
-    return {"kind": KIND, "facts": run_facts(plan, loopback), "groups": results_groups}
+    return {
+        "kind": KIND,
+        "schema": SCHEMA,
+        "facts": run_facts(plan, loopback),
+        "groups": results_groups,
+    }
 
 
 def run_facts(plan: Plan, loopback: Loopback) -> dict[str, Any]:
@@ -244,4 +271,9 @@ def run_facts(plan: Plan, loopback: Loopback) -> dict[str, Any]:
 
 def save(results: dict[str, Any], path: str | os.PathLike[str]) -> None:
     with open(path, "w", encoding="utf-8") as f:
-        json.dump(results, f, indent=1)
+        dump(results, f)
+
+
+def dump(results: dict[str, Any], file: TextIO) -> None:
+    json.dump(results, file, indent=1)
+    file.write("\n")

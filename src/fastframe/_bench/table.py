@@ -6,6 +6,11 @@ at 10**6 bytes per MB.  "spread" is (fastest - slowest window) / median: when it
 is large, something else was using the machine.  "sender" is the median share of
 its sending time the peer process spent on the CPU: near 100%, the sender, not
 the contender, set the pace.
+
+Every line is at most ``WIDTH`` columns (a terminal's usual 100 or less), except a
+table with every ratio column (``wide``): a table shows the ratio columns that fit,
+in the order of ``REFERENCES``, and says which it left out; longer lines wrap,
+their continuation indented by four spaces.
 """
 
 from __future__ import annotations
@@ -15,17 +20,23 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any
 
-# the "vs X" columns of a receive table, when X ran (the tls- ones: in TLS tables)
+# The "vs X" columns of a receive table, when X ran (the tls- ones: in TLS tables),
+# first those a table shows when they fit: the best plain Python, what every
+# contender is measured against first; over TLS the limit, the bytes an SSLSocket
+# decrypts with no framing; then asyncio streams and the HOWTO's loop.
 REFERENCES = [
-    "howto",
     "best-python",
-    "streams@asyncio",
-    "streams@uvloop",
     "tls-best-python",
-    "tls-streams@asyncio",
-    "tls-streams@uvloop",
     "tls-sink",
+    "streams@asyncio",
+    "tls-streams@asyncio",
+    "howto",
+    "streams@uvloop",
+    "tls-streams@uvloop",
 ]
+WIDTH = 100  # columns: what a terminal shows without wrapping
+CONTINUED = "    "  # the indent of a wrapped line's continuation
+KEEP = "\xa0"  # a space ``wrap`` does not break at (it prints as a space)
 
 TARGET_SIZE = 64
 TRANSPORT_NAMES = {"unix": "AF_UNIX", "tcp": "TCP 127.0.0.1"}  # --transport's, as the facts say it
@@ -140,6 +151,8 @@ class Row:
     bytes_per_s: float
     windows: int
     spread: float  # (fastest - slowest window) / median, in bytes/s
+    frames_range: tuple[float, float]  # the slowest window's, the fastest's
+    bytes_range: tuple[float, float]
     sender_busy: float | None = None  # median of the windows' (results without it: None)
 
 
@@ -161,10 +174,40 @@ def rows(group: dict[str, Any]) -> list[Row]:
                 median,
                 len(windows),
                 (max(bps) - min(bps)) / median,
+                (min(fps), max(fps)),
+                (min(bps), max(bps)),
                 sender,
             )
         )
     return out
+
+
+def spreads(group: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per contender that ran, its spread and the range of its windows' speeds (JSON-able)."""
+    return {
+        row.contender: {
+            "relative": row.spread,
+            "frames_per_s": list(row.frames_range),
+            "bytes_per_s": list(row.bytes_range),
+        }
+        for row in rows(group)
+    }
+
+
+def wrap(line: str) -> list[str]:
+    """``line`` as lines of at most WIDTH columns (when it has spaces to break at;
+    not at KEEP), each continuation indented by CONTINUED; the line's own indent
+    is kept."""
+    body = line.lstrip(" ")
+    lines = textwrap.wrap(
+        body,
+        WIDTH,
+        initial_indent=line[: len(line) - len(body)],
+        subsequent_indent=CONTINUED,
+        break_on_hyphens=False,
+        break_long_words=False,
+    )
+    return [part.replace(KEEP, " ") for part in lines or [line]]
 
 
 def si(value: float) -> str:
@@ -192,18 +235,20 @@ def plural(n: int, noun: str) -> str:
 
 
 def facts_lines(facts: dict[str, Any]) -> list[str]:
-    """The machine, then the run (and its TLS)."""
+    """The machine, then the run (and its TLS), wrapped."""
     tls = [f"TLS: {facts['tls']}"] if "tls" in facts else []
-    return [
+    lines = [
         f"{facts['python']} on {facts['platform']}; {facts['cpu_model']}, "
         f"{facts['cpus_usable']} of {facts['cpu_count']} cores usable",
         f"fastframe {facts['fastframe_version']}, IMPLEMENTATION={facts['implementation']} "
         f"(compiled core: {facts['compiled_core']}); uvloop {facts.get('uvloop_version') or 'missing'}, "
         f"anyio {facts.get('anyio_version') or 'missing'}, trio {facts.get('trio_version') or 'missing'}; "
         f"{facts['transport']}; {plural(facts['rounds'], 'round')} of {facts['window_s']:g} s "
-        "windows per contender, interleaved; medians",
+        "windows per contender, interleaved; medians, and the spread: (fastest - slowest window) / "
+        "median, large when something else used the machine",
         *tls,
     ]
+    return [part for line in lines for part in wrap(line)]
 
 
 def heading(group: dict[str, Any]) -> str:
@@ -212,15 +257,14 @@ def heading(group: dict[str, Any]) -> str:
     return f"{name} payloads" + (" over TLS" if group.get("tls") else "")
 
 
-def recv_table(group: dict[str, Any]) -> str:
+def recv_table(group: dict[str, Any], wide: bool = False) -> str:
     """A receive group's table: frames/s, MB/s, the spread of the windows, how
-    busy the sender was and the ratios to the peers that ran, then what could not
-    run here, and why."""
+    busy the sender was and the ratios to the peers that ran (``wide``: all of
+    them; else those that fit in WIDTH columns, at least one, and a line naming
+    the others), then what could not run here, and why."""
     measured = rows(group)
     speed = {row.contender: row.bytes_per_s for row in measured}
-    references = [name for name in REFERENCES if name in speed]
     header = ["contender", "frames/s", "MB/s", "spread", "sender"]
-    header += [f"vs {name}" for name in references]
     body = [
         [
             row.contender,
@@ -228,25 +272,33 @@ def recv_table(group: dict[str, Any]) -> str:
             f"{row.bytes_per_s / 1e6:,.0f}",
             f"{row.spread * 100:.0f}%",
             "-" if row.sender_busy is None else f"{row.sender_busy * 100:.0f}%",
-            *(f"{row.bytes_per_s / speed[name]:.2f}x" for name in references),
         ]
         for row in measured
     ]
+    shown: list[str] = []
+    left_out: list[str] = []
+    for name in (name for name in REFERENCES if name in speed):
+        column = [f"vs {name}", *(f"{row.bytes_per_s / speed[name]:.2f}x" for row in measured)]
+        wider = [cells + [cell] for cells, cell in zip([header, *body], column)]
+        if wide or not shown or _width(wider) <= WIDTH:
+            header, *body = wider
+            shown.append(name)
+        else:
+            left_out.append(name)
     out = [heading(group), text(header, body)]
+    if left_out:
+        out += wrap(f"  more ratios with --wide: {', '.join(f'vs {name}' for name in left_out)}")
     by_reason: dict[str, list[str]] = {}
     for name, why in group.get("skipped", {}).items():
         by_reason.setdefault(why, []).append(name)
     for why, names in by_reason.items():
-        out.append(
-            textwrap.fill(
-                f"not run here: {', '.join(names)}: {why}",
-                width=100,
-                break_on_hyphens=False,
-                initial_indent="  ",
-                subsequent_indent="    ",
-            )
-        )
+        out += wrap(f"  not run here: {', '.join(names)}: {why}")
     return "\n".join(out)
+
+
+def _width(table: list[list[str]]) -> int:
+    """The columns ``text`` takes for a table of these rows (header first)."""
+    return max(map(len, text(table[0], table[1:]).splitlines()))
 
 
 def target_lines(group: dict[str, Any], transport: str) -> list[str]:
@@ -275,12 +327,14 @@ def target_lines(group: dict[str, Any], transport: str) -> list[str]:
         if minimums:
             judged += len(minimums)
             met += sum(ratio >= minimum for minimum in minimums)
-            status = "target " + ", ".join(
-                f">= {minimum:g}x: " + ("met" if ratio >= minimum else "MISSED") for minimum in minimums
+            # each verdict whole on one line, if the line wraps
+            status = f"target{KEEP}" + ", ".join(
+                f">={KEEP}{minimum:g}x:{KEEP}" + ("met" if ratio >= minimum else "MISSED")
+                for minimum in minimums
             )
         else:
             status = "reported" + "".join(f" ({t.note})" for t in targets if t.note)
-        lines.append(f"  {f'{contender} vs {peer}':<{width}}  {ratio:6.2f}x  {status}")
+        lines += wrap(f"  {f'{contender} vs {peer}':<{width}}  {ratio:6.2f}x  {status}")
     if not lines:
         return []
     summary = f": {met} of {judged} met" if judged else ""

@@ -10,7 +10,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import platform
 import sys
+
+INTERRUPTED = 130  # the exit status after Ctrl-C, as a shell's for SIGINT
 
 # name -> (module, one-line help)
 COMMANDS = {
@@ -45,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         # What Ctrl-C cut short may fail to clean up when collected (an event
         # loop interrupted in its constructor): nothing the user needs to read.
         sys.unraisablehook = lambda _: None
-        return 130
+        return INTERRUPTED
     except BrokenPipeError:
         # the reader of our output went away (`fastframe ... | head -1`):
         # nothing more can be said; keep the interpreter from trying at exit
@@ -54,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _version() -> str:
-    from .. import __version__
+    """fastframe's version, the core in use (its IMPLEMENTATION) and the Python."""
+    from .. import IMPLEMENTATION, __version__
 
-    return __version__
+    core = "compiled" if IMPLEMENTATION == "cython" else "pure Python"
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    return f"{__version__} (IMPLEMENTATION={IMPLEMENTATION}, {core}; {python})"
