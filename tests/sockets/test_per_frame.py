@@ -27,6 +27,10 @@ PER_FRAME_SETTINGS = settings(IMPL_SETTINGS, deadline=None, max_examples=40)
 SMALL = 16
 FRAMERS = [
     ff.LengthPrefixed(4, max_size=SMALL),
+    # max_size at or over 4 KiB: the twin's own loop for [length][body] frames
+    # (its runs span 4 KiB at most; a longer frame is a run of its own)
+    ff.LengthPrefixed(4, max_size=4096),
+    ff.LengthPrefixed(8, byteorder="little", max_size=5000),
     ff.LengthPrefixed(8, byteorder="little", max_size=SMALL),
     ff.LengthPrefixed(1, adjustment=2, strip=0, max_size=SMALL),
     ff.LengthPrefixed(2, byteorder="little", offset=2, adjustment=-3, strip=1, max_size=SMALL),
@@ -142,3 +146,17 @@ def test_switch_and_raw_read_after_per_frame_reads(impl: Any, framer: Any, data:
         assert fs.recv_exactly(len(raw)) == raw
         fs.framer = other
         assert outcomes(fs, ["recv", "next"]) == [*then, (ConnectionClosed, None)]
+
+
+def test_a_lying_8_byte_header_after_frames_read_one_by_one(impl: Any) -> None:
+    """Frames, then a header announcing 2**64 - 1 bytes: recv() returns the
+    frames, then raises FrameTooLarge (a position past 2**63 is no crash)."""
+    framer = ff.LengthPrefixed(8)
+    with fresh_pair("socketpair") as (a, b):
+        fs = framed(impl, a, framer)
+        b.sendall(framer.encode_many([b"a", b"bc", b"def"]) + b"\xff" * 8 + b"xx")
+        b.close()
+        assert [fs.recv(), fs.recv(), fs.recv()] == [b"a", b"bc", b"def"]
+        with pytest.raises(FrameTooLarge) as info:
+            fs.recv()
+        assert info.value.size == 2**64 - 1

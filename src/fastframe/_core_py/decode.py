@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from typing_extensions import Buffer
 
 NO_QUOTA = sys.maxsize
+# the frames a run (cut_run) cuts at most, and the bytes its frames span at
+# most, but for one frame longer than that: enough that a run's cost is nothing
+# per frame, few enough that what is cut ahead holds little memory
+RUN = 64
+RUN_SPAN = 4096
 
 
 def _piece(data: bytes, start: int, end: int) -> Any:
@@ -53,7 +58,7 @@ class Decoder:
     __slots__ = (
         "_buf", "_scanned", "_error", "_sticky", "_skip", "_pieces", "_phead",
         "_phave", "_psize", "_ptrail", "_area", "_window_size", "_max", "_quota",
-        "_rest", "_rest_pos", "_arrived",
+        "_rest", "_rest_pos", "_arrived", "_ahead", "_run", "_run_from", "_run_end", "_run_cut",
     )
 
     def __init__(self, max_size: int) -> None:
@@ -78,12 +83,17 @@ class Decoder:
         self._quota = NO_QUOTA
         # received bytes not yet taken in, _rest[_rest_pos:]: what a cut stopped
         # by the quota left (or what adopt() took over), so that nothing else
-        # is pending and a frame starts there, which cut_held_frame() counts on
+        # is pending and a frame starts there, which cut_run() counts on
         self._rest = b""
         self._rest_pos = 0
         # what received() brought, taken in by the next cut: kept apart from
         # _rest, as an unfinished frame, an error or a skip may be pending
         self._arrived = b""
+        # a run (cut_run()): its frames not yet popped by the loop, last first
+        # (None: no run), cut from _run[_run_from:_run_end], _run_cut of them
+        self._ahead: list[bytes] | None = None
+        self._run = b""
+        self._run_from = self._run_end = self._run_cut = 0
 
     # -- public API ---------------------------------------------------------
 
@@ -160,9 +170,11 @@ class Decoder:
     @property
     def buffered(self) -> int:
         """Bytes held that are not yet a frame."""
+        # (a run's frames not yet popped are still held: the loop has not returned them)
+        run = self._run_end - self._run_start(len(self._ahead)) if self._ahead else 0
         if self._skip:
-            return 0
-        rest = len(self._rest) - self._rest_pos + len(self._arrived)
+            return run
+        rest = len(self._rest) - self._rest_pos + len(self._arrived) + run
         if self._pieces is not None:
             return len(self._phead) + self._phave + rest
         return len(self._buf) + rest
@@ -176,6 +188,7 @@ class Decoder:
             frames before it
         :raises ProtocolError: if the bytes broke the framing (on every call)
         """
+        self._give_back()
         self._window_size = None
         frames: list[bytes] = []
         self._consume(b"", frames)
@@ -196,6 +209,7 @@ class Decoder:
 
         :raises: nothing
         """
+        self._give_back()
         held = b"" if self._skip else self._held_bytes() + self._rest[self._rest_pos :] + self._arrived
         self._rest = self._arrived = b""
         self._rest_pos = 0
@@ -220,6 +234,16 @@ class Decoder:
     # To decode what is held otherwise (a framer switch, a raw read) a transport
     # moves the held bytes to another decoder with adopt(), once
     # ready_to_hand_over() says the old framing is done with them.
+    #
+    # A per-frame call (FramedSocket.recv, iteration, the aio reader's recv)
+    # that asked the decoder for each frame would cost a Python call more than
+    # the plain loop it competes with.  So the loop asks for a run instead:
+    # cut_run() cuts the next few frames whole among the held bytes into a list
+    # the loop pops, and run_taken() says the loop popped the last.  The
+    # decoder keeps that list: until then its frames count as held (buffered),
+    # and every other call first gives back those not popped (_give_back), as
+    # if they had never been cut, so a framer switch, a raw read or detach()
+    # sees the bytes the compiled core's frame-at-a-time cut would leave.
 
     def received(self, data: bytes) -> None:
         """``data`` arrived.  A socket's loop receives only once cut() has
@@ -234,29 +258,77 @@ class Decoder:
         else:
             self._arrived = data
 
-    def cut_held_frame(self) -> bytes | None:
-        """The next frame if it is whole among the held bytes not yet cut, else
-        None: the per-frame path, without cut()'s machinery; cut() does
-        everything else.  It cuts from _rest only, where nothing else is
-        pending (an error, a skip, an unfinished frame) and a frame starts;
-        what received() brought waits for cut().  LengthPrefixed and
-        Delimited have cheaper ones."""
+    def cut_run(self) -> list[bytes]:
+        """A run: up to RUN frames whole at the start of the held bytes, last
+        first, for the loop to pop (see above); [] if none is.  It cuts from
+        _rest only, where nothing else is pending (an error, a skip, an
+        unfinished frame) and a frame starts; what received() brought waits
+        for cut().  An error met before a first frame is now set, as if cut()
+        had met it there."""
         data = self._rest
-        pos = self._rest_pos
-        if pos >= len(data):
-            return None
+        start = self._rest_pos
+        if start >= len(data):
+            return []
         frames: list[bytes] = []
-        self._quota = 1
-        end = self._cut(data, pos, frames)
+        end = self._cut_run(data, start, frames)
         if not frames:
-            # an error _cut met at pos is now set, as if cut() had met it there
-            return None
+            return frames
+        # What the cut met after the run's last frame (an error, an oversize
+        # frame to skip) is not met yet: the loop, cutting frame by frame, meets
+        # it once it has returned those frames and nothing has changed the
+        # framing.  (Nothing was pending before.)
+        self._error = None
+        self._sticky = False
+        self._skip = 0
         if end < len(data):
             self._rest_pos = end
-        else:  # the chunk's last frame: the chunk is not kept
+        else:  # the chunk's last frame: the run keeps the chunk, _rest does not
             self._rest = b""
             self._rest_pos = 0
-        return frames[0]
+        frames.reverse()
+        self._ahead = frames
+        self._run = data
+        self._run_from = start
+        self._run_end = end
+        self._run_cut = len(frames)
+        return frames
+
+    def _cut_run(self, data: bytes, pos: int, frames: list[bytes]) -> int:
+        """cut_run()'s cut: RUN whole frames at most, into frames; return where
+        the next frame starts (an error met is set, as _cut sets it)."""
+        self._quota = RUN
+        return self._cut(data, pos, frames)
+
+    def run_taken(self) -> None:
+        """The loop popped the run's last frame: the run (and the chunk it was cut from) is done."""
+        self._ahead = None
+        self._run = b""
+
+    def _run_start(self, left: int) -> int:
+        """Where the first of the run's ``left`` frames not popped starts in _run."""
+        taken = self._run_cut - left
+        if not taken:
+            return self._run_from
+        self._quota = taken  # the run's cut again, up to that frame
+        return self._cut(self._run, self._run_from, [])
+
+    def _give_back(self) -> None:
+        """The run's frames not popped are held bytes again, as if never cut."""
+        ahead = self._ahead
+        if ahead is None:
+            return
+        start = self._run_start(len(ahead)) if ahead else self._run_end
+        run = self._run
+        ahead.clear()  # the loop's list too: it pops no more of them
+        self.run_taken()
+        if start == self._run_end:
+            return
+        if self._rest is run and not self._arrived:
+            self._rest_pos = start
+        else:  # the run took the chunk's end, or received() moved its rest on
+            self._rest = b"".join((run[start : self._run_end], self._rest[self._rest_pos :], self._arrived))
+            self._rest_pos = 0
+            self._arrived = b""
 
     def cut(self, quota: int) -> list[bytes]:
         """Up to quota frames of the bytes held; [] when none is whole.  Raises
@@ -266,6 +338,15 @@ class Decoder:
     def cut_into(self, frames: list[bytes], quota: int) -> list[bytes]:
         """cut(), adding to frames until it holds quota (an error met is raised
         only if frames stays empty, else by the next cut)."""
+        ahead = self._ahead
+        if ahead is not None:  # a run's frames not popped come first
+            while ahead and len(frames) < quota:
+                frames.append(ahead.pop())
+            if ahead:
+                return frames
+            self.run_taken()
+            if len(frames) >= quota:
+                return frames
         if self._arrived:  # (then nothing is left in _rest: see received())
             data = self._arrived
             pos = 0
@@ -284,6 +365,7 @@ class Decoder:
         """Whether adopt() may take the held bytes now.  An error met before
         them is raised first; an oversize frame being skipped is skipped first
         (False until its end has come), unless the stream has ended."""
+        self._give_back()
         if self._error is not None:
             self._deliver([])  # raises it
         if self._skip and not at_eof:

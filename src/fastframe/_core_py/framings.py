@@ -9,7 +9,7 @@ from typing import Any
 
 from .. import _messages
 from .._limits import NETSTRING_DIGITS, VARINT_MAX
-from .decode import NO_QUOTA, Decoder
+from .decode import NO_QUOTA, RUN_SPAN, Decoder
 
 _FORMATS = {1: "B", 2: "H", 4: "I", 8: "Q"}
 
@@ -91,8 +91,6 @@ class LengthPrefixedDecoder(Decoder):
         if self._plain and self._max >= n and self._quota == NO_QUOTA:
             # A frame that ends inside data is shorter than data, so it cannot
             # exceed a max_size >= len(data): only the last frame needs a check.
-            # The next header is read before a frame is cut: when that read
-            # works, the frame is whole, so the loop needs no bounds test.
             try:
                 (size,) = unpack(data, pos)
             except struct.error:
@@ -101,14 +99,7 @@ class LengthPrefixedDecoder(Decoder):
             if start + size > n:  # big frames: the first is already cut short
                 pos = start + size
             else:
-                try:
-                    while True:
-                        start = pos + hl
-                        pos = start + size
-                        (size,) = unpack(data, pos)
-                        append(data[start:pos])
-                except (struct.error, OverflowError):  # OverflowError: pos past 2**63
-                    pass
+                start, pos = self._whole_frames(data, data, pos, size, frames)
             if pos <= n:  # [start:pos] is whole; fewer than hl bytes follow it
                 append(data[start:pos])
                 return pos
@@ -136,36 +127,49 @@ class LengthPrefixedDecoder(Decoder):
             pos = end
         return pos
 
-    def cut_held_frame(self) -> bytes | None:
-        data = self._rest
-        pos = self._rest_pos
-        if self._plain:  # [length][body]: the frame is the body, its length the field
-            try:
-                (body,) = self._unpack(data, pos)
-            except struct.error:  # a header cut short (once a chunk: cheaper than a test a frame)
-                return None
-            if body > self._max:
-                return None  # cut() reports it
-            start = pos + self._hl
-            end = start + body
-        else:
-            try:
-                (value,) = self._unpack(data, pos + self._off)
-            except struct.error:
-                return None
-            body = value + self._adj
-            if body < 0 or body + self._hl - self._strip > self._max:
-                return None
-            start = pos + self._strip
-            end = pos + self._hl + body
-        if end < len(data):
-            self._rest_pos = end
-        elif end == len(data):  # the chunk's last frame: the chunk is not kept
-            self._rest = b""
-            self._rest_pos = 0
-        else:
-            return None  # cut() collects the frame
-        return data[start:end]
+    def _cut_run(self, data: bytes, pos: int, frames: list[bytes]) -> int:
+        if not self._plain or self._max < RUN_SPAN:
+            return super()._cut_run(data, pos, frames)
+        # [length][body] frames as far as RUN_SPAN bytes: none of them can be
+        # over max_size
+        hl = self._hl
+        limit = pos + RUN_SPAN
+        size: int
+        try:
+            (size,) = self._unpack(data, pos)
+        except struct.error:
+            return pos
+        start = pos + hl
+        if start + size > limit:  # one frame longer than the span: alone
+            end = start + size
+            if end > len(data) or size > self._max:
+                return pos  # cut() collects it, or finds it oversize
+            frames.append(data[start:end])
+            return end
+        with memoryview(data) as view, view[:limit] as span:
+            start, pos = self._whole_frames(span, data, pos, size, frames)
+        if pos <= len(data) and pos <= limit:  # [start:pos] is whole too
+            frames.append(data[start:pos])
+            return pos
+        return start - hl
+
+    def _whole_frames(self, within: Any, data: bytes, pos: int, size: int, frames: list[bytes]) -> tuple[int, int]:
+        """Cut [length][body] frames from pos (``size``: the first one's length,
+        read) while the next header reads within ``within`` (data, or a view
+        of its first bytes): a frame followed by a header read is whole, so
+        the loop needs no bounds test.  Returns where the body of the last
+        frame, not cut, starts and ends (whole or not: the caller decides)."""
+        unpack = self._unpack
+        hl = self._hl
+        append = frames.append
+        try:
+            while True:
+                start = pos + hl
+                pos = start + size
+                (size,) = unpack(within, pos)
+                append(data[start:pos])
+        except (struct.error, OverflowError):  # OverflowError: pos past 2**63
+            return start, pos
 
     def _bad_header(self, value: int, body: int) -> None:
         if body < 0:
@@ -249,27 +253,6 @@ class DelimitedDecoder(Decoder):
             append(data[pos : pos + size])
             pos = end + dl
         return pos
-
-    def cut_held_frame(self) -> bytes | None:
-        data = self._rest
-        pos = self._rest_pos
-        end = data.find(self._delim, pos, pos + self._limit)
-        if end < 0:
-            return None  # cut() holds the frame, or finds it oversize
-        size = end - pos
-        if self._strip_cr and size and data[end - 1] == 13:
-            size -= 1
-        elif self._keep:
-            size += len(self._delim)
-        if size > self._max:
-            return None
-        end += len(self._delim)
-        if end < len(data):
-            self._rest_pos = end
-        else:  # the chunk's last frame: the chunk is not kept
-            self._rest = b""
-            self._rest_pos = 0
-        return data[pos : pos + size]
 
     def _want(self, data: bytes, pos: int) -> int:
         buf = self._buf

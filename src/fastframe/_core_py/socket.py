@@ -55,7 +55,14 @@ class _Frames:
                 pass
             else:
                 try:
-                    frame = loop._dec.cut_held_frame()
+                    ahead = loop._ahead
+                    try:
+                        frame: bytes | None = ahead.pop()
+                    except IndexError:
+                        ahead = loop._ahead = loop._dec.cut_run()
+                        frame = ahead.pop() if ahead else None
+                    if not ahead:
+                        loop._dec.run_taken()
                 finally:
                     token.append(True)
                 if loop._closing is not None:
@@ -70,7 +77,7 @@ class SocketLoop:
     FramedSocket adds its API to)."""
 
     __slots__ = (
-        "_sock", "_tls", "_framer", "_codec", "_dec", "_kind", "_key", "_eof", "_receiving",
+        "_sock", "_tls", "_framer", "_codec", "_dec", "_ahead", "_kind", "_key", "_eof", "_receiving",
         "_sending", "_closing", "_out", "_out_pos", "_out_size",
     )
 
@@ -90,6 +97,9 @@ class SocketLoop:
         self._eof = False
         self._set_framer(framer, codec)
         self._dec: Decoder = codec.decoder()
+        # the frames of the decoder's run not yet returned, last first: recv()
+        # pops them (see Decoder.cut_run)
+        self._ahead: list[bytes] = []
         self._kind = FRAMES
         self._key: Any = framer  # the framer, or the raw read, that _dec decodes for
         self._tls: Any = None  # a TLS transport of fastframe._tls, once there is TLS
@@ -143,9 +153,9 @@ class SocketLoop:
             or with ``errno.EBADF`` if this FramedSocket is closed (by another
             thread during the call too)
         """
-        # A frame whole among the held bytes is cut without _receive's
-        # machinery.  (_key is the framer only when frames are cut: a raw
-        # read's key is a number or a tuple.)
+        # A frame whole among the held bytes is popped from the decoder's run
+        # without _receive's machinery, or a Python call a frame.  (_key is the
+        # framer only when frames are cut: a raw read's key is a number or a tuple.)
         if self._key is self._framer and self._sock is not None:
             token = self._receiving
             try:
@@ -154,7 +164,14 @@ class SocketLoop:
                 pass
             else:
                 try:
-                    frame = self._dec.cut_held_frame()
+                    ahead = self._ahead
+                    try:
+                        frame: bytes | None = ahead.pop()
+                    except IndexError:  # the run is done: the next one
+                        ahead = self._ahead = self._dec.cut_run()
+                        frame = ahead.pop() if ahead else None
+                    if not ahead:  # (its chunk is freed at once)
+                        self._dec.run_taken()
                 finally:
                     token.append(True)
                 if self._closing is not None:  # close() in another thread meanwhile
