@@ -48,6 +48,14 @@ def varint_overflow() -> ProtocolError:
 # -- encoding and the decoder API misused ----------------------------------------------
 
 
+def decoder_made_directly() -> TypeError:
+    return TypeError(
+        "fastframe.Decoder cannot be made directly: it is the base class of the framers' "
+        "decoders (for isinstance checks) and decodes no framing itself. "
+        "Use framer.decoder(), e.g. fastframe.Lines().decoder()"
+    )
+
+
 def head_needs_length_prefixed(framer: object) -> TypeError:
     return TypeError(f"head= is for LengthPrefixed framers, not {framer!r}")
 

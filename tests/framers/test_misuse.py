@@ -1,6 +1,7 @@
-"""The decoder and encoder used wrongly, on each implementation: get_buffer and
-buffer_updated out of order or out of range, and arguments that are not
-bytes-like or not contiguous, refused by both cores in the same words."""
+"""The decoder and encoder used wrongly, on each implementation: a Decoder made
+directly, get_buffer and buffer_updated out of order or out of range, and
+arguments that are not bytes-like or not contiguous, refused by both cores in the
+same words."""
 
 from __future__ import annotations
 
@@ -11,6 +12,46 @@ import pytest
 import fastframe as ff
 from fastframe import _messages
 from tests.support.calls import E, raises
+
+FRAMERS = [
+    ff.LengthPrefixed(4),
+    ff.LengthPrefixed(2, offset=1),
+    ff.Lines(),
+    ff.Delimited(b"--"),
+    ff.FixedSize(3),
+    ff.Netstring(),
+    ff.VarintPrefixed(),
+]
+
+# -- Decoder made directly ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [(), (ff.Lines(),), (1024,)], ids=["no-arguments", "a-framer", "a-size"])
+def test_a_decoder_cannot_be_made_directly(impl: Any, args: tuple[Any, ...]) -> None:
+    """Decoder is the base of the framings' decoders: made directly, it was
+    accepted and its feed() raised an empty NotImplementedError."""
+    decoder_class = impl.module.Decoder
+    for make in (decoder_class, decoder_class.__new__):
+        exc = raises(make, *((decoder_class,) if make is decoder_class.__new__ else ()), *args)
+        assert E(exc) == E(_messages.decoder_made_directly())
+        assert isinstance(exc, TypeError)
+        assert "cannot be made directly" in str(exc)  # what was wrong
+        assert "Use framer.decoder()" in str(exc)  # what to do
+
+
+@pytest.mark.parametrize("framer", FRAMERS, ids=repr)
+def test_a_framer_s_decoder_is_a_decoder(impl: Any, framer: Any) -> None:
+    dec = impl.decoder(framer)
+    assert isinstance(dec, impl.module.Decoder)
+    head = (b"Q",) if getattr(framer, "offset", 0) else ()
+    assert dec.feed(impl.codec(framer).encode(b"abc", *head)) == [b"abc"]
+
+
+def test_fastframe_decoder_is_the_selected_core_s() -> None:
+    assert isinstance(ff.Lines().decoder(), ff.Decoder)
+    with pytest.raises(TypeError, match=r"^fastframe\.Decoder cannot be made directly: .* Use framer\.decoder\(\)"):
+        ff.Decoder(ff.Lines())  # type: ignore[arg-type]
+
 
 # -- get_buffer / buffer_updated misuse ---------------------------------------------------------
 

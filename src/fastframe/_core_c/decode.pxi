@@ -48,6 +48,8 @@ cdef class Decoder:
     # _expected).
 
     def __cinit__(self, *args, **kwargs):
+        if type(self) is Decoder:  # (a framing's decoder runs this too, with its own arguments)
+            raise _messages.decoder_made_directly()
         self._quota = PY_SSIZE_T_MAX
         self._buf = _no_bytes
 
