@@ -56,6 +56,16 @@ def decoder_made_directly() -> TypeError:
     )
 
 
+def not_bytes_like(obj: object) -> TypeError:
+    """What every call that sends, encodes or decodes says of a payload without
+    the buffer protocol."""
+    if isinstance(obj, str):
+        todo = "encode it first, e.g. data.encode()"
+    else:
+        todo = "pass bytes, a bytearray, a memoryview or another object with the buffer protocol"
+    return TypeError(f"expected a bytes-like object, got {type(obj).__name__}: {todo}")
+
+
 def head_needs_length_prefixed(framer: object) -> TypeError:
     return TypeError(f"head= is for LengthPrefixed framers, not {framer!r}")
 

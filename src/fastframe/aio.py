@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import _cores, _fed, _messages
+from . import _checks, _cores, _fed, _messages
 from ._core import impl
 from ._limits import DEFAULT_MAX_SIZE
 from .errors import ConnectionClosed, FastframeError, FrameTooLarge, IncompleteFrame
@@ -664,7 +664,7 @@ class FramedWriter:
         if not isinstance(data, (bytes, bytearray)):
             # transports take only bytes, bytearray and memoryview, and count a
             # memoryview's items, not its bytes
-            data = memoryview(data).cast("B")
+            data = _checks.byte_view(data).cast("B")
         self._transport.write(data)
 
     async def drain(self) -> None:

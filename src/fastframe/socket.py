@@ -100,7 +100,7 @@ class SocketAPI(_Loop):
     def sendall(self, data: Buffer) -> None:
         """Send raw bytes, unframed, in order with the frames."""
         self._live_socket()
-        self._write([data])
+        self._write([data if type(data) is bytes else _checks.byte_view(data)])
 
     def flush(self) -> bool:
         """Send what is queued (waiting as the socket's mode says); True when

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import fastframe as ff
-from fastframe import aio
+from fastframe import _messages, aio
 from fastframe.errors import ConnectionClosed, FrameTooLarge
 from tests.aio.frames import drain_frames, one, stop_sending
 from tests.aio.peers import KINDS, handled, raw_peer, serving
@@ -172,6 +172,27 @@ def test_bad_payload_writes_nothing(impl: Any, loop_kind: str, tls: bool) -> Non
             writer.send(b"1234")
             stop_sending(writer)
             assert await peer.read_all() == b"\x041234"
+
+    run(loop_kind, main)
+
+
+def test_what_is_not_bytes_like_is_refused_in_the_cores_words(impl: Any, loop_kind: str, tls: bool) -> None:
+    """send, send_many and sendall refuse a str (or another object without the
+    buffer protocol) as FramedSocket does: what they got and what to do (sendall
+    said "memoryview: a bytes-like object is required"); nothing is written."""
+
+    async def main() -> None:
+        async with raw_peer(impl.bind(ff.LengthPrefixed(1)), tls=tls) as (reader, writer, peer):
+            calls = [writer.send, lambda payload: writer.send_many([b"ok", payload]), writer.sendall]
+            for call in calls:
+                for refused in ("text", 5):
+                    with pytest.raises(TypeError) as info:
+                        call(refused)
+                    assert str(info.value) == str(_messages.not_bytes_like(refused))
+                    assert f"got {type(refused).__name__}: " in str(info.value)
+            writer.send(b"ok")
+            stop_sending(writer)
+            assert await peer.read_all() == b"\x02ok"
 
     run(loop_kind, main)
 

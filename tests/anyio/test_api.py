@@ -23,6 +23,7 @@ from anyio.abc import SocketAttribute
 from anyio.streams.tls import TLSAttribute
 
 import fastframe as ff
+from fastframe import _messages
 from fastframe import anyio as ffa
 from fastframe.errors import FrameTooLarge
 from tests.anyio.peers import Transport, memory_stream, over_tcp, server_context
@@ -282,6 +283,22 @@ async def test_refused_payloads_send_nothing(impl: Any, transport: Transport) ->
         await stream.send(b"ok")
         await stream.send_many([b"1234", b""])
         assert await peer.receive_exactly(9) == b"ok\n1234\n\n"
+
+
+@over_tcp
+async def test_what_is_not_bytes_like_is_refused_in_the_cores_words(impl: Any, transport: Transport) -> None:
+    """send and send_many refuse a str (or another object without the buffer
+    protocol) as FramedSocket does, saying what they got and what to do, and send
+    nothing."""
+    async with transport.raw(impl.bind(ff.Lines())) as (stream, peer):
+        for call in (stream.send, lambda payload: stream.send_many([b"ok", payload])):
+            for refused in ("text", 5):
+                with pytest.raises(TypeError) as info:
+                    await call(refused)
+                assert str(info.value) == str(_messages.not_bytes_like(refused))
+                assert f"got {type(refused).__name__}: " in str(info.value)
+        await stream.send(b"ok")
+        assert await peer.receive_exactly(3) == b"ok\n"
 
 
 # -- TLS through connect_tcp ---------------------------------------------------------------------------

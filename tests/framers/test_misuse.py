@@ -118,40 +118,35 @@ def test_buffer_updated_out_of_range(impl: Any, delta: int) -> None:
     assert dec.buffered == 3
 
 
-def test_feed_rejects_str(impl: Any) -> None:
-    dec = impl.decoder(ff.Lines())
-    with pytest.raises(TypeError):
-        dec.feed("abc\n")  # type: ignore[arg-type]
-
-
-NOT_BYTES_LIKE = "a bytes-like object is required, not 'str'"
-
-
-@pytest.mark.parametrize(
-    "framer",
-    [
-        ff.LengthPrefixed(4),
-        ff.LengthPrefixed(2, offset=1),
-        ff.Lines(),
-        ff.Delimited(b"--"),
-        ff.FixedSize(3),
-        ff.Netstring(),
-        ff.VarintPrefixed(),
-    ],
-    ids=repr,
-)
+@pytest.mark.parametrize("framer", FRAMERS, ids=repr)
 @pytest.mark.parametrize("call", ["encode", "encode_many", "feed"])
-def test_what_is_not_bytes_like_is_refused_in_the_same_words(impl: Any, framer: Any, call: str) -> None:
+@pytest.mark.parametrize("payload", ["abc", 5, None], ids=["str", "int", "None"])
+def test_what_is_not_bytes_like_is_refused_in_the_same_words(impl: Any, framer: Any, call: str, payload: Any) -> None:
+    """Both cores say what they got and what to do: the compiled core said
+    "a bytes-like object is required", the twin too, or (encode_many, int)
+    "object of type 'int' has no len()"."""
     codec = impl.codec(framer)
     head = (b"Q",) if getattr(framer, "offset", 0) else ()
-    with pytest.raises(TypeError) as info:
-        if call == "encode":
-            codec.encode("abc", *head)
-        elif call == "encode_many":
-            codec.encode_many([b"xyz", "abc"], *head)
-        else:
-            codec.decoder().feed("abc")
-    assert str(info.value) == NOT_BYTES_LIKE
+    if call == "encode":
+        exc = raises(codec.encode, payload, *head)
+    elif call == "encode_many":
+        exc = raises(codec.encode_many, [b"xyz", payload], *head)
+    else:
+        exc = raises(codec.decoder().feed, payload)
+    assert E(exc) == E(_messages.not_bytes_like(payload))
+    assert isinstance(exc, TypeError)
+    assert f"expected a bytes-like object, got {type(payload).__name__}: " in str(exc)  # what was wrong
+    if isinstance(payload, str):  # what to do
+        assert str(exc).endswith("encode it first, e.g. data.encode()")
+    else:
+        assert str(exc).endswith("pass bytes, a bytearray, a memoryview or another object with the buffer protocol")
+
+
+def test_a_head_that_is_not_bytes_like_is_refused_in_the_same_words(impl: Any) -> None:
+    codec = impl.codec(ff.LengthPrefixed(2, offset=1))
+    for call, payloads in ((codec.encode, b"x"), (codec.encode_many, [b"x"])):
+        exc = raises(call, payloads, "Q")
+        assert E(exc) == E(_messages.not_bytes_like("Q"))
 
 
 @pytest.mark.parametrize(

@@ -70,7 +70,7 @@ cdef class Decoder:
                 self._consume(<const unsigned char*>PyBytes_AS_STRING(data),
                               PyBytes_GET_SIZE(data), frames)
             else:
-                PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+                _get_bytes_like(data, &view)
                 try:
                     self._window = NO_WINDOW
                     self._consume(<const unsigned char*>view.buf, view.len, frames)
