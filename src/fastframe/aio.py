@@ -817,7 +817,12 @@ async def open_unix_connection(
     """``open_connection`` over a Unix socket."""
     loop = asyncio.get_running_loop()
     factory = _factory(framer, None, high_water, low_water)
-    _, protocol = await loop.create_unix_connection(factory, path, **kwds)
+    try:
+        _, protocol = await loop.create_unix_connection(factory, path, **kwds)
+    except FileNotFoundError as exc:
+        if path is None or exc.filename is not None:  # not the event loop's word on the path
+            raise
+        raise _messages.no_unix_socket(path, "use open_connection({host!r}, {port}, framer)") from None
     return protocol._claim()
 
 

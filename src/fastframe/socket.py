@@ -248,6 +248,10 @@ def connect(
         try:
             sock.settimeout(timeout)
             sock.connect(os.fspath(address))
+        except FileNotFoundError:
+            sock.close()
+            tcp = "pass a (host, port) tuple: connect(({host!r}, {port}), framer)"
+            raise _messages.no_unix_socket(address, tcp) from None
         except BaseException:
             sock.close()
             raise

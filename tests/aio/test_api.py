@@ -6,6 +6,7 @@ wait_closed() and get_extra_info()."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import shutil
 import socket
@@ -104,6 +105,28 @@ def test_framer_required(impl: Any, loop_kind: str) -> None:
         run(loop_kind, main)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="no Unix sockets")
+def test_open_unix_connection_says_what_is_missing(loop_kind: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No socket at the path: FileNotFoundError names it (asyncio's and uvloop's
+    name none); a path that reads as HOST:PORT was meant for open_connection."""
+    monkeypatch.chdir(tmp_path)
+    path = str(tmp_path / "nothing-here")
+
+    async def main() -> None:
+        with pytest.raises(FileNotFoundError) as info:
+            await aio.open_unix_connection(path, ff.Lines())
+        assert (info.value.errno, info.value.filename) == (errno.ENOENT, path)
+        assert "no Unix socket there" in str(info.value) and "check the path" in str(info.value)
+        with pytest.raises(ValueError) as error:
+            await aio.open_unix_connection("127.0.0.1:1", ff.Lines())
+        assert str(error.value) == (
+            "'127.0.0.1:1' is taken as a Unix socket path, and there is no such file: "
+            "for TCP, use open_connection('127.0.0.1', 1, framer)"
+        )
+
+    run(loop_kind, main)
 
 
 def test_send_with_head(impl: Any, loop_kind: str, tls: bool) -> None:

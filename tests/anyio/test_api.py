@@ -8,6 +8,7 @@ without one, or for another name, the certificate is refused)."""
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import socket
@@ -213,6 +214,25 @@ async def test_framer_required(impl: Any, anyio_backend: Any) -> None:
                 await ffa.connect_unix(path, ff.Lines())
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="no Unix sockets")
+async def test_connect_unix_says_what_is_missing(anyio_backend: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No socket at the path: FileNotFoundError names it (anyio's backends name
+    none); a path that reads as HOST:PORT was meant for connect_tcp."""
+    monkeypatch.chdir(tmp_path)
+    path = str(tmp_path / "nothing-here")
+    with anyio.fail_after(IO_TIMEOUT):
+        with pytest.raises(FileNotFoundError) as info:
+            await ffa.connect_unix(path, ff.Lines())
+        assert (info.value.errno, info.value.filename) == (errno.ENOENT, path)
+        assert "no Unix socket there" in str(info.value) and "check the path" in str(info.value)
+        with pytest.raises(ValueError) as error:
+            await ffa.connect_unix("127.0.0.1:1", ff.Lines())
+    assert str(error.value) == (
+        "'127.0.0.1:1' is taken as a Unix socket path, and there is no such file: "
+        "for TCP, use connect_tcp('127.0.0.1', 1, framer)"
+    )
 
 
 @over_tcp
