@@ -111,6 +111,16 @@ def connection_closed() -> ConnectionClosed:
     return ConnectionClosed("the peer closed the connection")
 
 
+def closed_here() -> OSError:
+    """What fastframe.aio's reader raises once its writer has closed the
+    connection: no more bytes are taken, and the peer may not have closed."""
+    return OSError(
+        errno.EBADF,
+        "this side closed the connection (writer.close() or abort()): nothing more is received; "
+        "receive what you need before closing",
+    )
+
+
 # what an address meant for TCP looks like as a string: HOST:PORT, [IPv6]:PORT
 _HOST_PORT = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[^\s/\\:\[\]]+):([0-9]{1,5})")
 

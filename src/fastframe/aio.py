@@ -439,6 +439,7 @@ class _StreamProtocol(FramedProtocol):
         self._closed = self._loop.create_future()
         self._lost: BaseException | None = None
         self._connection_lost = False
+        self._closed_here = False  # by the writer: the reader has ended, saying so
         self._writing_paused = False
         self._drain_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
 
@@ -550,11 +551,21 @@ class _StreamProtocol(FramedProtocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.resume_reading()  # type: ignore[attr-defined]
 
+    def _close_here(self) -> None:
+        """The writer closes the connection: the reader ends now (no more bytes
+        are taken), saying that this side closed it, unless it has already
+        ended.  The peer's end would be ConnectionClosed: it may not have come."""
+        self._closed_here = True
+        reader = self._reader()
+        if reader is not None and not reader._fed.ended and reader._lost is None:
+            reader._lose(_messages.closed_here())
+
     def _end(self, exc: BaseException | None) -> None:
         """No more bytes will come (``exc``: the connection was lost, and an
-        unfinished frame with it)."""
+        unfinished frame with it), unless the writer has closed the connection,
+        which ended the reader already (_close_here)."""
         reader = self._reader()
-        if reader is None:
+        if reader is None or self._closed_here:
             return
         if exc is not None:
             reader._lose(exc)
@@ -564,14 +575,12 @@ class _StreamProtocol(FramedProtocol):
     # -- TLS -----------------------------------------------------------------------
 
     def _closing_tls(self) -> None:
-        """The writer closes a TLS connection.  Its transport goes on reading
-        until the peer's close_notify comes, and only then (or at its
-        ssl_shutdown_timeout) calls connection_lost(): the reader ends now, as
-        at a plain transport's close, and nothing received after it is taken
-        (it would come after the end, or before an error still unread)."""
-        reader = self._reader()
-        if reader is not None and not reader._fed.ended:
-            self._end(None)
+        """The writer closes a TLS connection (the reader has ended:
+        _close_here).  Its transport goes on reading until the peer's
+        close_notify comes, and only then (or at its ssl_shutdown_timeout) calls
+        connection_lost(): as at a plain transport's close, nothing received
+        after it is taken (it would come after the end, or before an error
+        still unread)."""
         self._taking = False
         transport = self.transport
         assert transport is not None  # (the writer checked it is open)
@@ -737,6 +746,7 @@ class FramedWriter:
         transport = self._transport
         if transport.is_closing():  # asyncio's TLS transport, closed twice, drops its state
             return
+        self._protocol._close_here()
         if self._protocol._tls:
             self._protocol._closing_tls()
         transport.close()
@@ -744,6 +754,7 @@ class FramedWriter:
     def abort(self) -> None:
         """Close the connection at once, dropping buffered output."""
         self._closed = True
+        self._protocol._close_here()
         self._transport.abort()
 
     def is_closing(self) -> bool:
