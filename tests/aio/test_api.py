@@ -6,7 +6,6 @@ wait_closed() and get_extra_info()."""
 from __future__ import annotations
 
 import asyncio
-import errno
 import os
 import shutil
 import socket
@@ -21,7 +20,7 @@ from fastframe.errors import ConnectionClosed, FrameTooLarge
 from tests.aio.frames import closed_here, drain_frames, one, stop_sending
 from tests.aio.peers import KINDS, handled, raw_peer, serving
 from tests.aio.running import run
-from tests.support.sockets import MiB
+from tests.support.sockets import MiB, refused_unix_paths
 from tests.support.wire import expect, wire_of
 
 # -- API edges ----------------------------------------------------------------------------------------------------------
@@ -112,18 +111,10 @@ def test_open_unix_connection_says_what_is_missing(loop_kind: str, tmp_path: Any
     """No socket at the path: FileNotFoundError names it (asyncio's and uvloop's
     name none); a path that reads as HOST:PORT was meant for open_connection."""
     monkeypatch.chdir(tmp_path)
-    path = str(tmp_path / "nothing-here")
 
     async def main() -> None:
-        with pytest.raises(FileNotFoundError) as info:
-            await aio.open_unix_connection(path, ff.Lines())
-        assert (info.value.errno, info.value.filename) == (errno.ENOENT, path)
-        assert "no Unix socket there" in str(info.value) and "check the path" in str(info.value)
-        with pytest.raises(ValueError) as error:
-            await aio.open_unix_connection("127.0.0.1:1", ff.Lines())
-        assert str(error.value) == (
-            "'127.0.0.1:1' is taken as a Unix socket path, and there is no such file: "
-            "for TCP, use open_connection('127.0.0.1', 1, framer)"
+        await refused_unix_paths(
+            lambda path: aio.open_unix_connection(path, ff.Lines()), tmp_path, "open_connection('127.0.0.1', 1, framer)"
         )
 
     run(loop_kind, main)
