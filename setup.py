@@ -1,6 +1,8 @@
 """Build the one compiled extension; all metadata lives in pyproject.toml.
 
-A failed compilation fails the build: no silent fallback.
+A failed compilation fails the build: no silent fallback.  Its message names the
+way to a pure-Python install (a raw compiler error alone leaves stuck a user
+with no C compiler).
 
 FASTFRAME_PURE_PYTHON=1 builds a pure-Python package instead (the py3-none-any
 wheel for PyPy and platforms without a binary wheel): no extension, and a
@@ -12,7 +14,9 @@ import importlib.util
 import os
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
+from setuptools.errors import CCompilerError, CompileError, ExecError, PlatformError
 
 _spec = importlib.util.spec_from_file_location("_fastframe_switch", os.path.join("src", "fastframe", "_switch.py"))
 _switch = importlib.util.module_from_spec(_spec)
@@ -35,6 +39,21 @@ class build_pure_py(build_py):
             )
 
 
+class build_ext_saying_how(build_ext):
+    """build_ext whose compiler failing (missing, or refusing the code) fails the
+    build with what to do, the compiler's own output above it."""
+
+    def run(self):
+        try:
+            super().run()
+        except (CCompilerError, ExecError, PlatformError) as error:
+            raise CompileError(
+                f"fastframe's compiled core did not build ({str(error).rstrip('.')}). It needs a C compiler and "
+                "Python's headers; without them, install the pure-Python package instead: "
+                f"{_switch.VARIABLE}=1 pip install fastframe"
+            ) from error
+
+
 if _switch.pure_python_requested():
     setup(cmdclass={"build_py": build_pure_py})
 else:
@@ -44,6 +63,7 @@ else:
     # .pxd, the included .pxi files and io.h are what it is built from too.
     core = os.path.join("src", "fastframe", "_core_c")
     setup(
+        cmdclass={"build_ext": build_ext_saying_how},
         ext_modules=[
             Extension(
                 "fastframe._core_c.core",

@@ -8,6 +8,8 @@ import socket
 import sys
 from typing import Any
 
+from . import _messages
+
 # Methods that a socket wrapper overrides when the bytes on the wire are not the
 # bytes of the stream (ssl.SSLSocket): reading the descriptor would bypass it.
 _IO_METHODS = ("recv", "recv_into", "send", "sendall", "sendmsg")
@@ -19,14 +21,14 @@ def nbytes(payload: Any) -> int:
 
 
 def byte_view(obj: Any) -> memoryview:
-    """``memoryview(obj)``, refusing what is not bytes-like, or not contiguous, in
-    the compiled core's words (the twin's refusals would otherwise start with
-    "memoryview: " or "sequence item": the C buffer API the compiled core asks
-    for a simple, contiguous buffer)."""
+    """``memoryview(obj)``, refusing what is not bytes-like in fastframe's words
+    (the compiled core's too), and what is not contiguous in the compiled core's
+    (the C buffer API it asks for a simple, contiguous buffer): memoryview's own
+    refusals start with "memoryview: "."""
     try:
         view = memoryview(obj)
     except TypeError:
-        raise TypeError(f"a bytes-like object is required, not '{type(obj).__name__}'") from None
+        raise _messages.not_bytes_like(obj) from None
     if not view.c_contiguous:
         raise BufferError("memoryview: underlying buffer is not C-contiguous")
     return view

@@ -28,6 +28,26 @@ def _built_pure() -> bool:
     return build.PURE_PYTHON is True
 
 
+def _compiled_core_unusable(error: ImportError) -> ImportError:
+    """What importing fastframe says when its compiled core does not import:
+    missing (not built, or built for another Python), or there but failing (a
+    build of another fastframe or Python, whose own error, chained, may speak of
+    a "partially initialized module" and a circular import that is not one)."""
+    name = f"{__package__}._core_c.core"
+    if isinstance(error, ModuleNotFoundError) and error.name in (name, f"{__package__}._core_c"):
+        what = f"fastframe's compiled core ({name}) is missing: this installation has none built for this Python"
+    else:
+        what = (
+            f"fastframe's compiled core ({name}) failed to import ({type(error).__name__}, chained above): "
+            "it does not match this fastframe or this Python"
+        )
+    return ImportError(
+        f"{what}. Reinstall fastframe (a wheel for this Python, or a build with a C compiler), "
+        f"or set {VARIABLE}=1 to use the pure-Python core.",
+        name=name,
+    )
+
+
 # Under TYPE_CHECKING the twin: type checkers see annotated Python, and the
 # compiled core's stub (_core_c/core.pyi) is checked to match it.
 if TYPE_CHECKING or pure_python_requested() or _built_pure():
@@ -36,12 +56,7 @@ else:
     try:
         from . import _core_c as impl
     except ImportError as error:
-        raise ImportError(
-            f"fastframe's compiled core (fastframe._core_c) does not import: {error}. "
-            f"Reinstall fastframe with a C compiler available, or set {VARIABLE}=1 "
-            "to use the pure-Python implementation.",
-            name="fastframe._core_c.core",
-        ) from error
+        raise _compiled_core_unusable(error) from error
 
 IMPLEMENTATION: Literal["cython", "python"] = impl.IMPLEMENTATION
 Decoder = impl.Decoder

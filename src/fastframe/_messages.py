@@ -4,6 +4,8 @@ very same exception, message included, for the same bytes or the same call."""
 from __future__ import annotations
 
 import errno
+import os
+import re
 
 from ._limits import NETSTRING_DIGITS, VARINT_MAX
 from .errors import ConnectionClosed, ProtocolError
@@ -48,6 +50,24 @@ def varint_overflow() -> ProtocolError:
 # -- encoding and the decoder API misused ----------------------------------------------
 
 
+def decoder_made_directly() -> TypeError:
+    return TypeError(
+        "fastframe.Decoder cannot be made directly: it is the base class of the framers' "
+        "decoders (for isinstance checks) and decodes no framing itself. "
+        "Use framer.decoder(), e.g. fastframe.Lines().decoder()"
+    )
+
+
+def not_bytes_like(obj: object) -> TypeError:
+    """What every call that sends, encodes or decodes says of a payload without
+    the buffer protocol."""
+    if isinstance(obj, str):
+        todo = "encode it first, e.g. data.encode()"
+    else:
+        todo = "pass bytes, a bytearray, a memoryview or another object with the buffer protocol"
+    return TypeError(f"expected a bytes-like object, got {type(obj).__name__}: {todo}")
+
+
 def head_needs_length_prefixed(framer: object) -> TypeError:
     return TypeError(f"head= is for LengthPrefixed framers, not {framer!r}")
 
@@ -89,6 +109,39 @@ def closed() -> OSError:
 
 def connection_closed() -> ConnectionClosed:
     return ConnectionClosed("the peer closed the connection")
+
+
+def closed_here() -> OSError:
+    """What fastframe.aio's reader raises once its writer has closed the
+    connection: no more bytes are taken, and the peer may not have closed."""
+    return OSError(
+        errno.EBADF,
+        "this side closed the connection (writer.close() or abort()): nothing more is received; "
+        "receive what you need before closing",
+    )
+
+
+# what an address meant for TCP looks like as a string: HOST:PORT, [IPv6]:PORT
+_HOST_PORT = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[^\s/\\:\[\]]+):([0-9]{1,5})")
+
+
+def no_unix_socket(path: str | bytes | os.PathLike[str] | os.PathLike[bytes], tcp: str) -> OSError | ValueError:
+    """What connecting to the Unix socket ``path`` raises when there is no such
+    file.  A path that reads as HOST:PORT was meant for TCP: a ValueError says
+    how to connect to it there (``tcp``, formatted with ``host`` and ``port``);
+    else a FileNotFoundError names the path (the system's names none)."""
+    match = _HOST_PORT.fullmatch(os.fsdecode(path))
+    if match is not None:
+        host, port = match[1].strip("[]"), int(match[2])
+        return ValueError(
+            f"{os.fsdecode(path)!r} is taken as a Unix socket path, and there is no such file: "
+            f"for TCP, {tcp.format(host=host, port=port)}"
+        )
+    return FileNotFoundError(
+        errno.ENOENT,
+        "no Unix socket there (no such file or directory): check the path, and that the server listens on it",
+        path,
+    )
 
 
 def timed_out() -> TimeoutError:

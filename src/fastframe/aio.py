@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
-from . import _cores, _fed, _messages
+from . import _checks, _cores, _fed, _messages
 from ._core import impl
 from ._limits import DEFAULT_MAX_SIZE
 from .errors import ConnectionClosed, FastframeError, FrameTooLarge, IncompleteFrame
@@ -532,6 +532,7 @@ class _StreamProtocol(FramedProtocol):
         self._closed = self._loop.create_future()
         self._lost: BaseException | None = None
         self._connection_lost = False
+        self._closed_here = False  # by the writer: the reader has ended, saying so
         self._writing_paused = False
         self._drain_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
 
@@ -643,11 +644,21 @@ class _StreamProtocol(FramedProtocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.resume_reading()
 
+    def _close_here(self) -> None:
+        """The writer closes the connection: the reader ends now (no more bytes
+        are taken), saying that this side closed it, unless it has already
+        ended.  The peer's end would be ConnectionClosed: it may not have come."""
+        self._closed_here = True
+        reader = self._reader()
+        if reader is not None and not reader._fed.ended and reader._lost is None:
+            reader._lose(_messages.closed_here())
+
     def _end(self, exc: BaseException | None) -> None:
         """No more bytes will come (``exc``: the connection was lost, and an
-        unfinished frame with it)."""
+        unfinished frame with it), unless the writer has closed the connection,
+        which ended the reader already (_close_here)."""
         reader = self._reader()
-        if reader is None:
+        if reader is None or self._closed_here:
             return
         if exc is not None:
             reader._lose(exc)
@@ -657,14 +668,12 @@ class _StreamProtocol(FramedProtocol):
     # -- TLS -----------------------------------------------------------------------
 
     def _closing_tls(self) -> None:
-        """The writer closes a TLS connection.  Its transport goes on reading
-        until the peer's close_notify comes, and only then (or at its
-        ssl_shutdown_timeout) calls connection_lost(): the reader ends now, as
-        at a plain transport's close, and nothing received after it is taken
-        (it would come after the end, or before an error still unread)."""
-        reader = self._reader()
-        if reader is not None and not reader._fed.ended:
-            self._end(None)
+        """The writer closes a TLS connection (the reader has ended:
+        _close_here).  Its transport goes on reading until the peer's
+        close_notify comes, and only then (or at its ssl_shutdown_timeout) calls
+        connection_lost(): as at a plain transport's close, nothing received
+        after it is taken (it would come after the end, or before an error
+        still unread)."""
         self._taking = False
         transport = self.transport
         assert transport is not None  # (the writer checked it is open)
@@ -791,7 +800,7 @@ class FramedWriter:
         if not isinstance(data, (bytes, bytearray)):
             # transports take only bytes, bytearray and memoryview, and count a
             # memoryview's items, not its bytes
-            data = memoryview(data).cast("B")
+            data = _checks.byte_view(data).cast("B")
         self._transport.write(data)
 
     async def drain(self) -> None:
@@ -894,6 +903,7 @@ class FramedWriter:
         transport = self._transport
         if transport.is_closing():  # asyncio's TLS transport, closed twice, drops its state
             return
+        self._protocol._close_here()
         if self._protocol._tls:
             self._protocol._closing_tls()
         transport.close()
@@ -904,6 +914,7 @@ class FramedWriter:
         :raises: nothing
         """
         self._closed = True
+        self._protocol._close_here()
         self._transport.abort()
 
     def is_closing(self) -> bool:
@@ -1038,7 +1049,12 @@ async def open_unix_connection(
     """
     loop = asyncio.get_running_loop()
     factory = _factory(framer, None, high_water, low_water)
-    _, protocol = await loop.create_unix_connection(factory, path, **kwds)
+    try:
+        _, protocol = await loop.create_unix_connection(factory, path, **kwds)
+    except FileNotFoundError as exc:
+        if path is None or exc.filename is not None:  # not the event loop's word on the path
+            raise
+        raise _messages.no_unix_socket(path, "use open_connection({host!r}, {port}, framer)") from None
     return protocol._claim()
 
 

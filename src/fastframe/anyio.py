@@ -33,7 +33,7 @@ except ImportError as exc:  # pragma: no cover - the message is the point
         f'fastframe.anyio needs anyio, which cannot be imported ({exc}): pip install "fastframe[anyio]"'
     ) from exc
 
-from . import _cores, _fed
+from . import _cores, _fed, _messages
 from ._limits import DEFAULT_MAX_SIZE
 from .errors import ConnectionClosed, IncompleteFrame
 from .framers import Framer, check_framer
@@ -394,4 +394,10 @@ async def connect_unix(path: str | bytes | PathLike[str] | PathLike[bytes], fram
         (``FileNotFoundError``, ``ConnectionRefusedError``...)
     """
     check_framer(framer)
-    return FramedStream(await anyio.connect_unix(path), framer)
+    try:
+        stream = await anyio.connect_unix(path)
+    except FileNotFoundError as exc:
+        if exc.filename is not None:  # not the backend's word on the path
+            raise
+        raise _messages.no_unix_socket(path, "use connect_tcp({host!r}, {port}, framer)") from None
+    return FramedStream(stream, framer)

@@ -172,7 +172,7 @@ class SocketAPI(_Loop):
             FramedSocket is closed
         """
         self._live_socket()
-        self._write([data])
+        self._write([data if type(data) is bytes else _checks.byte_view(data)])
 
     def flush(self) -> bool:
         """Send what is queued (waiting as the socket's mode says); True when
@@ -391,6 +391,10 @@ def connect(
         try:
             sock.settimeout(timeout)
             sock.connect(os.fspath(address))
+        except FileNotFoundError:
+            sock.close()
+            tcp = "pass a (host, port) tuple: connect(({host!r}, {port}), framer)"
+            raise _messages.no_unix_socket(address, tcp) from None
         except BaseException:
             sock.close()
             raise

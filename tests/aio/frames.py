@@ -1,17 +1,21 @@
 """Frames as the aio tests write and read them: payloads each framer can carry,
 sending with a head where the framing takes one, saying that nothing more will be
-sent, the ways of reading (``recv``, ``recv_many``, ``async for``), the events a
-reader yields, streams of good and oversize frames with the events they must
-give, streams cut short inside a frame and malformed ones (tables the anyio suite
-runs too), and an echoing handler."""
+sent, what a reader says once its side has closed, the ways of reading
+(``recv``, ``recv_many``, ``async for``), the events a reader yields, streams of
+good and oversize frames with the events they must give, streams cut short inside
+a frame and malformed ones (tables the anyio suite runs too), and an echoing
+handler."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import errno
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+import pytest
+
 import fastframe as ff
-from fastframe import aio
+from fastframe import _messages, aio
 from fastframe.errors import ConnectionClosed, FastframeError, FrameTooLarge
 from tests.support.calls import E, F
 from tests.support.wire import expect, lp_frame_size, oversize_frame, wire_of
@@ -35,6 +39,16 @@ def send_many(writer: aio.FramedWriter, framer: Any, items: Sequence[bytes]) -> 
         writer.send_many(items, head=head_of(framer))
     else:
         writer.send_many(items)
+
+
+async def closed_here(receive: Callable[[], Awaitable[Any]]) -> None:
+    """``receive()`` raises what a reader says once its writer has closed the
+    connection: this side closed it (OSError EBADF, as a closed FramedSocket),
+    not the peer."""
+    with pytest.raises(OSError) as info:
+        await receive()
+    assert type(info.value) is OSError and info.value.errno == errno.EBADF
+    assert str(info.value) == str(_messages.closed_here())
 
 
 def stop_sending(writer: aio.FramedWriter) -> None:

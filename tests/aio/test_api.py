@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 
 import fastframe as ff
-from fastframe import aio
+from fastframe import _messages, aio
 from fastframe.errors import ConnectionClosed, FrameTooLarge
-from tests.aio.frames import drain_frames, one, stop_sending
+from tests.aio.frames import closed_here, drain_frames, one, stop_sending
 from tests.aio.peers import KINDS, handled, raw_peer, serving
 from tests.aio.running import run
-from tests.support.sockets import MiB
+from tests.support.sockets import MiB, refused_unix_paths
 from tests.support.wire import expect, wire_of
 
 # -- API edges ----------------------------------------------------------------------------------------------------------
@@ -127,6 +127,20 @@ def test_a_missing_framer_says_how_to_give_one(loop_kind: str) -> None:
     run(loop_kind, main)
 
 
+@pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="no Unix sockets")
+def test_open_unix_connection_says_what_is_missing(loop_kind: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No socket at the path: FileNotFoundError names it (asyncio's and uvloop's
+    name none); a path that reads as HOST:PORT was meant for open_connection."""
+    monkeypatch.chdir(tmp_path)
+
+    async def main() -> None:
+        await refused_unix_paths(
+            lambda path: aio.open_unix_connection(path, ff.Lines()), tmp_path, "open_connection('127.0.0.1', 1, framer)"
+        )
+
+    run(loop_kind, main)
+
+
 def test_send_with_head(impl: Any, loop_kind: str, tls: bool) -> None:
     """LengthPrefixed(4, offset=1, adjustment=0): the reader strips the head the
     peer put before the length field; send(head=b"Q") and send_many(head=...) put it
@@ -197,10 +211,31 @@ def test_bad_payload_writes_nothing(impl: Any, loop_kind: str, tls: bool) -> Non
     run(loop_kind, main)
 
 
+def test_what_is_not_bytes_like_is_refused_in_the_cores_words(impl: Any, loop_kind: str, tls: bool) -> None:
+    """send, send_many and sendall refuse a str (or another object without the
+    buffer protocol) as FramedSocket does: what they got and what to do (sendall
+    said "memoryview: a bytes-like object is required"); nothing is written."""
+
+    async def main() -> None:
+        async with raw_peer(impl.bind(ff.LengthPrefixed(1)), tls=tls) as (reader, writer, peer):
+            calls = [writer.send, lambda payload: writer.send_many([b"ok", payload]), writer.sendall]
+            for call in calls:
+                for refused in ("text", 5):
+                    with pytest.raises(TypeError) as info:
+                        call(refused)
+                    assert str(info.value) == str(_messages.not_bytes_like(refused))
+                    assert f"got {type(refused).__name__}: " in str(info.value)
+            writer.send(b"ok")
+            stop_sending(writer)
+            assert await peer.read_all() == b"\x02ok"
+
+    run(loop_kind, main)
+
+
 def test_abort_drops_buffered_output(impl: Any, loop_kind: str, tls: bool) -> None:
     """writer.abort() closes at once: output the peer has not taken is dropped
     (less than was written arrives), later sends raise RuntimeError, the reader
-    sees the end."""
+    says that this side closed the connection."""
 
     async def main() -> None:
         async with raw_peer(impl.bind(ff.LengthPrefixed(4)), tls=tls) as (reader, writer, peer):
@@ -210,8 +245,7 @@ def test_abort_drops_buffered_output(impl: Any, loop_kind: str, tls: bool) -> No
             with pytest.raises(RuntimeError):
                 writer.send(b"y")
             await writer.wait_closed()
-            with pytest.raises(ConnectionClosed):
-                await reader.recv()
+            await closed_here(reader.recv)
             got = await peer.read_all()
             assert len(got) < 8 * MiB + 4
 
@@ -256,7 +290,8 @@ def test_send_after_close_and_wait_closed(impl: Any, loop_kind: str, tls: bool) 
 
 
 def test_local_close_ends_a_waiting_recv(impl: Any, loop_kind: str, tls: bool) -> None:
-    """writer.close() while a recv() waits: it raises ConnectionClosed (no hang)."""
+    """writer.close() while a recv() waits: it raises (no hang), saying that this
+    side closed the connection (it said that the peer had)."""
 
     async def main() -> None:
         async with raw_peer(impl.bind(ff.Lines()), tls=tls) as (reader, writer, peer):
@@ -264,8 +299,7 @@ def test_local_close_ends_a_waiting_recv(impl: Any, loop_kind: str, tls: bool) -
             for _ in range(3):
                 await asyncio.sleep(0)
             writer.close()
-            with pytest.raises(ConnectionClosed):
-                await waiting
+            await closed_here(lambda: waiting)
 
     run(loop_kind, main)
 

@@ -15,7 +15,7 @@ import pytest
 import fastframe as ff
 from fastframe import aio
 from fastframe.errors import ConnectionClosed, FrameTooLarge, IncompleteFrame
-from tests.aio.frames import CUT, HOW, drain_frames
+from tests.aio.frames import CUT, HOW, closed_here, drain_frames
 from tests.aio.peers import KINDS, handled, raw_peer, serving
 from tests.aio.running import run, until
 from tests.support.wire import wire_of
@@ -287,9 +287,10 @@ def test_close_while_paused_takes_nothing_more(impl: Any, loop_kind: str, tls: b
     oversize frame among it, unread), after the peer has sent another frame and
     its end of the stream: the close completes (asyncio's TLS transport, given
     the peer's EOF while paused, waited for ever), and the reader then gives the
-    FrameTooLarge, the frame that came with it, then ConnectionClosed.  What
-    arrived after the pause is not taken, as a plain transport's close leaves it
-    unread."""
+    FrameTooLarge, the frame that came with it, then says that this side closed
+    the connection (or, where the loop handed over the peer's end while paused,
+    ConnectionClosed).  What arrived after the pause is not taken, as a plain
+    transport's close leaves it unread."""
     framer = impl.bind(ff.LengthPrefixed(1, max_size=3))
 
     async def main() -> None:
@@ -303,11 +304,71 @@ def test_close_while_paused_takes_nothing_more(impl: Any, loop_kind: str, tls: b
             await peer.shutdown_write()
             for _ in range(50):  # the frame and the end arrive while paused
                 await asyncio.sleep(0.001)
+            # uvloop's TLS transport hands the peer's end over while paused
+            peer_s_end_taken = reader._fed.ended
             writer.close()
             await writer.wait_closed()
             with pytest.raises(FrameTooLarge):
                 await reader.recv()
             assert await reader.recv() == b"b"
+            if peer_s_end_taken:
+                with pytest.raises(ConnectionClosed) as info:
+                    await reader.recv()
+                assert type(info.value) is ConnectionClosed
+            else:
+                await closed_here(reader.recv)
+
+    run(loop_kind, main)
+
+
+# -- this side closes ----------------------------------------------------------------------------------------
+
+CLOSED_HERE_READS = {
+    # what each way of reading returns of b"a\nb\npart" after b"a", before it says that this side closed
+    "recv": (lambda reader: reader.recv(), [b"b"]),
+    "recv_many": (lambda reader: reader.recv_many(), [[b"b"]]),
+    "async for": (lambda reader: reader.__anext__(), [b"b"]),
+    "recv_exactly": (lambda reader: reader.recv_exactly(4), [b"b\npa"]),
+    "recv_until": (lambda reader: reader.recv_until(b"\n"), [b"b"]),
+    "recv_until_eof": (lambda reader: reader.recv_until_eof(), []),
+}
+
+
+@pytest.mark.parametrize("how", ["close", "abort"])
+@pytest.mark.parametrize("call", CLOSED_HERE_READS)
+def test_after_this_side_closes_the_reader_says_so(impl: Any, loop_kind: str, tls: bool, how: str, call: str) -> None:
+    """After writer.close() or abort(), with the peer still there: what was
+    received before it comes first, then every read raises OSError(EBADF) saying
+    that this side closed the connection (as FramedSocket after close()), again
+    at every call.  They said "the peer closed the connection", and the raw read
+    to the end returned what was held, as if the peer had ended the stream."""
+    read, before = CLOSED_HERE_READS[call]
+
+    async def main() -> None:
+        async with raw_peer(impl.bind(ff.Lines()), presend=b"a\nb\npart", tls=tls) as (reader, writer, peer):
+            assert await reader.recv() == b"a"
+            await until(lambda: reader._fs.buffered == 6)  # every byte is held
+            writer.close() if how == "close" else writer.abort()
+            for expected in before:
+                assert await read(reader) == expected
+            for _ in range(2):
+                await closed_here(lambda: read(reader))
+            assert reader.at_eof()
+
+    run(loop_kind, main)
+
+
+def test_the_peer_s_end_before_this_side_closes_stays_the_peer_s(impl: Any, loop_kind: str, tls: bool) -> None:
+    """The peer's end, taken before this side closes, is still ConnectionClosed."""
+
+    async def main() -> None:
+        async with raw_peer(impl.bind(ff.Lines()), presend=b"a\n", tls=tls) as (reader, writer, peer):
+            assert await reader.recv() == b"a"
+            await peer.shutdown_write()
+            with pytest.raises(ConnectionClosed) as info:
+                await reader.recv()
+            assert type(info.value) is ConnectionClosed
+            writer.close()
             with pytest.raises(ConnectionClosed) as info:
                 await reader.recv()
             assert type(info.value) is ConnectionClosed

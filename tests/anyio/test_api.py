@@ -23,12 +23,13 @@ from anyio.abc import SocketAttribute
 from anyio.streams.tls import TLSAttribute
 
 import fastframe as ff
+from fastframe import _messages
 from fastframe import anyio as ffa
 from fastframe.errors import FrameTooLarge
 from tests.anyio.peers import Transport, memory_stream, over_tcp, server_context
 from tests.support import certs
 from tests.support.children import child_env
-from tests.support.sockets import IO_TIMEOUT
+from tests.support.sockets import IO_TIMEOUT, refused_unix_paths
 from tests.support.wire import expect, wire_of
 
 pytestmark = pytest.mark.anyio
@@ -216,6 +217,17 @@ async def test_framer_required(impl: Any, anyio_backend: Any) -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+@pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="no Unix sockets")
+async def test_connect_unix_says_what_is_missing(anyio_backend: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No socket at the path: FileNotFoundError names it (anyio's backends name
+    none); a path that reads as HOST:PORT was meant for connect_tcp."""
+    monkeypatch.chdir(tmp_path)
+    with anyio.fail_after(IO_TIMEOUT):
+        await refused_unix_paths(
+            lambda path: ffa.connect_unix(path, ff.Lines()), tmp_path, "connect_tcp('127.0.0.1', 1, framer)"
+        )
+
+
 @over_tcp
 async def test_receive_many_max_frames(impl: Any, transport: Transport) -> None:
     """receive_many(max_frames=n) returns at most n of the frames held, in order;
@@ -284,6 +296,22 @@ async def test_refused_payloads_send_nothing(impl: Any, transport: Transport) ->
         await stream.send(b"ok")
         await stream.send_many([b"1234", b""])
         assert await peer.receive_exactly(9) == b"ok\n1234\n\n"
+
+
+@over_tcp
+async def test_what_is_not_bytes_like_is_refused_in_the_cores_words(impl: Any, transport: Transport) -> None:
+    """send and send_many refuse a str (or another object without the buffer
+    protocol) as FramedSocket does, saying what they got and what to do, and send
+    nothing."""
+    async with transport.raw(impl.bind(ff.Lines())) as (stream, peer):
+        for call in (stream.send, lambda payload: stream.send_many([b"ok", payload])):
+            for refused in ("text", 5):
+                with pytest.raises(TypeError) as info:
+                    await call(refused)
+                assert str(info.value) == str(_messages.not_bytes_like(refused))
+                assert f"got {type(refused).__name__}: " in str(info.value)
+        await stream.send(b"ok")
+        assert await peer.receive_exactly(3) == b"ok\n"
 
 
 # -- TLS through connect_tcp ---------------------------------------------------------------------------

@@ -7,8 +7,10 @@ import copy
 import importlib.util
 import os
 import pickle
+import shutil
 import subprocess
 import sys
+from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 from typing import Any
 
@@ -460,6 +462,55 @@ def test_switch_off_selects_cython(value: str | None) -> None:
         assert result.returncode != 0
         assert "fastframe._core_c" in result.stderr
         assert "ImportError" in result.stderr or "ModuleNotFoundError" in result.stderr
+
+
+def package_copy(root: Path, case: str) -> None:
+    """fastframe copied into ``root`` without its compiled core ("missing"), with
+    a file that is no extension in its place ("broken"), or with the core of a
+    fastframe whose modules differ ("stale": one it imports is gone)."""
+    patterns = ["__pycache__", "_build.py"]
+    if case != "stale":
+        patterns += [f"*{suffix}" for suffix in EXTENSION_SUFFIXES]
+    package = root / "fastframe"
+    shutil.copytree(Path(ff.__file__).resolve().parent, package, ignore=shutil.ignore_patterns(*patterns))
+    if case == "broken":
+        (package / "_core_c" / f"core{EXTENSION_SUFFIXES[0]}").write_bytes(b"not an extension module")
+    elif case == "stale":
+        (package / "_waiting.py").unlink()  # imported by the compiled core only, first of all
+
+
+@pytest.mark.parametrize(
+    ("case", "what"),
+    [
+        ("missing", "is missing: this installation has none built for this Python"),
+        ("broken", "failed to import (ImportError, chained above): it does not match this fastframe or this Python"),
+        pytest.param(
+            "stale",
+            "failed to import (ImportError, chained above): it does not match this fastframe or this Python",
+            marks=pytest.mark.skipif(not compiled_core_built(), reason="no compiled core here to import"),
+        ),
+    ],
+)
+def test_a_compiled_core_that_does_not_import_says_what_to_do(tmp_path: Path, case: str, what: str) -> None:
+    """Without the switch, importing fastframe whose compiled core is missing or
+    does not import fails, saying which and what to do; the core's own error is
+    chained (a stale core's spoke of a "partially initialized module ... (most
+    likely due to a circular import)")."""
+    package_copy(tmp_path, case)
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    env.pop(VARIABLE, None)
+    result = subprocess.run(
+        [sys.executable, "-c", "import fastframe"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    last = result.stderr.rstrip().splitlines()[-1]
+    assert last == (
+        f"ImportError: fastframe's compiled core (fastframe._core_c.core) {what}. Reinstall fastframe "
+        f"(a wheel for this Python, or a build with a C compiler), or set {VARIABLE}=1 to use the pure-Python core."
+    ), result.stderr
+    assert str(tmp_path / "fastframe") in result.stderr  # the copy, not the fastframe under test
+    if case != "missing":
+        assert "The above exception was the direct cause of the following exception" in result.stderr
 
 
 def test_switch_bad_value_fails_at_import() -> None:

@@ -1,6 +1,7 @@
-"""The decoder and encoder used wrongly, on each implementation: get_buffer and
-buffer_updated out of order or out of range, and arguments that are not
-bytes-like or not contiguous, refused by both cores in the same words."""
+"""The decoder and encoder used wrongly, on each implementation: a Decoder made
+directly, get_buffer and buffer_updated out of order or out of range, and
+arguments that are not bytes-like or not contiguous, refused by both cores in the
+same words."""
 
 from __future__ import annotations
 
@@ -11,6 +12,46 @@ import pytest
 import fastframe as ff
 from fastframe import _messages
 from tests.support.calls import E, raises
+
+FRAMERS = [
+    ff.LengthPrefixed(4),
+    ff.LengthPrefixed(2, offset=1),
+    ff.Lines(),
+    ff.Delimited(b"--"),
+    ff.FixedSize(3),
+    ff.Netstring(),
+    ff.VarintPrefixed(),
+]
+
+# -- Decoder made directly ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [(), (ff.Lines(),), (1024,)], ids=["no-arguments", "a-framer", "a-size"])
+def test_a_decoder_cannot_be_made_directly(impl: Any, args: tuple[Any, ...]) -> None:
+    """Decoder is the base of the framings' decoders: made directly, it was
+    accepted and its feed() raised an empty NotImplementedError."""
+    decoder_class = impl.module.Decoder
+    for make in (decoder_class, decoder_class.__new__):
+        exc = raises(make, *((decoder_class,) if make is decoder_class.__new__ else ()), *args)
+        assert E(exc) == E(_messages.decoder_made_directly())
+        assert isinstance(exc, TypeError)
+        assert "cannot be made directly" in str(exc)  # what was wrong
+        assert "Use framer.decoder()" in str(exc)  # what to do
+
+
+@pytest.mark.parametrize("framer", FRAMERS, ids=repr)
+def test_a_framer_s_decoder_is_a_decoder(impl: Any, framer: Any) -> None:
+    dec = impl.decoder(framer)
+    assert isinstance(dec, impl.module.Decoder)
+    head = (b"Q",) if getattr(framer, "offset", 0) else ()
+    assert dec.feed(impl.codec(framer).encode(b"abc", *head)) == [b"abc"]
+
+
+def test_fastframe_decoder_is_the_selected_core_s() -> None:
+    assert isinstance(ff.Lines().decoder(), ff.Decoder)
+    with pytest.raises(TypeError, match=r"^fastframe\.Decoder cannot be made directly: .* Use framer\.decoder\(\)"):
+        ff.Decoder(ff.Lines())  # type: ignore[arg-type]
+
 
 # -- get_buffer / buffer_updated misuse ---------------------------------------------------------
 
@@ -77,40 +118,35 @@ def test_buffer_updated_out_of_range(impl: Any, delta: int) -> None:
     assert dec.buffered == 3
 
 
-def test_feed_rejects_str(impl: Any) -> None:
-    dec = impl.decoder(ff.Lines())
-    with pytest.raises(TypeError):
-        dec.feed("abc\n")  # type: ignore[arg-type]
-
-
-NOT_BYTES_LIKE = "a bytes-like object is required, not 'str'"
-
-
-@pytest.mark.parametrize(
-    "framer",
-    [
-        ff.LengthPrefixed(4),
-        ff.LengthPrefixed(2, offset=1),
-        ff.Lines(),
-        ff.Delimited(b"--"),
-        ff.FixedSize(3),
-        ff.Netstring(),
-        ff.VarintPrefixed(),
-    ],
-    ids=repr,
-)
+@pytest.mark.parametrize("framer", FRAMERS, ids=repr)
 @pytest.mark.parametrize("call", ["encode", "encode_many", "feed"])
-def test_what_is_not_bytes_like_is_refused_in_the_same_words(impl: Any, framer: Any, call: str) -> None:
+@pytest.mark.parametrize("payload", ["abc", 5, None], ids=["str", "int", "None"])
+def test_what_is_not_bytes_like_is_refused_in_the_same_words(impl: Any, framer: Any, call: str, payload: Any) -> None:
+    """Both cores say what they got and what to do: the compiled core said
+    "a bytes-like object is required", the twin too, or (encode_many, int)
+    "object of type 'int' has no len()"."""
     codec = impl.codec(framer)
     head = (b"Q",) if getattr(framer, "offset", 0) else ()
-    with pytest.raises(TypeError) as info:
-        if call == "encode":
-            codec.encode("abc", *head)
-        elif call == "encode_many":
-            codec.encode_many([b"xyz", "abc"], *head)
-        else:
-            codec.decoder().feed("abc")
-    assert str(info.value) == NOT_BYTES_LIKE
+    if call == "encode":
+        exc = raises(codec.encode, payload, *head)
+    elif call == "encode_many":
+        exc = raises(codec.encode_many, [b"xyz", payload], *head)
+    else:
+        exc = raises(codec.decoder().feed, payload)
+    assert E(exc) == E(_messages.not_bytes_like(payload))
+    assert isinstance(exc, TypeError)
+    assert f"expected a bytes-like object, got {type(payload).__name__}: " in str(exc)  # what was wrong
+    if isinstance(payload, str):  # what to do
+        assert str(exc).endswith("encode it first, e.g. data.encode()")
+    else:
+        assert str(exc).endswith("pass bytes, a bytearray, a memoryview or another object with the buffer protocol")
+
+
+def test_a_head_that_is_not_bytes_like_is_refused_in_the_same_words(impl: Any) -> None:
+    codec = impl.codec(ff.LengthPrefixed(2, offset=1))
+    for call, payloads in ((codec.encode, b"x"), (codec.encode_many, [b"x"])):
+        exc = raises(call, payloads, "Q")
+        assert E(exc) == E(_messages.not_bytes_like("Q"))
 
 
 @pytest.mark.parametrize(

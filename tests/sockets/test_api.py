@@ -363,6 +363,50 @@ def test_connect_refused(tmp_path: Path) -> None:
             ff.connect(unix_socket_path(tmp_path, "nothing-here"), ff.Lines())
 
 
+# a str or bytes address that reads as HOST:PORT, and the tuple it meant
+HOST_PORT_TEXT = [("127.0.0.1:1", ("127.0.0.1", 1)), (b"localhost:8000", ("localhost", 8000)), ("[::1]:80", ("::1", 80))]
+
+
+@requires_unix_sockets
+@pytest.mark.parametrize(("address", "meant"), HOST_PORT_TEXT)
+def test_connect_to_host_port_text_says_to_pass_a_tuple(
+    address: str | bytes, meant: tuple[str, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A str or bytes is a Unix socket path; one that reads as HOST:PORT and is no
+    file was meant for TCP: a ValueError says so (it was a FileNotFoundError with
+    no path)."""
+    monkeypatch.chdir(tmp_path)  # where no such relative path exists
+    with pytest.raises(ValueError) as info:
+        ff.connect(address, ff.Lines(), timeout=5)
+    message = str(info.value)
+    assert message.startswith(f"{os.fsdecode(address)!r} is taken as a Unix socket path, and there is no such file")
+    assert message.endswith(f"for TCP, pass a (host, port) tuple: connect({meant!r}, framer)")
+
+
+@requires_unix_sockets
+def test_connect_to_a_socket_path_that_reads_as_host_port(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A path that exists is a path, whatever it looks like."""
+    monkeypatch.chdir(tmp_path)
+    with socket.socket(socket.AF_UNIX) as lst:
+        lst.bind("localhost:80")
+        lst.listen()
+        with ff.connect("localhost:80", ff.Lines(), timeout=5) as fs, lst.accept()[0] as theirs:
+            fs.send(b"hi")
+            assert theirs.recv(16) == b"hi\n"
+
+
+@requires_unix_sockets
+def test_connect_to_a_missing_unix_socket_names_the_path(tmp_path: Path) -> None:
+    path = unix_socket_path(tmp_path, "nothing-here")
+    with pytest.raises(FileNotFoundError) as info:
+        ff.connect(path, ff.Lines(), timeout=5)
+    exc = info.value
+    assert (exc.errno, exc.filename) == (errno.ENOENT, path)
+    assert exc.strerror.startswith("no Unix socket there (no such file or directory)")  # what was wrong
+    assert exc.strerror.endswith("check the path, and that the server listens on it")  # what to do
+    assert str(exc).endswith(f": {path!r}")
+
+
 def test_connect_to_a_path_without_unix_sockets(monkeypatch: pytest.MonkeyPatch) -> None:
     """Where there are no AF_UNIX sockets (Windows), a path is an OSError
     EAFNOSUPPORT, no socket made."""

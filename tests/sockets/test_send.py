@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 import fastframe as ff
+from fastframe import _messages
 from fastframe.errors import ConnectionClosed, FrameTooLarge
 from tests.support.children import CHILD_CORE
 from tests.support.platforms import requires_sigpipe
@@ -173,23 +174,37 @@ def test_a_large_payload_needs_the_head_its_framing_has(impl: Any, pair: Any, ho
 
 
 @pytest.mark.parametrize(
-    ("call", "message"),
+    ("call", "refused"),
     [
-        (lambda fs: fs.send("text"), "a bytes-like object is required, not 'str'"),
-        (lambda fs: fs.send(bytes(70_000).decode()), "a bytes-like object is required, not 'str'"),
-        (lambda fs: fs.send_many([b"ok", "text"]), "a bytes-like object is required, not 'str'"),
-        (lambda fs: fs.send_many(5), "payloads must be an iterable of bytes-like objects"),
+        (lambda fs: fs.send("text"), "text"),
+        (lambda fs: fs.send(bytes(70_000).decode()), bytes(70_000).decode()),
+        (lambda fs: fs.send(5), 5),
+        (lambda fs: fs.send_many([b"ok", "text"]), "text"),
+        (lambda fs: fs.send_many([b"ok", None]), None),
+        (lambda fs: fs.sendall("text"), "text"),
+        (lambda fs: fs.sendall(5), 5),
     ],
-    ids=["send-str", "send-long-str", "send_many-str", "send_many-int"],
+    ids=["send-str", "send-long-str", "send-int", "send_many-str", "send_many-None", "sendall-str", "sendall-int"],
 )
-def test_what_is_not_bytes_is_refused_in_the_same_words(impl: Any, pair: Any, call: Any, message: str) -> None:
+def test_what_is_not_bytes_is_refused_in_the_same_words(impl: Any, pair: Any, call: Any, refused: Any) -> None:
     """Every core refuses a payload that is not bytes-like with the same message,
-    and queues nothing."""
+    saying what it got and what to do (sendall said
+    "memoryview: a bytes-like object is required"), and queues nothing."""
     a, _ = pair
     fs = framed(impl, a, LP)
     with pytest.raises(TypeError) as info:
         call(fs)
-    assert str(info.value) == message
+    assert str(info.value) == str(_messages.not_bytes_like(refused))
+    assert f"expected a bytes-like object, got {type(refused).__name__}: " in str(info.value)
+    assert ("encode it first" if isinstance(refused, str) else "pass bytes") in str(info.value)
+    assert fs.pending_output == 0
+
+
+def test_what_is_not_iterable_is_refused_in_the_same_words(impl: Any, pair: Any) -> None:
+    a, _ = pair
+    fs = framed(impl, a, LP)
+    with pytest.raises(TypeError, match=r"^payloads must be an iterable of bytes-like objects$"):
+        fs.send_many(5)
     assert fs.pending_output == 0
 
 

@@ -1,6 +1,7 @@
 """Socket fixtures and peers: connected socket pairs over every transport, TLS
 included, a peer running in a thread, a watchdog that turns a hang into a
-failure, and what a test does with a FramedSocket's frames and timing.
+failure, what a test does with a FramedSocket's frames and timing, and what an
+async front end's connect to a Unix path with no socket must say.
 
 Import the fixtures into a test module with
 ``from tests.support.sockets import transport``.  Make FramedSockets with
@@ -18,7 +19,7 @@ import ssl
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -436,3 +437,17 @@ def rss() -> int | None:
 
 def is_ebadf(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno == errno.EBADF
+
+
+async def refused_unix_paths(connect: Callable[[str], Awaitable[Any]], directory: Path, tcp: str) -> None:
+    """An async front end's ``connect(path)`` to a path with no socket in
+    ``directory`` raises FileNotFoundError naming it, and to "127.0.0.1:1" (no
+    such file in the working directory) a ValueError saying to use ``tcp``."""
+    path = str(directory / "nothing-here")
+    with pytest.raises(FileNotFoundError) as info:
+        await connect(path)
+    assert (info.value.errno, info.value.filename) == (errno.ENOENT, path)
+    assert "no Unix socket there" in str(info.value) and "check the path" in str(info.value)
+    with pytest.raises(ValueError) as error:
+        await connect("127.0.0.1:1")
+    assert str(error.value) == f"'127.0.0.1:1' is taken as a Unix socket path, and there is no such file: for TCP, use {tcp}"

@@ -387,8 +387,8 @@ def test_tls_and_plain_do_not_meet(start_server: Callable[..., Server], tls_file
     # the TLS server hangs up on bytes that are no handshake: closed or reset
     assert (result.returncode, result.stdout) == (1, "")
     assert re.fullmatch(
-        r"(the server closed the connection|connection lost: connection reset by peer) "
-        r"\(0 of 10 echoes received\)\n",
+        rf"(the server closed the connection \(0 of 10 echoes received\){re.escape(framing_hint('length'))}"
+        r"|connection lost: connection reset by peer \(0 of 10 echoes received\))\n",
         result.stderr,
     ), result.stderr
     assert_stopped_cleanly(tls_server)
@@ -582,6 +582,23 @@ def never_answer(fs: ff.FramedSocket) -> None:
     fs.recv_until_eof()
 
 
+def answer_five_then_wait(fs: ff.FramedSocket) -> None:
+    for _ in range(5):
+        fs.send(fs.recv())
+    fs.recv_until_eof()
+
+
+def framing_hint(framing: str) -> str:
+    """What the client adds when the server's answers suggest another framing."""
+    return (
+        "; the server may frame messages otherwise: check that --framing matches the "
+        f"server's (this client's is {framing}: echo-server --framing {framing})"
+    )
+
+
+HINT = re.escape(framing_hint("length"))
+
+
 @pytest.mark.parametrize(
     ("answer", "mode", "message"),
     [
@@ -589,52 +606,58 @@ def never_answer(fs: ff.FramedSocket) -> None:
             alter_fourth,
             "pingpong",
             r"echo 3 differs: sent b'3\.3\.3\.3\.' \(8 bytes\), got b'X\.3\.3\.3\.' \(8 bytes\) "
-            r"\(3 of 10 echoes received\)",
+            r"\(3 of 10 echoes received\)" + HINT,
             id="mismatch-pingpong",
         ),
         pytest.param(
             alter_fourth,
             "pipeline",
-            r"echo 3 differs: .* \(3 of 10 echoes received\)",
+            r"echo 3 differs: .* \(3 of 10 echoes received\)" + HINT,
             id="mismatch-pipeline",
         ),
         pytest.param(
             close_after_five,
             "pingpong",
-            r"the server closed the connection \(5 of 10 echoes received\)",
+            r"the server closed the connection \(5 of 10 echoes received\)" + HINT,
             id="closed",
         ),
         pytest.param(
             close_inside_a_frame,
             "pingpong",
             r"the server closed the connection inside a frame: "
-            r"stream ended inside a frame: got 7 of 20 bytes \(0 of 10 echoes received\)",
+            r"stream ended inside a frame: got 7 of 20 bytes \(0 of 10 echoes received\)" + HINT,
             id="closed-inside-a-frame",
         ),
         pytest.param(
             frame_after_the_last,
             "pipeline",
-            r"a frame after the last echo: b'extra' \(10 of 10 echoes received\)",
+            r"a frame after the last echo: b'extra' \(10 of 10 echoes received\)" + HINT,
             id="extra-frame",
         ),
         pytest.param(
             one_more_with_the_last,
             "pipeline",
-            r"more echoes than messages sent: b'extra' \(10 of 10 echoes received\)",
+            r"more echoes than messages sent: b'extra' \(10 of 10 echoes received\)" + HINT,
             id="extra-echo",
         ),
         pytest.param(
             oversize_answer,
             "pingpong",
             r"bad framing from the server: FrameTooLarge: frame of 4294967295 bytes exceeds "
-            r"max_size=16777216 \(0 of 10 echoes received\)",
+            r"max_size=16777216 \(0 of 10 echoes received\)" + HINT,
             id="bad-framing",
         ),
         pytest.param(
             never_answer,
             "pingpong",
-            r"timed out after 1 s \(0 of 10 echoes received\)",
+            r"timed out after 1 s \(0 of 10 echoes received\)" + HINT,
             id="timeout",
+        ),
+        pytest.param(
+            answer_five_then_wait,
+            "pingpong",
+            r"timed out after 1 s \(5 of 10 echoes received\)",  # echoes came: no word of the framing
+            id="timeout-after-echoes",
         ),
     ],
 )
@@ -644,6 +667,27 @@ def test_client_detects(answer: Callable[[ff.FramedSocket], None], mode: str, me
         result = run("echo-client", *where, "-n10", "--size=8", "--mode", mode, "--timeout=1", "--loop", loop)
     assert (result.returncode, result.stdout) == (1, "")
     assert re.fullmatch(message + "\n", result.stderr), result.stderr
+
+
+@pytest.mark.parametrize(
+    ("server_framing", "client_framing", "failure"),
+    [
+        ("length", "lines", "the server closed the connection"),  # on the first line, far over max_size as a length
+        ("lines", "length", "timed out after 2 s"),  # the server waits for a newline that never comes
+    ],
+)
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_framing_that_differs_from_the_server_s_is_named(
+    start_server: Callable[..., Server], server_framing: str, client_framing: str, failure: str, loop: str
+) -> None:
+    """A client whose --framing is not the server's learns what failed and that
+    the framings may differ (it only learnt that the server closed the connection)."""
+    server = start_server("--framing", server_framing, "--loop", loop)
+    result = run("echo-client", *server.where, "--framing", client_framing, "-n5", "--timeout=2", "--loop", loop)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == f"{failure} (0 of 5 echoes received){framing_hint(client_framing)}\n"
+    assert "check that --framing matches the server's" in result.stderr
+    server.stop()
 
 
 # -- usage -----------------------------------------------------------------------------

@@ -8,9 +8,11 @@ with only what says how the classes are built changed (Cython takes constructor
 arguments in ``__cinit__``, ``__new__`` in the stub, where the twin has
 ``__init__``, and C fields make a class a disjoint base where the twin uses
 ``__slots__`` or not) and ``IMPLEMENTATION``, ``"python"`` in the twin.  What
-the twin has beyond the stub is allowed by name
-(TWIN_ONLY): its modules, its ``__all__``, and the decoder's seam, which is C
-methods in the compiled core (``core.pxd``) and Python ones in the twin.
+the twin has beyond the stub is allowed by name (TWIN_ONLY): its modules, its
+``__all__``, the decoder's seam, which is C methods in the compiled core
+(``core.pxd``) and Python ones in the twin, and the ``__new__`` in which the
+twin's ``Decoder`` refuses to be made directly (before ``__init__`` would look at
+the arguments: the compiled core refuses in ``__cinit__``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ TWIN_ONLY = [
     r"fastframe\._core_py\.__all__",
     r"fastframe\._core_py\.(decode|encode|framings|reader|socket)",
     r"fastframe\._core_py\.Decoder\.(adopt|cut|cut_run|run_taken|cut_into|ready_to_hand_over|received)",
+    r"fastframe\._core_py\.Decoder\.__new__",
 ]
 
 

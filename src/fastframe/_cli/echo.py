@@ -70,7 +70,8 @@ anyio's TLS connections cannot half-close, so with --tls it closes
 exit status:
   0  every echo matched, in order, then the server closed cleanly (in the clear)
   1  an echo differed, the connection was lost, the server's framing was bad,
-     or --timeout passed: one line on stderr
+     or --timeout passed: one line on stderr (saying to check that --framing
+     matches the server's when its answers suggest another framing)
   2  bad arguments (with a usage message), a --cafile that cannot be read or
      holds no PEM certificate included
   3  cannot connect (refused, unknown host, a failed TLS handshake, ...): one
@@ -343,8 +344,10 @@ async def _client(
         elapsed = await asyncio.wait_for(exchange, time_left())
     except asyncio.TimeoutError:  # before OSError: TimeoutError is one since Python 3.11
         failure = f"timed out after {args.timeout:g} s"
+        framing_suspect = not latencies  # no echo at all: the server may wait for the end of a frame
     except (_Failure, FastframeError, OSError) as exc:
         failure = _failure(exc)
+        framing_suspect = not isinstance(exc, OSError)
     else:
         writer.close()
         await writer.wait_closed()
@@ -352,7 +355,7 @@ async def _client(
         print(_report(args, len(payload(0)), loop_name, tls_version, elapsed, latencies))
         return 0
     writer.abort()  # a broken exchange: no point waiting for buffers to drain
-    return _fail(1, f"{failure} ({len(latencies)} of {args.count} echoes received)")
+    return _broken(args, failure, len(latencies), framing_suspect)
 
 
 async def _exchange(
@@ -451,6 +454,20 @@ def _check(number: int, sent: bytes, echo: bytes) -> None:
             f"echo {number} differs: sent {sent[:32]!r} ({len(sent)} bytes), "
             f"got {echo[:32]!r} ({len(echo)} bytes)"
         )
+
+
+def _broken(args: argparse.Namespace, failure: str, received: int, framing_suspect: bool) -> int:
+    """Exit status 1 with one line: what went wrong, how far the exchange got,
+    and, when the server's answers (or its closing) suggest it frames otherwise,
+    what to check: a server with another --framing closes on the client's first
+    message, answers nonsense or waits for a frame's end that never comes."""
+    hint = ""
+    if framing_suspect:
+        hint = (
+            "; the server may frame messages otherwise: check that --framing matches the "
+            f"server's (this client's is {args.framing}: echo-server --framing {args.framing})"
+        )
+    return _fail(1, f"{failure} ({received} of {args.count} echoes received){hint}")
 
 
 def _failure(exc: _Failure | FastframeError | OSError) -> str:

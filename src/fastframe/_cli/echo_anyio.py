@@ -33,6 +33,7 @@ from .echo import (
     BATCH_BYTES,
     DEFAULT_HOST,
     _address,
+    _broken,
     _check,
     _fail,
     _Failure,
@@ -192,22 +193,25 @@ async def client(
     tls_version = framed.extra(TLSAttribute.tls_version, None)
 
     latencies: list[int] = []  # ns, one per echo checked
-    failure = f"timed out after {args.timeout:g} s"
+    failure: str | None = None  # None: timed out
+    framing_suspect = False
     elapsed = None
     with anyio.move_on_after(deadline - anyio.current_time()):
         try:
             elapsed = await _exchange(framed, args.mode, payload, args.count, latencies, context is None)
         except anyio.EndOfStream:
-            failure = "the server closed the connection"
+            failure, framing_suspect = "the server closed the connection", True
         except (anyio.BrokenResourceError, OSError) as exc:
-            failure = f"connection lost: {_lost(exc)}"
+            failure, framing_suspect = f"connection lost: {_lost(exc)}", False
         except (_Failure, FastframeError) as exc:
-            failure = _failure(exc)
+            failure, framing_suspect = _failure(exc), True
         else:
             await _close(framed)
     if elapsed is None:
         await anyio.aclose_forcefully(framed)  # a broken exchange: no point closing in order
-        return _fail(1, f"{failure} ({len(latencies)} of {args.count} echoes received)")
+        if failure is None:  # no echo at all: the server may wait for the end of a frame
+            failure, framing_suspect = f"timed out after {args.timeout:g} s", not latencies
+        return _broken(args, failure, len(latencies), framing_suspect)
     print(_report(args, len(payload(0)), "trio", tls_version, elapsed, latencies))
     return 0
 

@@ -1,5 +1,15 @@
 # Length fields and delimiters on raw bytes: loads and stores by shifts (never
-# unaligned casts), and the delimiter searches the decoders and encoders share.
+# unaligned casts), the delimiter searches the decoders and encoders share, and
+# the buffer of a bytes-like argument.
+
+cdef int _get_bytes_like(object obj, Py_buffer* view) except -1:
+    """PyObject_GetBuffer(obj, view, PyBUF_SIMPLE), refusing what has no buffer
+    in the words both cores use (its own say "a bytes-like object is required")."""
+    if not PyObject_CheckBuffer(obj):
+        raise _messages.not_bytes_like(obj)
+    PyObject_GetBuffer(obj, view, PyBUF_SIMPLE)
+    return 0
+
 
 cdef inline uint64_t _load(const unsigned char* p, Field field) noexcept nogil:
     if field == BE32:

@@ -48,6 +48,8 @@ cdef class Decoder:
     # _expected).
 
     def __cinit__(self, *args, **kwargs):
+        if type(self) is Decoder:  # (a framing's decoder runs this too, with its own arguments)
+            raise _messages.decoder_made_directly()
         self._quota = PY_SSIZE_T_MAX
         self._buf = _no_bytes
 
@@ -80,7 +82,7 @@ cdef class Decoder:
                 self._consume(<const unsigned char*>PyBytes_AS_STRING(data),
                               PyBytes_GET_SIZE(data), frames)
             else:
-                PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+                _get_bytes_like(data, &view)
                 try:
                     self._window = NO_WINDOW
                     self._consume(<const unsigned char*>view.buf, view.len, frames)

@@ -32,7 +32,7 @@ cdef class _Codec:
         cdef Py_buffer view
         cdef unsigned char* out
         cdef unsigned char* mid
-        PyObject_GetBuffer(payload, &view, PyBUF_SIMPLE)
+        _get_bytes_like(payload, &view)
         try:
             size = self._frame_size(<const unsigned char*>view.buf, view.len) - view.len
             both = PyBytes_FromStringAndSize(NULL, size)
@@ -45,7 +45,7 @@ cdef class _Codec:
 
     cdef object _encode(self, object payload, const unsigned char* head):
         cdef Py_buffer view
-        PyObject_GetBuffer(payload, &view, PyBUF_SIMPLE)
+        _get_bytes_like(payload, &view)
         try:
             size = self._frame_size(<const unsigned char*>view.buf, view.len)
             out = PyBytes_FromStringAndSize(NULL, size)
@@ -70,7 +70,7 @@ cdef class _Codec:
                 size = self._frame_size(<const unsigned char*>PyBytes_AS_STRING(item),
                                         PyBytes_GET_SIZE(item))
             else:
-                PyObject_GetBuffer(item, &view, PyBUF_SIMPLE)
+                _get_bytes_like(item, &view)
                 try:
                     size = self._frame_size(<const unsigned char*>view.buf, view.len)
                 finally:
@@ -89,7 +89,7 @@ cdef class _Codec:
                                           <const unsigned char*>PyBytes_AS_STRING(item),
                                           PyBytes_GET_SIZE(item))
             else:
-                PyObject_GetBuffer(item, &view, PyBUF_SIMPLE)
+                _get_bytes_like(item, &view)
                 try:
                     out = self._write_checked(out, end, head,
                                               <const unsigned char*>view.buf, view.len)
@@ -149,7 +149,7 @@ cdef class LengthPrefixedCodec(_Codec):
         return out + fmt.width
 
     cdef int _check_head(self, head, Py_buffer* view) except -1:
-        PyObject_GetBuffer(head, view, PyBUF_SIMPLE)
+        _get_bytes_like(head, view)
         if view.len != self._fmt.offset:
             PyBuffer_Release(view)
             raise _messages.head_size(self._fmt.offset, view.len)

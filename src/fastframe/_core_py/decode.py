@@ -18,7 +18,7 @@ from .._limits import RECV_SIZE
 from ..errors import FrameTooLarge, IncompleteFrame
 
 if TYPE_CHECKING:
-    from typing_extensions import Buffer
+    from typing_extensions import Buffer, Self
 
 NO_QUOTA = sys.maxsize
 # the frames a run (cut_run) cuts at most, and the bytes its frames span at
@@ -60,6 +60,11 @@ class Decoder:
         "_phave", "_psize", "_ptrail", "_area", "_window_size", "_max", "_quota",
         "_rest", "_rest_pos", "_arrived", "_ahead", "_run", "_run_from", "_run_end", "_run_cut",
     )
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        if cls is Decoder:  # refused before __init__ could complain of its arguments
+            raise _messages.decoder_made_directly()
+        return super().__new__(cls)
 
     def __init__(self, max_size: int) -> None:
         self._max = max_size

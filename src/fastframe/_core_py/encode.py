@@ -123,7 +123,10 @@ class LengthPrefixedCodec(_Codec):
         fmt = self._fmt
         if not fmt.offset and not fmt.adjustment:
             # Every payload's work done by builtins: lengths, headers, interleaving.
-            lengths = list(map(len, payloads))
+            try:
+                lengths = list(map(len, payloads))
+            except TypeError:  # one has no len(), so is not bytes-like: the loop below says which
+                return self._encode_many(payloads, head)
             total = sum(lengths)
             limit = fmt.encode_max - fmt.header + fmt.strip
             if not lengths or total <= limit or max(lengths) <= limit:
