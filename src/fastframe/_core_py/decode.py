@@ -21,11 +21,10 @@ if TYPE_CHECKING:
     from typing_extensions import Buffer, Self
 
 NO_QUOTA = sys.maxsize
-# the frames a run (cut_run) cuts at most, and the bytes its frames span at
-# most, but for one frame longer than that: enough that a run's cost is nothing
-# per frame, few enough that what is cut ahead holds little memory
+# the frames a run (cut_run) cuts at most, unless the framing says its frames'
+# size on the wire without cutting them again (_run_wire): enough that a run's
+# cost is nothing per frame, few enough that _run_wire's cut costs little
 RUN = 64
-RUN_SPAN = 4096
 
 
 def _piece(data: bytes, start: int, end: int) -> Any:
@@ -176,7 +175,7 @@ class Decoder:
     def buffered(self) -> int:
         """Bytes held that are not yet a frame."""
         # (a run's frames not yet popped are still held: the loop has not returned them)
-        run = self._run_end - self._run_start(len(self._ahead)) if self._ahead else 0
+        run = self._run_wire(self._ahead) if self._ahead else 0
         if self._skip:
             return run
         rest = len(self._rest) - self._rest_pos + len(self._arrived) + run
@@ -264,7 +263,7 @@ class Decoder:
             self._arrived = data
 
     def cut_run(self) -> list[bytes]:
-        """A run: up to RUN frames whole at the start of the held bytes, last
+        """A run: frames whole at the start of the held bytes, last
         first, for the loop to pop (see above); [] if none is.  It cuts from
         _rest only, where nothing else is pending (an error, a skip, an
         unfinished frame) and a frame starts; what received() brought waits
@@ -309,20 +308,21 @@ class Decoder:
         self._ahead = None
         self._run = b""
 
-    def _run_start(self, left: int) -> int:
-        """Where the first of the run's ``left`` frames not popped starts in _run."""
-        taken = self._run_cut - left
+    def _run_wire(self, ahead: list[bytes]) -> int:
+        """The bytes on the wire of the run's frames not popped (``ahead``):
+        the run's cut again, up to the first of them."""
+        taken = self._run_cut - len(ahead)
         if not taken:
-            return self._run_from
-        self._quota = taken  # the run's cut again, up to that frame
-        return self._cut(self._run, self._run_from, [])
+            return self._run_end - self._run_from
+        self._quota = taken
+        return self._run_end - self._cut(self._run, self._run_from, [])
 
     def _give_back(self) -> None:
         """The run's frames not popped are held bytes again, as if never cut."""
         ahead = self._ahead
         if ahead is None:
             return
-        start = self._run_start(len(ahead)) if ahead else self._run_end
+        start = self._run_end - self._run_wire(ahead) if ahead else self._run_end
         run = self._run
         ahead.clear()  # the loop's list too: it pops no more of them
         self.run_taken()

@@ -9,7 +9,7 @@ from typing import Any
 
 from .. import _messages
 from .._limits import NETSTRING_DIGITS, VARINT_MAX
-from .decode import NO_QUOTA, RUN_SPAN, Decoder
+from .decode import NO_QUOTA, Decoder
 
 _FORMATS = {1: "B", 2: "H", 4: "I", 8: "Q"}
 
@@ -128,30 +128,25 @@ class LengthPrefixedDecoder(Decoder):
         return pos
 
     def _cut_run(self, data: bytes, pos: int, frames: list[bytes]) -> int:
-        if not self._plain or self._max < RUN_SPAN:
+        if not self._plain or self._max < len(data):
             return super()._cut_run(data, pos, frames)
-        # [length][body] frames as far as RUN_SPAN bytes: none of them can be
-        # over max_size
-        hl = self._hl
-        limit = pos + RUN_SPAN
-        size: int
+        # [length][body]: every frame whole in data, as _cut's loop cuts them
+        # (none can be over max_size), and _run_wire needs no cut
         try:
             (size,) = self._unpack(data, pos)
         except struct.error:
             return pos
-        start = pos + hl
-        if start + size > limit:  # one frame longer than the span: alone
-            end = start + size
-            if end > len(data) or size > self._max:
-                return pos  # cut() collects it, or finds it oversize
-            frames.append(data[start:end])
-            return end
-        with memoryview(data) as view, view[:limit] as span:
-            start, pos = self._whole_frames(span, data, pos, size, frames)
-        if pos <= len(data) and pos <= limit:  # [start:pos] is whole too
+        if pos + self._hl + size > len(data):
+            return pos  # cut() collects it
+        start, pos = self._whole_frames(data, data, pos, size, frames)
+        if pos <= len(data):  # [start:pos] is whole too
             frames.append(data[start:pos])
             return pos
-        return start - hl
+        return start - self._hl
+
+    def _run_wire(self, ahead: list[bytes]) -> int:
+        # a frame is its wire bytes but the first strip ones
+        return sum(map(len, ahead)) + self._strip * len(ahead)
 
     def _whole_frames(self, within: Any, data: bytes, pos: int, size: int, frames: list[bytes]) -> tuple[int, int]:
         """Cut [length][body] frames from pos (``size``: the first one's length,
