@@ -9,6 +9,7 @@ first byte not yet returned."""
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import pytest
@@ -160,3 +161,35 @@ def test_a_lying_8_byte_header_after_frames_read_one_by_one(impl: Any) -> None:
         with pytest.raises(FrameTooLarge) as info:
             fs.recv()
         assert info.value.size == 2**64 - 1
+
+
+@pytest.mark.skipif(not hasattr(socket, "MSG_DONTWAIT"), reason="counts the bytes in the kernel with MSG_DONTWAIT, which Windows has not")
+@PER_FRAME_SETTINGS
+@given(data=st.data())
+@pytest.mark.parametrize("framer", FRAMERS, ids=repr)
+def test_buffered_counts_every_byte_not_returned(impl: Any, framer: Any, data: st.DataObject) -> None:
+    """After each per-frame read, buffered and the bytes still in the kernel
+    are the stream's bytes less those of the frames returned (the twin cuts
+    frames ahead of the reads, and still counts them as held until they are
+    returned)."""
+    good = payloads(framer, extra=0).filter(lambda p: expect(framer, p, b"H" * getattr(framer, "offset", 0)).ok)
+    sent = data.draw(st.lists(good, min_size=1, max_size=40), label="payloads")
+    sizes = [len(wire_of(framer, [payload])[0]) for payload in sent]
+    with fresh_pair("socketpair") as (a, b):
+        fs = framed(impl, a, framer)
+        b.sendall(wire_of(framer, sent)[0])
+        b.close()
+        frames = iter(fs)
+        returned = 0
+        while returned < len(sent):
+            how = data.draw(st.sampled_from(["recv", "next", "recv_many(1)"]), label="read")
+            returned += len(read_once(fs, frames, how))
+            assert fs.buffered + in_kernel(a) == sum(sizes[returned:]), (how, returned)
+
+
+def in_kernel(sock: socket.socket) -> int:
+    """Bytes received by the kernel and not yet read from ``sock``."""
+    try:
+        return len(sock.recv(1 << 20, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except BlockingIOError:
+        return 0

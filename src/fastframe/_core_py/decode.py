@@ -57,7 +57,7 @@ class Decoder:
     __slots__ = (
         "_buf", "_scanned", "_error", "_sticky", "_skip", "_pieces", "_phead",
         "_phave", "_psize", "_ptrail", "_area", "_window_size", "_max", "_quota",
-        "_rest", "_rest_pos", "_arrived", "_ahead", "_run", "_run_from", "_run_end", "_run_cut",
+        "_rest", "_rest_pos", "_arrived", "_ahead", "_run", "_run_from", "_run_end", "_run_cut", "_run_marks",
     )
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Self:
@@ -98,6 +98,9 @@ class Decoder:
         self._ahead: list[bytes] | None = None
         self._run = b""
         self._run_from = self._run_end = self._run_cut = 0
+        # what _run_wire() worked out once for the run, to answer in O(1) after
+        # (a reader asks buffered for each frame while reading is paused)
+        self._run_marks: list[int] | None = None
 
     # -- public API ---------------------------------------------------------
 
@@ -295,6 +298,7 @@ class Decoder:
         self._run_from = start
         self._run_end = end
         self._run_cut = len(frames)
+        self._run_marks = None
         return frames
 
     def _cut_run(self, data: bytes, pos: int, frames: list[bytes]) -> int:
@@ -309,13 +313,18 @@ class Decoder:
         self._run = b""
 
     def _run_wire(self, ahead: list[bytes]) -> int:
-        """The bytes on the wire of the run's frames not popped (``ahead``):
-        the run's cut again, up to the first of them."""
-        taken = self._run_cut - len(ahead)
-        if not taken:
-            return self._run_end - self._run_from
-        self._quota = taken
-        return self._run_end - self._cut(self._run, self._run_from, [])
+        """The bytes on the wire of the run's frames not popped (``ahead``, not
+        empty): from where each frame of the run starts, found once by cutting
+        the run again a frame at a time."""
+        starts = self._run_marks
+        if starts is None:
+            starts = self._run_marks = []
+            pos = self._run_from
+            self._quota = 1
+            for _ in range(self._run_cut):
+                starts.append(pos)
+                pos = self._cut(self._run, pos, [])
+        return self._run_end - starts[self._run_cut - len(ahead)]
 
     def _give_back(self) -> None:
         """The run's frames not popped are held bytes again, as if never cut."""

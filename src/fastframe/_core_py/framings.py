@@ -5,6 +5,7 @@ Decoder leaves to them)."""
 from __future__ import annotations
 
 import struct
+from itertools import accumulate
 from typing import Any
 
 from .. import _messages
@@ -145,8 +146,13 @@ class LengthPrefixedDecoder(Decoder):
         return start - self._hl
 
     def _run_wire(self, ahead: list[bytes]) -> int:
-        # a frame is its wire bytes but the first strip ones
-        return sum(map(len, ahead)) + self._strip * len(ahead)
+        # A frame is its wire bytes but the first strip ones.  The marks are
+        # the sums of the lengths of ahead's first frames (the run's last), so
+        # they stay true as the loop pops from its end.
+        marks = self._run_marks
+        if marks is None:
+            marks = self._run_marks = list(accumulate(map(len, ahead)))
+        return marks[len(ahead) - 1] + self._strip * len(ahead)
 
     def _whole_frames(self, within: Any, data: bytes, pos: int, size: int, frames: list[bytes]) -> tuple[int, int]:
         """Cut [length][body] frames from pos (``size``: the first one's length,

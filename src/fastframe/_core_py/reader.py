@@ -24,13 +24,24 @@ def _receiving(iterating: bool, name: str, doc: str | None) -> Callable[[ReaderL
     StopAsyncIteration): made here once for both."""
 
     async def receive(self: ReaderLoop) -> bytes:
-        try:
-            frame = self._fs.recv()
-        except (BlockingIOError, ConnectionClosed):
-            # no frame is whole among the bytes held, or the end: the slow path
-            # waits, or says how the stream ended (the loop says it again), as
-            # the compiled core's does
-            return await self._recv_slow(iterating)
+        fs = self._fs
+        ahead = fs._ahead
+        if ahead and fs._key is fs._framer and fs._sock is not None:
+            # A frame of the decoder's run, popped here rather than by
+            # fs.recv(): a Python call a frame less, and no receiving guard,
+            # which keeps threads apart (a reader's loop has one: the event
+            # loop's).  fs.recv() would pop the same frame.
+            frame = ahead.pop()
+            if not ahead:
+                fs._dec.run_taken()
+        else:
+            try:
+                frame = fs.recv()
+            except (BlockingIOError, ConnectionClosed):
+                # no frame is whole among the bytes held, or the end: the slow
+                # path waits, or says how the stream ended (the loop says it
+                # again), as the compiled core's does
+                return await self._recv_slow(iterating)
         if self._paused:
             self._maybe_resume()
         return frame
