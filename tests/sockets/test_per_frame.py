@@ -172,8 +172,13 @@ def test_buffered_counts_every_byte_not_returned(impl: Any, framer: Any, data: s
     are the stream's bytes less those of the frames returned (the twin cuts
     frames ahead of the reads, and still counts them as held until they are
     returned)."""
-    good = payloads(framer, extra=0).filter(lambda p: expect(framer, p, b"H" * getattr(framer, "offset", 0)).ok)
-    sent = data.draw(st.lists(good, min_size=1, max_size=40), label="payloads")
+    # (what the frames hold does not matter here, their number and sizes do:
+    # short runs of one byte, which every framer takes, but those shorter than
+    # a positive adjustment lets the length field say)
+    head = b"H" * getattr(framer, "offset", 0)
+    size = st.just(framer.size) if isinstance(framer, ff.FixedSize) else st.integers(0, 10)
+    payload = size.map(lambda n: b"x" * n).filter(lambda p: expect(framer, p, head).ok)
+    sent = data.draw(st.lists(payload, max_size=40), label="payloads")
     sizes = [len(wire_of(framer, [payload])[0]) for payload in sent]
     with fresh_pair("socketpair") as (a, b):
         fs = framed(impl, a, framer)
