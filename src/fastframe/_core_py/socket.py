@@ -59,10 +59,10 @@ class _Frames:
                     try:
                         frame: bytes | None = ahead.pop()
                     except IndexError:
-                        ahead = loop._ahead = loop._dec.cut_run()
-                        frame = ahead.pop() if ahead else None
-                    if not ahead:
-                        loop._dec.run_taken()
+                        frame = loop._next_run()
+                    else:
+                        if not ahead:
+                            loop._dec.run_taken()
                 finally:
                     token.append(True)
                 if loop._closing is not None:
@@ -168,10 +168,10 @@ class SocketLoop:
                     try:
                         frame: bytes | None = ahead.pop()
                     except IndexError:  # the run is done: the next one
-                        ahead = self._ahead = self._dec.cut_run()
-                        frame = ahead.pop() if ahead else None
-                    if not ahead:  # (its chunk is freed at once)
-                        self._dec.run_taken()
+                        frame = self._next_run()
+                    else:
+                        if not ahead:  # (its chunk is freed at once)
+                            self._dec.run_taken()
                 finally:
                     token.append(True)
                 if self._closing is not None:  # close() in another thread meanwhile
@@ -179,6 +179,17 @@ class SocketLoop:
                 if frame is not None:
                     return frame
         return self._one(FRAMES, None)
+
+    def _next_run(self) -> bytes | None:
+        """The first frame of the decoder's next run (None if no frame is whole
+        among the held bytes), for recv()'s and iteration's fast path."""
+        ahead = self._ahead = self._dec.cut_run()
+        if not ahead:
+            return None
+        frame = ahead.pop()
+        if not ahead:
+            self._dec.run_taken()
+        return frame
 
     def recv_many(self, max_frames: int | None = None) -> list[bytes]:
         """Every complete frame, at most ``max_frames``; waits for one unless
