@@ -269,6 +269,50 @@ def test_custom_water_marks(impl: Any, loop_kind: str, tls: bool, high: int, low
     run(loop_kind, main)
 
 
+RESUME_FRAMERS = [
+    ff.LengthPrefixed(2),
+    ff.LengthPrefixed(4, strip=0),  # the frame keeps its header
+    ff.Lines(),
+    ff.Netstring(),
+    ff.VarintPrefixed(),
+    ff.FixedSize(11),
+]
+
+
+@pytest.mark.parametrize("framer", RESUME_FRAMERS, ids=repr)
+# low_water: the bytes held once this many frames are returned, less this many
+@pytest.mark.parametrize(("returned", "less"), [(300, 0), (150, 0), (150, 1), (10, 0), (1, 1)])
+def test_resume_exact_over_many_frames(impl: Any, loop_kind: str, tls: bool, framer: Any, returned: int, less: int) -> None:
+    """Reading resumes at exactly the recv() that brings the bytes held to
+    low_water or less, on every framing and hundreds of frames into a paused
+    stream (a core that cuts frames in runs marks the resume point in a run)."""
+    framer = impl.bind(framer)
+    wire: list[bytes] = []  # each frame's bytes on the wire
+    frames: list[bytes] = []
+    for i in range(300):  # FixedSize(11)'s size: 300 frames, several runs
+        frame_wire, (frame,) = wire_of(framer, [b"%011d" % i])
+        wire.append(frame_wire)
+        frames.append(frame)
+    total = sum(map(len, wire))
+    # the read that brings the last byte pauses: every frame is then held
+    high, low = total - 1, sum(map(len, wire[returned:])) - less
+
+    async def main() -> None:
+        async with raw_peer(framer, high_water=high, low_water=low, tls=tls) as (reader, writer, peer):
+            transport = writer.transport
+            await peer.send(b"".join(wire))
+            await until(lambda: not transport.is_reading())
+            assert reader._fs.buffered == total  # (FramedReader has no public count)
+            held = total
+            for frame, frame_wire in zip(frames, wire):
+                assert await reader.recv() == frame
+                held -= len(frame_wire)
+                assert reader._fs.buffered == held
+                assert transport.is_reading() == (held <= low), (held, low)
+
+    run(loop_kind, main)
+
+
 def test_high_water_zero(impl: Any, loop_kind: str, tls: bool) -> None:
     """high_water=0: a read that comes while no call waits pauses reading; a
     call that needs more bytes than are held resumes it, and reading goes on

@@ -117,6 +117,8 @@ cdef class Decoder:
     cdef int take_in(self, const unsigned char* p, Py_ssize_t n) except -1
     @cython.final
     cdef void release_if_empty(self) noexcept
+    @cython.final
+    cdef Py_ssize_t held(self) noexcept  # what buffered says
 
     # -- the stream machinery (decode.pxi) --------------------------------------
     cdef int _enter(self) except -1

@@ -164,10 +164,15 @@ cdef class Decoder:
     @property
     def buffered(self):
         """Bytes held that are not yet a frame."""
+        return self.held()
+
+    cdef Py_ssize_t held(self) noexcept:
+        """buffered, for a C caller: the reader asks it for every frame while
+        reading is paused."""
         if self._skip:
             return 0
         if self._large != NULL:  # (held bytes then follow the big frame)
-            return len(self._lhead) + self._lhave + self._bend - self._bstart
+            return PyBytes_GET_SIZE(self._lhead) + self._lhave + self._bend - self._bstart
         return self._bend - self._bstart
 
     def eof(self):

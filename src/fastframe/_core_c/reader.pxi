@@ -59,7 +59,7 @@ cdef class ReaderLoop:
         self._fs._take_in(data)
         # a call waiting needs more than is held (a frame bigger than
         # high_water): reading goes on for it
-        if not self._paused and not self._hungry and self._fs._dec.buffered > self._high:
+        if not self._paused and not self._hungry and self._fs._dec.held() > self._high:
             self._pause()
         self._wake()
 
@@ -73,7 +73,8 @@ cdef class ReaderLoop:
         frame = self._fs._held(FRAMES, None)
         if frame is not None:
             self._fs._dec.release_if_empty()  # an idle connection holds no buffer
-            if self._paused:  # (while paused, a test per frame)
+            # while paused, a test per frame: in C, then the API's call to resume
+            if self._paused and self._fs._dec.held() <= self._low:
                 self._maybe_resume()
         return frame
 

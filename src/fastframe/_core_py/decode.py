@@ -92,7 +92,7 @@ class Decoder:
         self._rest_pos = 0
         # what received() brought, taken in by the next cut: kept apart from
         # _rest, as an unfinished frame, an error or a skip may be pending
-        self._arrived = b""
+        self._arrived: bytes | bytearray = b""
         # a run (cut_run()): its frames not yet popped by the loop, last first
         # (None: no run), cut from _run[_run_from:_run_end], _run_cut of them
         self._ahead: list[bytes] | None = None
@@ -178,7 +178,7 @@ class Decoder:
     def buffered(self) -> int:
         """Bytes held that are not yet a frame."""
         # (a run's frames not yet popped are still held: the loop has not returned them)
-        run = self._run_wire(self._ahead) if self._ahead else 0
+        run = self._run_wire(len(self._ahead)) if self._ahead else 0
         if self._skip:
             return run
         rest = len(self._rest) - self._rest_pos + len(self._arrived) + run
@@ -257,6 +257,11 @@ class Decoder:
         taken in everything received before; a front end that receives itself
         (fastframe._fed) may hand over more before that."""
         if self._arrived:
+            if type(self._arrived) is bytes:
+                # gathered in a bytearray: adding to bytes would copy all that
+                # came so far at each arrival (a loop may read many times
+                # before the next cut: uvloop does, up to high_water)
+                self._arrived = bytearray(self._arrived)
             self._arrived += data
         elif self._rest_pos < len(self._rest):  # a frame starts at _rest_pos, before data
             self._arrived = self._rest[self._rest_pos :] + data
@@ -312,10 +317,29 @@ class Decoder:
         self._ahead = None
         self._run = b""
 
-    def _run_wire(self, ahead: list[bytes]) -> int:
-        """The bytes on the wire of the run's frames not popped (``ahead``, not
-        empty): from where each frame of the run starts, found once by cutting
-        the run again a frame at a time."""
+    def run_left_at(self, limit: int) -> int:
+        """While a run is out: the most of its frames that may be left unpopped
+        with ``buffered`` at most ``limit`` (-1: none, the bytes after the run
+        are more).  A paused reader compares the run's length with it, per
+        frame, instead of asking buffered."""
+        left = len(self._ahead) if self._ahead else 0
+        after = self.buffered - (self._run_wire(left) if left else 0)
+        if after > limit:
+            return -1
+        low, high = 0, left  # buffered grows with the frames left: bisect
+        while low < high:
+            mid = (low + high + 1) // 2
+            if after + self._run_wire(mid) <= limit:
+                low = mid
+            else:
+                high = mid - 1
+        return low
+
+    def _run_wire(self, left: int) -> int:
+        """The bytes on the wire of the run's ``left`` frames not popped (the
+        first ``left`` of _ahead, 0 < left <= len(_ahead)): from where each
+        frame of the run starts, found once by cutting the run again a frame at
+        a time."""
         starts = self._run_marks
         if starts is None:
             starts = self._run_marks = []
@@ -324,14 +348,14 @@ class Decoder:
             for _ in range(self._run_cut):
                 starts.append(pos)
                 pos = self._cut(self._run, pos, [])
-        return self._run_end - starts[self._run_cut - len(ahead)]
+        return self._run_end - starts[self._run_cut - left]
 
     def _give_back(self) -> None:
         """The run's frames not popped are held bytes again, as if never cut."""
         ahead = self._ahead
         if ahead is None:
             return
-        start = self._run_end - self._run_wire(ahead) if ahead else self._run_end
+        start = self._run_end - self._run_wire(len(ahead)) if ahead else self._run_end
         run = self._run
         ahead.clear()  # the loop's list too: it pops no more of them
         self.run_taken()
@@ -362,7 +386,7 @@ class Decoder:
             if len(frames) >= quota:
                 return frames
         if self._arrived:  # (then nothing is left in _rest: see received())
-            data = self._arrived
+            data = self._arrived if type(self._arrived) is bytes else bytes(self._arrived)
             pos = 0
             self._arrived = b""
         else:

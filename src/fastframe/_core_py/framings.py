@@ -145,14 +145,14 @@ class LengthPrefixedDecoder(Decoder):
             return pos
         return start - self._hl
 
-    def _run_wire(self, ahead: list[bytes]) -> int:
+    def _run_wire(self, left: int) -> int:
         # A frame is its wire bytes but the first strip ones.  The marks are
-        # the sums of the lengths of ahead's first frames (the run's last), so
+        # the sums of the lengths of _ahead's first frames (the run's last), so
         # they stay true as the loop pops from its end.
         marks = self._run_marks
         if marks is None:
-            marks = self._run_marks = list(accumulate(map(len, ahead)))
-        return marks[len(ahead) - 1] + self._strip * len(ahead)
+            marks = self._run_marks = list(accumulate(map(len, self._ahead or ())))
+        return marks[left - 1] + self._strip * left
 
     def _whole_frames(self, within: Any, data: bytes, pos: int, size: int, frames: list[bytes]) -> tuple[int, int]:
         """Cut [length][body] frames from pos (``size``: the first one's length,

@@ -34,16 +34,20 @@ def _receiving(iterating: bool, name: str, doc: str | None) -> Callable[[ReaderL
             frame = ahead.pop()
             if not ahead:
                 fs._dec.run_taken()
-        else:
-            try:
-                frame = fs.recv()
-            except (BlockingIOError, ConnectionClosed):
-                # no frame is whole among the bytes held, or the end: the slow
-                # path waits, or says how the stream ended (the loop says it
-                # again), as the compiled core's does
-                return await self._recv_slow(iterating)
+            # while paused, a test per frame: the run's length against the
+            # mark _paused_frame() worked out for it
+            if self._paused and (ahead is not self._mark_run or len(ahead) <= self._mark):
+                self._paused_frame(ahead)
+            return frame
+        try:
+            frame = fs.recv()
+        except (BlockingIOError, ConnectionClosed):
+            # no frame is whole among the bytes held, or the end: the slow path
+            # waits, or says how the stream ended (the loop says it again), as
+            # the compiled core's does
+            return await self._recv_slow(iterating)
         if self._paused:
-            self._maybe_resume()
+            self._paused_frame(fs._ahead)
         return frame
 
     receive.__name__ = name
@@ -57,7 +61,7 @@ class ReaderLoop:
     return a frame of them (the class fastframe.aio's FramedReader adds its API
     to)."""
 
-    __slots__ = ("_fs", "_high", "_low", "_paused", "_hungry")
+    __slots__ = ("_fs", "_high", "_low", "_paused", "_hungry", "_mark_run", "_mark")
 
     def _open(self, fs: SocketAPI, high_water: int, low_water: int) -> None:
         """Start on ``fs`` (a loop over a fastframe._fed transport); reading
@@ -67,6 +71,11 @@ class ReaderLoop:
         self._low = low_water
         self._paused = False
         self._hungry = False  # a call waits for more than is held, and has not been woken
+        # While paused: the run (the loop's list) _mark is for, and how many of
+        # its frames may be left with the bytes held at low_water or less (-1:
+        # none may).  Asking buffered for each frame cost more than the frame.
+        self._mark_run: list[bytes] | None = None
+        self._mark = -1
 
     def _idle(self) -> None:
         """A call is about to wait (the compiled core frees an empty buffer
@@ -101,7 +110,19 @@ class ReaderLoop:
         # high_water): reading goes on for it
         if not self._paused and not self._hungry and self._fs._dec.buffered > self._high:
             self._pause()
+        self._mark_run = None  # more bytes held: the mark, if any, is worked out again
         self._wake()
+
+    def _paused_frame(self, ahead: list[bytes]) -> None:
+        """A frame was returned while reading is paused: resume if the bytes
+        held are low_water or less, else mark when they will be."""
+        dec = self._fs._dec
+        if dec.buffered <= self._low:
+            self._mark_run = None
+            self._maybe_resume()
+        else:
+            self._mark_run = ahead
+            self._mark = dec.run_left_at(self._low) if ahead else -1
 
     # provided by the API (fastframe.aio.ReaderAPI)
     if TYPE_CHECKING:
