@@ -232,7 +232,7 @@ NOT_DOCUMENTED = {
     "fastframe.aio.FramedProtocol.buffer_updated",
     *(
         f"fastframe.Decoder.{name}"
-        for name in ("adopt", "cut", "cut_run", "run_taken", "cut_into", "ready_to_hand_over", "received")
+        for name in ("adopt", "cut", "cut_run", "run_taken", "run_left_at", "cut_into", "ready_to_hand_over", "received")
     ),
 }
 

@@ -30,7 +30,7 @@ STUB = Path(fastframe.__file__).parent / "_core_c" / "core.pyi"
 TWIN_ONLY = [
     r"fastframe\._core_py\.__all__",
     r"fastframe\._core_py\.(decode|encode|framings|reader|socket)",
-    r"fastframe\._core_py\.Decoder\.(adopt|cut|cut_run|run_taken|cut_into|ready_to_hand_over|received)",
+    r"fastframe\._core_py\.Decoder\.(adopt|cut|cut_run|run_taken|run_left_at|cut_into|ready_to_hand_over|received)",
     r"fastframe\._core_py\.Decoder\.__new__",
 ]
 

@@ -99,7 +99,7 @@ class Decoder:
         self._run = b""
         self._run_from = self._run_end = self._run_cut = 0
         # what _run_wire() worked out once for the run, to answer in O(1) after
-        # (a reader asks buffered for each frame while reading is paused)
+        # (buffered, and run_left_at()'s bisection, ask it again and again)
         self._run_marks: list[int] | None = None
 
     # -- public API ---------------------------------------------------------
