@@ -57,7 +57,7 @@ class Decoder:
     __slots__ = (
         "_buf", "_scanned", "_error", "_sticky", "_skip", "_pieces", "_phead",
         "_phave", "_psize", "_ptrail", "_area", "_window_size", "_max", "_quota",
-        "_rest", "_rest_pos", "_arrived", "_ahead", "_run", "_run_from", "_run_end", "_run_cut", "_run_marks",
+        "_rest", "_rest_pos", "_arrived", "_later", "_ahead", "_run", "_run_from", "_run_end", "_run_cut", "_run_marks",
     )
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Self:
@@ -92,7 +92,12 @@ class Decoder:
         self._rest_pos = 0
         # what received() brought, taken in by the next cut: kept apart from
         # _rest, as an unfinished frame, an error or a skip may be pending
-        self._arrived: bytes | bytearray = b""
+        self._arrived = b""
+        # reads after it that came before that cut, joined on by the cut: one
+        # copy however many came (a loop may read many times before the next
+        # cut: uvloop does, up to high_water; adding bytes to bytes would copy
+        # all that came so far at each)
+        self._later: list[bytes] = []
         # a run (cut_run()): its frames not yet popped by the loop, last first
         # (None: no run), cut from _run[_run_from:_run_end], _run_cut of them
         self._ahead: list[bytes] | None = None
@@ -182,6 +187,8 @@ class Decoder:
         if self._skip:
             return run
         rest = len(self._rest) - self._rest_pos + len(self._arrived) + run
+        if self._later:
+            rest += sum(map(len, self._later))
         if self._pieces is not None:
             return len(self._phead) + self._phave + rest
         return len(self._buf) + rest
@@ -217,7 +224,7 @@ class Decoder:
         :raises: nothing
         """
         self._give_back()
-        held = b"" if self._skip else self._held_bytes() + self._rest[self._rest_pos :] + self._arrived
+        held = b"" if self._skip else self._held_bytes() + self._rest[self._rest_pos :] + self._gather()
         self._rest = self._arrived = b""
         self._rest_pos = 0
         self._pieces = None
@@ -257,12 +264,7 @@ class Decoder:
         taken in everything received before; a front end that receives itself
         (fastframe._fed) may hand over more before that."""
         if self._arrived:
-            if type(self._arrived) is bytes:
-                # gathered in a bytearray: adding to bytes would copy all that
-                # came so far at each arrival (a loop may read many times
-                # before the next cut: uvloop does, up to high_water)
-                self._arrived = bytearray(self._arrived)
-            self._arrived += data
+            self._later.append(data)
         elif self._rest_pos < len(self._rest):  # a frame starts at _rest_pos, before data
             self._arrived = self._rest[self._rest_pos :] + data
             self._rest = b""
@@ -364,9 +366,16 @@ class Decoder:
         if self._rest is run and not self._arrived:
             self._rest_pos = start
         else:  # the run took the chunk's end, or received() moved its rest on
-            self._rest = b"".join((run[start : self._run_end], self._rest[self._rest_pos :], self._arrived))
+            self._rest = b"".join((run[start : self._run_end], self._rest[self._rest_pos :], self._gather()))
             self._rest_pos = 0
             self._arrived = b""
+
+    def _gather(self) -> bytes:
+        """_arrived, with the reads after it joined on."""
+        if self._later:
+            self._arrived = b"".join((self._arrived, *self._later))
+            self._later.clear()
+        return self._arrived
 
     def cut(self, quota: int) -> list[bytes]:
         """Up to quota frames of the bytes held; [] when none is whole.  Raises
@@ -386,7 +395,7 @@ class Decoder:
             if len(frames) >= quota:
                 return frames
         if self._arrived:  # (then nothing is left in _rest: see received())
-            data = self._arrived if type(self._arrived) is bytes else bytes(self._arrived)
+            data = self._gather()
             pos = 0
             self._arrived = b""
         else:
