@@ -320,10 +320,10 @@ class Decoder:
         self._run = b""
 
     def run_left_at(self, limit: int) -> int:
-        """While a run is out: the most of its frames that may be left unpopped
-        with ``buffered`` at most ``limit`` (-1: none, the bytes after the run
-        are more).  A paused reader compares the run's length with it, per
-        frame, instead of asking buffered."""
+        """The most of the run's frames that may be left unpopped with
+        ``buffered`` at most ``limit`` (-1: none, the bytes after the run are
+        more; with no run out, 0 or -1).  A paused reader compares the run's
+        length with it, per frame, instead of asking buffered."""
         left = len(self._ahead) if self._ahead else 0
         after = self.buffered - (self._run_wire(left) if left else 0)
         if after > limit:

@@ -116,13 +116,13 @@ class ReaderLoop:
     def _paused_frame(self, ahead: list[bytes]) -> None:
         """A frame was returned while reading is paused: resume if the bytes
         held are low_water or less, else mark when they will be."""
-        dec = self._fs._dec
-        if dec.buffered <= self._low:
+        mark = self._fs._dec.run_left_at(self._low)
+        if mark >= len(ahead):  # with every frame of the run still there
             self._mark_run = None
             self._maybe_resume()
         else:
             self._mark_run = ahead
-            self._mark = dec.run_left_at(self._low) if ahead else -1
+            self._mark = mark
 
     # provided by the API (fastframe.aio.ReaderAPI)
     if TYPE_CHECKING:
